@@ -1,0 +1,83 @@
+"""Cronwell: create_app() wires config -> database -> job types -> API -> scheduler."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+logger = logging.getLogger("cronwell")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _configure(app: Flask, overrides: Mapping[str, Any] | None) -> None:
+    app.config.from_object("app.config")
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("CRONWELL")
+    if overrides:
+        app.config.update(overrides)
+    app.config.update(
+        API_TITLE="Cronwell",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="api/openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": "A job scheduler service: cron, interval and one-shot jobs, "
+                "every run recorded. See README.md.",
+            }
+        },
+    )
+    if not app.config.get("DATABASE_URL"):
+        from app.db import default_sqlite_url
+
+        app.config["DATABASE_URL"] = default_sqlite_url(app.instance_path)
+    logging.getLogger("cronwell").setLevel(app.config["LOG_LEVEL"])
+    if not logging.getLogger().handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _warn_if_exposed(app: Flask) -> None:
+    host = os.environ.get("CRONWELL_HOST", app.config.get("HOST", "127.0.0.1"))
+    if host not in LOOPBACK and not app.config.get("API_TOKEN"):
+        logger.warning(
+            "Binding %s with no CRONWELL_API_TOKEN: anyone who can reach this address can "
+            "create and run jobs. Set CRONWELL_API_TOKEN.",
+            host,
+        )
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. The scheduler starts here unless SCHEDULER_AUTOSTART is false."""
+    from app.api import init_app as init_api
+    from app.db import Database, make_engine
+    from app.jobtypes import JobTypeRegistry
+    from app.models import Base
+    from app.runtime import Runtime
+    from app.scheduler.manager import SchedulerManager
+
+    app = Flask(__name__, instance_relative_config=True)
+    _configure(app, test_config)
+    _warn_if_exposed(app)
+
+    db = Database(make_engine(app.config["DATABASE_URL"]))
+    Base.metadata.create_all(db.engine)
+    settings = app.config
+    registry = JobTypeRegistry(settings)
+    runtime = Runtime(settings, db, registry, SchedulerManager(db, registry, settings))
+    app.extensions["cronwell"] = runtime
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        init_api(app)
+    if app.config["SCHEDULER_AUTOSTART"]:
+        runtime.start()
+    return app

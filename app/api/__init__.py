@@ -1,0 +1,160 @@
+"""HTTP layer: the flask-smorest Api, errors translated to JSON in one place, access checks.
+
+Every error, from webargs validation to 404/405/413 and unexpected exceptions, is
+``{"code", "status", "message", "errors"?}``; ``errors`` maps field names to messages.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any
+
+from flask import Flask, current_app, jsonify, request
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from app.errors import CronwellError
+from app.runtime import Runtime
+
+logger = logging.getLogger("cronwell.api")
+STATUS_NAMES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    409: "Conflict",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Entity",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def runtime() -> Runtime:
+    """The app's runtime (database, scheduler, job types) for the current request."""
+    return current_app.extensions["cronwell"]
+
+
+def _flatten(messages: Any) -> dict[str, list[str]]:
+    """webargs nests errors by location ({"json": {"name": [...]}}): flatten to fields."""
+    if not isinstance(messages, dict):
+        return {"_body": [str(m) for m in (messages if isinstance(messages, list) else [messages])]}
+    flat: dict[str, list[str]] = {}
+    for location, fields in messages.items():
+        if isinstance(fields, dict):
+            for field, errors in fields.items():
+                if isinstance(errors, dict):  # nested schema or dict field
+                    for inner, value in _flatten(errors).items():
+                        flat[f"{field}.{inner}"] = value
+                else:
+                    flat[str(field)] = (
+                        [str(e) for e in errors] if isinstance(errors, list) else [str(errors)]
+                    )
+        else:
+            flat[location if location not in ("json", "query") else "_body"] = (
+                [str(e) for e in fields] if isinstance(fields, list) else [str(fields)]
+            )
+    return flat
+
+
+def _summary(errors: dict[str, list[str]]) -> str:
+    parts = [f"{field}: {' '.join(msgs)}" for field, msgs in list(errors.items())[:5]]
+    more = len(errors) - 5
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def error_response(
+    code: int, message: str, errors: dict[str, list[str]] | None = None, headers=None
+):
+    payload: dict[str, Any] = {
+        "code": code,
+        "status": STATUS_NAMES.get(code, "Error"),
+        "message": message,
+    }
+    if errors:
+        payload["errors"] = errors
+    return jsonify(payload), code, headers or {}
+
+
+class CronwellApi(Api):
+    """flask-smorest's Api with the contract's error shape on every error."""
+
+    def handle_http_exception(self, error: HTTPException):
+        data = getattr(error, "data", None) or {}
+        errors = None
+        if "errors" in data:
+            errors = data["errors"]
+        elif "messages" in data:
+            errors = _flatten(data["messages"])
+        message = data.get("message") or (
+            f"Invalid request. {_summary(errors)}" if errors else error.description
+        )
+        code = error.code or 500
+        if isinstance(error, InternalServerError):
+            message = "Internal server error; the details are in the service log."
+        payload: dict[str, Any] = {"code": code, "status": error.name, "message": message}
+        if errors:
+            payload["errors"] = errors
+        headers = dict(data.get("headers") or {})
+        if code == 405 and getattr(error, "valid_methods", None):
+            headers["Allow"] = ", ".join(error.valid_methods)
+        return jsonify(payload), code, headers
+
+
+def _handle_domain_error(error: CronwellError):
+    return error_response(error.status, error.message, error.errors)
+
+
+def _handle_unexpected(error: Exception):
+    if isinstance(error, HTTPException):
+        return current_app.extensions["cronwell_api"].handle_http_exception(error)
+    logger.exception("Unhandled error on %s %s", request.method, request.path)
+    return error_response(500, "Internal server error; the details are in the service log.")
+
+
+def _check_access():
+    """Bearer token on /api (when configured) and JSON bodies on writes."""
+    if not request.path.startswith("/api"):
+        return None
+    token = current_app.config.get("API_TOKEN")
+    if token:
+        header = request.headers.get("Authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), str(token).encode()
+        ):
+            return error_response(
+                401,
+                "Missing or wrong API token: send 'Authorization: Bearer <token>'.",
+                headers={"WWW-Authenticate": 'Bearer realm="cronwell"'},
+            )
+    has_body = request.method in ("POST", "PUT", "PATCH") and request.content_length
+    if has_body and not request.is_json:
+        return error_response(
+            415,
+            f"Request bodies must be JSON (Content-Type: application/json), "
+            f"not {request.mimetype or 'unspecified'}.",
+            {"Content-Type": ["Must be application/json."]},
+        )
+    return None
+
+
+def init_app(app: Flask) -> CronwellApi:
+    """Create the Api, register the blueprints and the error handlers."""
+    from app.api.cron.routes import blp as cron_blp
+    from app.api.executions.routes import blp as executions_blp
+    from app.api.jobs.routes import blp as jobs_blp
+    from app.api.scheduler.routes import blp as scheduler_blp
+    from app.api.scheduler.routes import health_blp
+
+    api = CronwellApi(app)
+    app.extensions["cronwell_api"] = api
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.spec.options["security"] = [{"bearerAuth": []}]
+    for blueprint in (jobs_blp, executions_blp, scheduler_blp, cron_blp, health_blp):
+        api.register_blueprint(blueprint)
+    app.register_error_handler(CronwellError, _handle_domain_error)
+    app.register_error_handler(Exception, _handle_unexpected)
+    app.before_request(_check_access)
+    return api

@@ -1,0 +1,58 @@
+"""Execution history and cancel: /api/jobs/{job_id}/executions."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.api import runtime
+from app.api.executions.schemas import ExecutionListArgs, ExecutionSchema
+from app.services import executions as service
+
+blp = Blueprint(
+    "executions",
+    __name__,
+    url_prefix="/api/jobs/<string:job_id>/executions",
+    description="Every fire and attempt of a job, one row each.",
+)
+
+
+@blp.route("")
+class Executions(MethodView):
+    @blp.arguments(ExecutionListArgs, location="query")
+    @blp.response(200, ExecutionSchema(many=True))
+    @blp.paginate(page_size=50, max_page_size=1000)
+    @blp.alt_response(404, description="Unknown or deleted job.")
+    def get(self, args, job_id, pagination_parameters):
+        """List a job's executions, newest first"""
+        items, total = service.list_executions(
+            runtime(),
+            job_id,
+            args.get("status"),
+            pagination_parameters.page,
+            pagination_parameters.page_size,
+        )
+        pagination_parameters.item_count = total
+        return items
+
+
+@blp.route("/<int:execution_id>")
+class ExecutionById(MethodView):
+    @blp.response(200, ExecutionSchema)
+    @blp.alt_response(404, description="Unknown job, or the execution is not that job's.")
+    def get(self, job_id, execution_id):
+        """Get one execution"""
+        return service.get_execution(runtime(), job_id, execution_id)
+
+
+@blp.route("/<int:execution_id>/cancel")
+class CancelExecution(MethodView):
+    @blp.response(202, ExecutionSchema)
+    @blp.alt_response(404, description="Unknown job or execution.")
+    @blp.alt_response(409, description="The execution already finished.")
+    def post(self, job_id, execution_id):
+        """Cancel a queued or running execution
+
+        A queued one is recorded `cancelled` at once; a running one is stopped (a shell
+        job's process group killed, an HTTP call abandoned) and recorded `cancelled`;
+        the answer waits up to 2 s for that.
+        """
+        return service.cancel_execution(runtime(), job_id, execution_id)

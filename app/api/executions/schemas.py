@@ -1,0 +1,55 @@
+"""Execution schemas."""
+
+from marshmallow import Schema, fields, validate
+
+from app.models import ALL_STATUSES, TRIGGERS
+
+
+class ExecutionSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    job_id = fields.String(dump_only=True)
+    status = fields.String(
+        dump_only=True,
+        metadata={"enum": list(ALL_STATUSES), "description": "queued -> running -> final."},
+    )
+    trigger = fields.String(dump_only=True, metadata={"enum": list(TRIGGERS)})
+    attempt = fields.Integer(dump_only=True, metadata={"description": "1 for the first try."})
+    retry_of = fields.Integer(
+        dump_only=True, allow_none=True, metadata={"description": "First attempt's id."}
+    )
+    scheduled_at = fields.DateTime(
+        dump_only=True, metadata={"description": "The fire time meant (for retries: when due)."}
+    )
+    started_at = fields.DateTime(dump_only=True, allow_none=True)
+    finished_at = fields.DateTime(dump_only=True, allow_none=True)
+    duration_ms = fields.Integer(dump_only=True, allow_none=True)
+    result = fields.Dict(
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "From the job type ({status_code} or {exit_code}); missed rows "
+            "carry missed_fires and the first and last fire times."
+        },
+    )
+    output = fields.String(
+        dump_only=True, allow_none=True, metadata={"description": "The last 64 KiB."}
+    )
+    output_truncated = fields.Boolean(dump_only=True)
+    error = fields.String(dump_only=True, allow_none=True)
+    cancel_requested = fields.Boolean(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+
+
+class ExecutionListArgs(Schema):
+    status = fields.String(validate=validate.OneOf(ALL_STATUSES))
+
+
+class IdempotencyHeaders(Schema):
+    class Meta:
+        unknown = "exclude"
+
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Repeat the request with the same key to get the same run."},
+    )

@@ -1,0 +1,136 @@
+"""Jobs: /api/jobs. Views parse, call one service function, return."""
+
+from flask import url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.api import runtime
+from app.api.executions.schemas import ExecutionSchema, IdempotencyHeaders
+from app.api.jobs.schemas import (
+    JobCreateSchema,
+    JobDetailSchema,
+    JobListArgs,
+    JobSchema,
+    JobUpdateSchema,
+)
+from app.services import executions as executions_service
+from app.services import jobs as service
+
+blp = Blueprint(
+    "jobs", __name__, url_prefix="/api/jobs", description="Create, change and run jobs."
+)
+
+
+def _detail(job_id: str) -> dict:
+    job, recent = service.get_job_with_recent(runtime(), job_id)
+    job.recent_executions = recent
+    return job
+
+
+@blp.route("")
+class Jobs(MethodView):
+    @blp.arguments(JobListArgs, location="query")
+    @blp.response(200, JobSchema(many=True))
+    @blp.paginate(page_size=50, max_page_size=1000)
+    def get(self, args, pagination_parameters):
+        """List jobs
+
+        A bare JSON array; pagination is in the X-Pagination header. Soft-deleted jobs
+        only with include_deleted=true.
+        """
+        jobs, total = service.list_jobs(
+            runtime(),
+            service.JobFilters(**args),
+            pagination_parameters.page,
+            pagination_parameters.page_size,
+        )
+        pagination_parameters.item_count = total
+        return jobs
+
+    @blp.arguments(JobCreateSchema)
+    @blp.response(201, JobSchema, headers={"Location": {"schema": {"type": "string"}}})
+    @blp.alt_response(409, description="The id is taken (by a live or a deleted job).")
+    def post(self, data):
+        """Create a job"""
+        job = service.create_job(runtime(), data)
+        return job, 201, {"Location": url_for("jobs.JobById", job_id=job.id)}
+
+
+@blp.route("/<string:job_id>")
+class JobById(MethodView):
+    @blp.response(200, JobDetailSchema)
+    @blp.alt_response(404, description="Unknown or deleted job.")
+    def get(self, job_id):
+        """Get a job with its 10 newest executions"""
+        return _detail(job_id)
+
+    @blp.arguments(JobUpdateSchema)
+    @blp.response(200, JobSchema)
+    @blp.alt_response(404, description="Unknown or deleted job.")
+    def put(self, data, job_id):
+        """Update the fields given, leave the rest
+
+        A new schedule recomputes next_run_at; a new type re-validates configuration.
+        An empty body is refused with 422.
+        """
+        return service.update_job(runtime(), job_id, data)
+
+    @blp.arguments(JobUpdateSchema)
+    @blp.response(200, JobSchema)
+    @blp.alt_response(404, description="Unknown or deleted job.")
+    def patch(self, data, job_id):
+        """Update the fields given (same as PUT)"""
+        return service.update_job(runtime(), job_id, data)
+
+    @blp.response(204)
+    @blp.alt_response(404, description="Unknown or already deleted job.")
+    def delete(self, job_id):
+        """Soft-delete a job
+
+        Unscheduled at once and hidden from reads; history is kept and the id stays taken.
+        Queued runs are cancelled; a running one finishes.
+        """
+        service.delete_job(runtime(), job_id)
+
+
+@blp.route("/<string:job_id>/restore")
+class RestoreJob(MethodView):
+    @blp.response(200, JobSchema)
+    @blp.alt_response(404, description="Unknown job.")
+    def post(self, job_id):
+        """Undo a soft delete (scheduled again if enabled)"""
+        return service.restore_job(runtime(), job_id)
+
+
+@blp.route("/<string:job_id>/enable")
+class EnableJob(MethodView):
+    @blp.response(200, JobSchema)
+    @blp.alt_response(404, description="Unknown or deleted job.")
+    def post(self, job_id):
+        """Enable a job (idempotent)"""
+        return service.set_enabled(runtime(), job_id, True)
+
+
+@blp.route("/<string:job_id>/disable")
+class DisableJob(MethodView):
+    @blp.response(200, JobSchema)
+    @blp.alt_response(404, description="Unknown or deleted job.")
+    def post(self, job_id):
+        """Disable a job (idempotent); a running execution finishes"""
+        return service.set_enabled(runtime(), job_id, False)
+
+
+@blp.route("/<string:job_id>/run")
+class RunJob(MethodView):
+    @blp.arguments(IdempotencyHeaders, location="headers")
+    @blp.response(202, ExecutionSchema, headers={"Location": {"schema": {"type": "string"}}})
+    @blp.alt_response(200, schema=ExecutionSchema, description="Repeated Idempotency-Key.")
+    @blp.alt_response(404, description="Unknown or deleted job.")
+    @blp.alt_response(409, description="overlap_policy is skip and a run is in progress.")
+    def post(self, headers, job_id):
+        """Run a job now (even when disabled)"""
+        execution, created = executions_service.run_now(
+            runtime(), job_id, headers.get("idempotency_key")
+        )
+        location = url_for("executions.ExecutionById", job_id=job_id, execution_id=execution.id)
+        return execution, 202 if created else 200, {"Location": location}

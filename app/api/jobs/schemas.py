@@ -1,0 +1,134 @@
+"""Job schemas for /api/jobs: what a client may send, and what a job looks like."""
+
+from marshmallow import Schema, fields, validate
+
+from app.api.executions.schemas import ExecutionSchema
+from app.api.fields import StrictBoolean, StrictInteger, job_id_field
+from app.models import ALL_STATUSES
+from app.scheduler.triggers import SCHEDULE_TYPES, Schedule
+
+
+class JobFieldsSchema(Schema):
+    """The fields a client sets, shared by create and update (bounds in one place)."""
+
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    description = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    type = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "A registered job type; GET /api/job-types lists them."},
+    )
+    configuration = fields.Dict(
+        allow_none=True, metadata={"description": "Validated by the type's own schema."}
+    )
+    schedule_type = fields.String(validate=validate.OneOf(SCHEDULE_TYPES))
+    schedule_config = fields.Dict(
+        metadata={
+            "description": 'cron: {"expression": "0 2 * * *"}; interval: {"every": "15m"}; '
+            'once: {"run_at": "2026-12-01T09:00:00+00:00"}.'
+        }
+    )
+    schedule = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={
+            "description": "The schedule as one string ('0 2 * * *', '15m' or an ISO time), "
+            "instead of schedule_type + schedule_config (never both)."
+        },
+    )
+    timezone = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "IANA name the cron is read in; default from config (UTC)."},
+    )
+    is_enabled = StrictBoolean()
+    max_duration_seconds = StrictInteger(
+        validate=validate.Range(1, 86400),
+        metadata={"description": "Per attempt; the run is ended and recorded timeout."},
+    )
+    retry_count = StrictInteger(validate=validate.Range(0, 10))
+    retry_delay_seconds = StrictInteger(
+        validate=validate.Range(1, 86400),
+        metadata={"description": "Delay before the first retry; doubles each retry."},
+    )
+    overlap_policy = fields.String(
+        validate=validate.OneOf(("skip", "allow")),
+        metadata={"description": "skip: a fire while a run is going is recorded skipped."},
+    )
+    misfire_grace_seconds = StrictInteger(
+        validate=validate.Range(1, 7 * 86400),
+        metadata={"description": "A fire later than this is recorded missed."},
+    )
+
+
+class JobCreateSchema(JobFieldsSchema):
+    id = job_id_field(metadata={"description": "Chosen by the client, or a generated UUID."})
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    type = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class JobUpdateSchema(JobFieldsSchema):
+    """Every field optional; the ones given are changed. An empty body is refused."""
+
+
+def _schedule(job) -> Schedule:
+    return Schedule(job.schedule_type, job.schedule_config, job.timezone)
+
+
+class JobSchema(Schema):
+    id = fields.String(dump_only=True)
+    name = fields.String(dump_only=True)
+    description = fields.String(dump_only=True, allow_none=True)
+    type = fields.String(dump_only=True)
+    configuration = fields.Dict(dump_only=True)
+    schedule_type = fields.String(dump_only=True, metadata={"enum": list(SCHEDULE_TYPES)})
+    schedule_config = fields.Dict(dump_only=True)
+    schedule = fields.Function(
+        lambda job: _schedule(job).text, dump_only=True, metadata={"type": "string"}
+    )
+    schedule_description = fields.Function(
+        lambda job: _schedule(job).description(),
+        dump_only=True,
+        metadata={"type": "string", "description": "e.g. 'At 02:00 AM', 'Every 15 minutes'."},
+    )
+    timezone = fields.String(dump_only=True)
+    is_enabled = fields.Boolean(dump_only=True)
+    max_duration_seconds = fields.Integer(dump_only=True)
+    retry_count = fields.Integer(dump_only=True)
+    retry_delay_seconds = fields.Integer(dump_only=True)
+    overlap_policy = fields.String(dump_only=True)
+    misfire_grace_seconds = fields.Integer(dump_only=True)
+    next_run_at = fields.DateTime(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "null when disabled, deleted or finished."},
+    )
+    last_run_at = fields.DateTime(dump_only=True, allow_none=True)
+    last_status = fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "Of the latest attempt that ran (not skipped or missed)."},
+    )
+    last_duration_ms = fields.Integer(dump_only=True, allow_none=True)
+    last_error = fields.String(dump_only=True, allow_none=True)
+    run_count = fields.Integer(dump_only=True)
+    success_count = fields.Integer(dump_only=True)
+    fail_count = fields.Integer(
+        dump_only=True, metadata={"description": "failed + timeout + interrupted attempts."}
+    )
+    created_at = fields.DateTime(dump_only=True)
+    updated_at = fields.DateTime(dump_only=True)
+    deleted_at = fields.DateTime(dump_only=True, allow_none=True)
+
+
+class JobDetailSchema(JobSchema):
+    recent_executions = fields.List(
+        fields.Nested(ExecutionSchema), dump_only=True, metadata={"description": "Newest 10."}
+    )
+
+
+class JobListArgs(Schema):
+    type = fields.String(validate=validate.Length(min=1, max=64))
+    is_enabled = fields.Boolean()
+    last_status = fields.String(validate=validate.OneOf(ALL_STATUSES))
+    q = fields.String(
+        validate=validate.Length(min=1, max=200), metadata={"description": "Name contains."}
+    )
+    include_deleted = fields.Boolean(load_default=False)

@@ -1,0 +1,66 @@
+"""Schemas for the scheduler status, schedule previews, job types and health."""
+
+from marshmallow import Schema, fields, validate
+
+from app.api.fields import StrictInteger
+from app.api.jobs.schemas import JobFieldsSchema
+
+
+class LeaderSchema(Schema):
+    pid = fields.Integer()
+    host = fields.String()
+    since = fields.DateTime()
+    heartbeat_at = fields.DateTime()
+
+
+class JobCountsSchema(Schema):
+    total = fields.Integer(metadata={"description": "Not deleted."})
+    enabled = fields.Integer()
+    disabled = fields.Integer()
+    deleted = fields.Integer()
+
+
+class SchedulerSchema(Schema):
+    running = fields.Boolean(metadata={"description": "A scheduler runs (in some process)."})
+    active_executions = fields.Integer()
+    active_job_ids = fields.List(fields.String())
+    queued_executions = fields.Integer()
+    max_concurrent = fields.Integer()
+    jobs = fields.Nested(JobCountsSchema)
+    timezone = fields.String(metadata={"description": "Default timezone of new jobs."})
+    version = fields.String()
+    uptime_seconds = fields.Float(metadata={"description": "Of the process answering."})
+    this_process_leads = fields.Boolean()
+    leader = fields.Nested(LeaderSchema, allow_none=True)
+
+
+class PreviewRequestSchema(Schema):
+    schedule = JobFieldsSchema._declared_fields["schedule"]
+    schedule_type = JobFieldsSchema._declared_fields["schedule_type"]
+    schedule_config = JobFieldsSchema._declared_fields["schedule_config"]
+    timezone = JobFieldsSchema._declared_fields["timezone"]
+    count = StrictInteger(load_default=5, validate=validate.Range(1, 100))
+
+
+class PreviewSchema(Schema):
+    schedule = fields.String()
+    schedule_type = fields.String()
+    schedule_config = fields.Dict()
+    timezone = fields.String()
+    description = fields.String()
+    next_run_times = fields.List(fields.DateTime())
+    warnings = fields.List(fields.String())
+
+
+class JobTypeSchema(Schema):
+    name = fields.String()
+    description = fields.String()
+    enabled = fields.Boolean()
+    disabled_reason = fields.String(allow_none=True)
+    config_schema = fields.Dict(metadata={"description": "JSON schema of configuration."})
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+    database = fields.String()
+    scheduler = fields.String()

@@ -1,0 +1,45 @@
+"""Configuration defaults; each key can be overridden by instance/config.py and CRONWELL_<KEY>.
+
+Order of precedence (last wins): these defaults, ``instance/config.py``, environment
+variables ``CRONWELL_<KEY>`` (read with Flask's ``from_prefixed_env``, so values are parsed as
+JSON when they can be: ``true``, ``10``, ``{"a": "b"}``), then the mapping passed to
+``create_app``.
+"""
+
+# SQLAlchemy URL of the database. None means a SQLite file in the instance folder.
+DATABASE_URL: str | None = None
+# Bearer token required on every /api call when set. /healthz stays open.
+API_TOKEN: str | None = None
+# Address `make run` binds (read by gunicorn.conf.py); a warning is logged when it is not
+# a loopback address and no API_TOKEN is set.
+HOST = "127.0.0.1"
+# Default timezone of new jobs (IANA name). The scheduler itself always runs in UTC.
+TIMEZONE = "UTC"
+# Executions running at once; further due runs wait as `queued`, in fire order.
+MAX_CONCURRENT = 10
+# Allow the `shell` job type (it runs commands on this host).
+SHELL_JOBS_ENABLED = False
+# Where runs of the agent job types (prompt, skill, pipeline) are posted.
+AGENT_WEBHOOK_URL: str | None = None
+# Executions kept per job; older ones are pruned in the background.
+HISTORY_LIMIT = 1000
+# Seconds running executions get to finish on shutdown before they are recorded
+# `interrupted`.
+SHUTDOWN_GRACE_SECONDS = 30
+# Extra job types, {"name": "module:callable"}; see docs/job-types.md.
+JOB_TYPES: dict[str, str] = {}
+# Job types to refuse even though registered (e.g. ["http"]).
+DISABLED_JOB_TYPES: list[str] = []
+# Optional list of host names `http` jobs may call (None: any host).
+HTTP_ALLOWED_HOSTS: list[str] | None = None
+# Largest request body accepted, in bytes (413 beyond).
+MAX_CONTENT_LENGTH = 1024 * 1024
+# Start the scheduler side from create_app(). wsgi.py turns this off and gunicorn starts it
+# per worker after fork; an embedding application keeps the default.
+SCHEDULER_AUTOSTART = True
+# How often a process that does not lead retries the leader lock, and how often the
+# leader polls the database for changes made by other processes (seconds).
+LEADER_RETRY_SECONDS = 1.0
+SYNC_INTERVAL_SECONDS = 0.5
+# Log level of the cronwell loggers.
+LOG_LEVEL = "INFO"

@@ -1,0 +1,69 @@
+"""The agent job types of the /api/engine/cron seed: ``prompt``, ``skill``, ``pipeline``.
+
+A run posts ``{job_id, execution_id, agent_id, payload_type, payload, session_mode}`` as
+JSON to ``AGENT_WEBHOOK_URL`` and succeeds on a 2xx.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import urllib3
+from marshmallow import Schema, fields, validate
+
+from app.jobtypes.base import JobType, RunContext, RunResult
+from app.jobtypes.http import perform_request
+
+SESSION_MODES = ("isolated", "shared", "persistent")
+AGENT_TYPES = ("prompt", "skill", "pipeline")
+
+
+class AgentConfigSchema(Schema):
+    agent_id = fields.String(load_default="main", validate=validate.Length(min=1, max=100))
+    payload = fields.String(required=True, validate=validate.Length(max=100_000))
+    session_mode = fields.String(load_default="isolated", validate=validate.OneOf(SESSION_MODES))
+
+
+class AgentJobType(JobType):
+    config_schema = AgentConfigSchema
+
+    def __init__(self, name: str) -> None:
+        self.name = name  # type: ignore[misc]
+        self.description = f"Posts a {name} run to the agent webhook (AGENT_WEBHOOK_URL)."  # type: ignore[misc]
+
+    def run(self, context: RunContext) -> RunResult:
+        url = context.settings.get("AGENT_WEBHOOK_URL")
+        if not url:
+            return RunResult(
+                ok=False,
+                error="No agent webhook is configured: set CRONWELL_AGENT_WEBHOOK_URL to the "
+                "URL that receives prompt, skill and pipeline runs.",
+            )
+        config = context.configuration
+        message: dict[str, Any] = {
+            "job_id": context.job_id,
+            "execution_id": context.execution_id,
+            "agent_id": config.get("agent_id", "main"),
+            "payload_type": self.name,
+            "payload": config.get("payload"),
+            "session_mode": config.get("session_mode", "isolated"),
+        }
+        try:
+            status, tail = perform_request(
+                context,
+                url=url,
+                method="POST",
+                headers={"Content-Type": "application/json"},
+                body=json.dumps(message).encode(),
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            return RunResult(ok=False, error=f"Agent webhook request failed: {exc}")
+        ok = 200 <= status < 300
+        return RunResult(
+            ok=ok,
+            result={"status_code": status},
+            output=tail.text(),
+            output_truncated=tail.truncated,
+            error=None if ok else f"Agent webhook answered HTTP {status}.",
+        )

@@ -1,0 +1,86 @@
+"""What a job type is: a configuration schema and a ``run`` that honours a deadline.
+
+A run gets a :class:`RunContext`. Threads cannot be killed, so a handler is expected to
+check ``context.cancelled`` (or use ``context.remaining()`` as its I/O timeout); the runner
+does not wait for it: at the deadline it records ``timeout``, sets the cancel token and
+frees the slot, so a handler that ignores the token costs a thread, never a slot or a
+later fire. The built-in types stop promptly: ``shell`` kills its process group and
+``http`` abandons its connection.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from marshmallow import Schema
+
+OUTPUT_LIMIT = 64 * 1024
+
+
+@dataclass
+class RunContext:
+    """Everything a handler may use during one attempt."""
+
+    job_id: str
+    execution_id: int
+    job_type: str
+    configuration: Mapping[str, Any]
+    deadline: float  # time.monotonic() value
+    settings: Mapping[str, Any]
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline (never negative)."""
+        return max(0.0, self.deadline - time.monotonic())
+
+
+@dataclass
+class RunResult:
+    """What a handler reports; the runner turns it into the execution row."""
+
+    ok: bool
+    result: dict[str, Any] = field(default_factory=dict)
+    output: str | None = None
+    output_truncated: bool = False
+    error: str | None = None
+
+
+class OutputTail:
+    """Keeps the last OUTPUT_LIMIT bytes of a stream and whether anything was dropped."""
+
+    def __init__(self, limit: int = OUTPUT_LIMIT) -> None:
+        self.limit = limit
+        self.buffer = bytearray()
+        self.truncated = False
+
+    def feed(self, chunk: bytes) -> None:
+        self.buffer.extend(chunk)
+        if len(self.buffer) > self.limit:
+            del self.buffer[: len(self.buffer) - self.limit]
+            self.truncated = True
+
+    def text(self) -> str:
+        return self.buffer.decode("utf-8", errors="replace")
+
+
+class JobType:
+    """A kind of job. Subclasses set ``name``, ``config_schema`` and implement ``run``."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    config_schema: ClassVar[type[Schema]]
+
+    def is_enabled(self, settings: Mapping[str, Any]) -> tuple[bool, str | None]:
+        """Whether the server's configuration allows this type, and why not."""
+        return True, None
+
+    def validate(self, configuration: Any, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """The loaded configuration; raises marshmallow's ValidationError."""
+        return self.config_schema().load(configuration or {})
+
+    def run(self, context: RunContext) -> RunResult:  # pragma: no cover - abstract
+        raise NotImplementedError

@@ -1,0 +1,141 @@
+"""Tables: jobs, executions, the leader record and the APScheduler job store's table.
+
+No Flask or scheduler imports here: the models are plain SQLAlchemy 2 typed mappings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    Unicode,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from app.db import UTCDateTime, utcnow
+
+#: Execution statuses that are finished for good.
+FINAL_STATUSES = ("success", "failed", "timeout", "cancelled", "skipped", "missed", "interrupted")
+#: Statuses of an execution that is still to run or running.
+ACTIVE_STATUSES = ("queued", "running")
+ALL_STATUSES = ("queued", "running", *FINAL_STATUSES)
+#: Statuses of attempts that really ran (they count in run_count and set last_*).
+RAN_STATUSES = ("success", "failed", "timeout", "cancelled", "interrupted")
+FAILED_STATUSES = ("failed", "timeout", "interrupted")
+TRIGGERS = ("schedule", "manual", "retry")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Job(Base):
+    """A job definition; the source of truth the scheduler is reconciled from."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(64), index=True)
+    configuration: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    schedule_type: Mapped[str] = mapped_column(String(16))
+    schedule_config: Mapped[dict[str, Any]]
+    timezone: Mapped[str] = mapped_column(String(64))
+    is_enabled: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    max_duration_seconds: Mapped[int] = mapped_column(default=300)
+    retry_count: Mapped[int] = mapped_column(default=0)
+    retry_delay_seconds: Mapped[int] = mapped_column(default=10)
+    overlap_policy: Mapped[str] = mapped_column(String(8), default="skip")
+    misfire_grace_seconds: Mapped[int] = mapped_column(default=60)
+
+    last_run_at: Mapped[dt.datetime | None]
+    last_status: Mapped[str | None] = mapped_column(String(16), index=True)
+    last_duration_ms: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    run_count: Mapped[int] = mapped_column(default=0)
+    success_count: Mapped[int] = mapped_column(default=0)
+    fail_count: Mapped[int] = mapped_column(default=0)
+
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+
+    # Bumped on every change that affects scheduling; the leader applies the job to the
+    # APScheduler store and clears sync_pending for that version.
+    version: Mapped[int] = mapped_column(default=1)
+    sync_pending: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+
+    #: Not columns: filled in by the services (next_run_at from the job store's join).
+    __allow_unmapped__ = True
+    next_run_at: dt.datetime | None = None
+    recent_executions: list[Execution] | None = None
+
+    @property
+    def is_schedulable(self) -> bool:
+        return self.is_enabled and self.deleted_at is None
+
+
+class Execution(Base):
+    """One fire or attempt of a job, from queued to its final status."""
+
+    __tablename__ = "executions"
+    __table_args__ = (
+        Index("ix_executions_job_id_id", "job_id", "id"),
+        Index("ix_executions_status_scheduled", "status", "scheduled_at"),
+        Index("ix_executions_job_status", "job_id", "status"),
+        Index("ux_executions_idempotency", "job_id", "idempotency_key", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(100), ForeignKey("jobs.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    trigger: Mapped[str] = mapped_column(String(16))
+    attempt: Mapped[int] = mapped_column(default=1)
+    retry_of: Mapped[int | None]
+    scheduled_at: Mapped[dt.datetime]
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    duration_ms: Mapped[int | None]
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    output: Mapped[str | None] = mapped_column(Text)
+    output_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class LeaderRecord(Base):
+    """Which process holds the scheduler (one row, id 1), for GET /api/scheduler."""
+
+    __tablename__ = "scheduler_leader"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pid: Mapped[int]
+    host: Mapped[str] = mapped_column(String(255))
+    since: Mapped[dt.datetime]
+    heartbeat_at: Mapped[dt.datetime]
+
+
+#: APScheduler's SQLAlchemyJobStore table, declared in our metadata so that one
+#: create_all makes every table and queries can join its indexed next_run_time.
+job_store_table = Table(
+    "apscheduler_jobs",
+    Base.metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)

@@ -1,0 +1,31 @@
+"""The per-app bundle the services work with: settings, database, job types, scheduler."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.db import Database
+from app.jobtypes import JobTypeRegistry
+from app.scheduler.manager import SchedulerManager
+
+
+@dataclass
+class Runtime:
+    settings: dict[str, Any]
+    db: Database
+    registry: JobTypeRegistry
+    manager: SchedulerManager
+    started_monotonic: float = field(default_factory=time.monotonic)
+
+    @property
+    def uptime_seconds(self) -> float:
+        return round(time.monotonic() - self.started_monotonic, 3)
+
+    def start(self) -> None:
+        """Start the scheduler side (leads if it wins the lock, else stands by)."""
+        self.manager.start()
+
+    def shutdown(self, grace_seconds: float | None = None) -> None:
+        self.manager.shutdown(grace_seconds)

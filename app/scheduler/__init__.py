@@ -1,0 +1,1 @@
+"""APScheduler wiring: triggers, the dispatch function, intake, runner, leader, manager."""

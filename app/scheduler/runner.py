@@ -1,0 +1,341 @@
+"""The runner: claims due ``queued`` rows and runs them, at most MAX_CONCURRENT at once.
+
+The database is the queue. Fires (from the intake), run-now requests (from any worker)
+and retries (rows dated in the future) are all ``queued`` rows; the leader's runner claims
+the due ones in fire order (``scheduled_at``, then id) whenever a slot is free, so a run
+waits as ``queued`` while all slots are busy and nothing lives only in memory.
+
+Each attempt runs its handler in a thread of its own. Threads cannot be killed, so the
+watchdog does not wait for a handler at its deadline: it sets the cancel token, records
+``timeout`` and frees the slot (the built-in handlers stop promptly on the token; a host
+handler that ignores it keeps a thread, never a slot). Cancel requests are rows flagged
+``cancel_requested`` by any worker, which the watchdog picks up. The first of the handler
+and the watchdog to finish an attempt writes its row (``WHERE status = 'running'``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+
+from app.db import Database, utcnow
+from app.jobtypes import JobTypeRegistry
+from app.jobtypes.base import RunContext, RunResult
+from app.models import RAN_STATUSES, Execution, Job
+
+logger = logging.getLogger("cronwell.runner")
+POLL_SECONDS = 0.5
+WATCH_SECONDS = 0.1
+CANCEL_POLL_SECONDS = 0.25
+
+
+@dataclass
+class Attempt:
+    execution_id: int
+    job_id: str
+    attempt: int
+    retry_of: int | None
+    started_at: dt.datetime
+    started_mono: float
+    context: RunContext
+    max_duration: int
+    retry_count: int
+    retry_delay: int
+    finished: bool = False
+    thread: threading.Thread | None = field(default=None, repr=False)
+
+
+class Runner:
+    def __init__(self, db: Database, registry: JobTypeRegistry, settings: dict[str, Any]) -> None:
+        self.db = db
+        self.registry = registry
+        self.settings = settings
+        self.max_concurrent = int(settings.get("MAX_CONCURRENT", 10))
+        self._active: dict[int, Attempt] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.finished_jobs: set[str] = set()  # jobs with new rows, for history pruning
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._stopping.clear()
+        for target, name in ((self._claim_loop, "claim"), (self._watch_loop, "watchdog")):
+            thread = threading.Thread(target=target, name=f"cronwell-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, grace_seconds: float) -> None:
+        """Stop claiming; let running attempts finish for ``grace_seconds``; interrupt the rest."""
+        self._stopping.set()
+        self._wake.set()
+        deadline = time.monotonic() + grace_seconds
+        while self.active_count() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for attempt in self.active_attempts():
+            attempt.context.cancelled.set()
+            self.finish(
+                attempt,
+                "interrupted",
+                RunResult(ok=False, error="The service shut down before the run finished."),
+            )
+        for thread in self._threads:
+            thread.join(timeout=2)
+        self._threads.clear()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def active_count(self) -> int:
+        with self._lock:
+            return len(self._active)
+
+    def active_attempts(self) -> list[Attempt]:
+        with self._lock:
+            return list(self._active.values())
+
+    def request_cancel(self, execution_id: int) -> None:
+        """Cancel a running attempt of this process now (other workers use the row flag)."""
+        with self._lock:
+            attempt = self._active.get(execution_id)
+        if attempt is not None:
+            self._cancel(attempt)
+
+    # -- claiming --------------------------------------------------------------------
+
+    def _claim_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(POLL_SECONDS)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            try:
+                while self._claim_and_start():
+                    pass
+            except Exception:
+                logger.exception("Claiming queued executions failed")
+                time.sleep(POLL_SECONDS)
+
+    def _claim_and_start(self) -> bool:
+        """Claim up to the free slots; True when every slot was filled (claim again)."""
+        free = self.max_concurrent - self.active_count()
+        if free <= 0:
+            return False
+        now = utcnow()
+        with self._lock:
+            running_jobs = {a.job_id for a in self._active.values()}
+        claimed: list[tuple[Execution, Job]] = []
+        with self.db.write() as session:
+            candidates = session.execute(
+                select(Execution, Job)
+                .join(Job, Job.id == Execution.job_id)
+                .where(Execution.status == "queued", Execution.scheduled_at <= now)
+                .order_by(Execution.scheduled_at, Execution.id)
+                .limit(free + 50)
+            ).all()
+            for execution, job in candidates:
+                if len(claimed) >= free:
+                    break
+                if job.overlap_policy == "skip" and job.id in running_jobs:
+                    continue  # a retry or run-now waits for the running attempt
+                execution.status = "running"
+                execution.started_at = now
+                claimed.append((execution, job))
+                running_jobs.add(job.id)
+        for execution, job in claimed:
+            self._start_attempt(execution, job)
+        return len(claimed) == free and len(claimed) > 0
+
+    def _start_attempt(self, execution: Execution, job: Job) -> None:
+        context = RunContext(
+            job_id=job.id,
+            execution_id=execution.id,
+            job_type=job.type,
+            configuration=job.configuration or {},
+            deadline=time.monotonic() + job.max_duration_seconds,
+            settings=self.settings,
+        )
+        attempt = Attempt(
+            execution_id=execution.id,
+            job_id=job.id,
+            attempt=execution.attempt,
+            retry_of=execution.retry_of,
+            started_at=execution.started_at or utcnow(),
+            started_mono=time.monotonic(),
+            context=context,
+            max_duration=job.max_duration_seconds,
+            retry_count=job.retry_count,
+            retry_delay=job.retry_delay_seconds,
+        )
+        with self._lock:
+            self._active[execution.id] = attempt
+        attempt.thread = threading.Thread(
+            target=self._run_attempt,
+            args=(attempt,),
+            name=f"cronwell-run-{execution.id}",
+            daemon=True,
+        )
+        attempt.thread.start()
+
+    def _run_attempt(self, attempt: Attempt) -> None:
+        try:
+            job_type = self.registry.types.get(attempt.context.job_type)
+            if job_type is None:
+                raise LookupError(f"Job type {attempt.context.job_type!r} is not registered.")
+            result = job_type.run(attempt.context)
+        except Exception as exc:
+            logger.exception("Execution %d of job %r raised", attempt.execution_id, attempt.job_id)
+            result = RunResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+        if not self.finish(attempt, "success" if result.ok else "failed", result):
+            self._attach_late_output(attempt, result)
+
+    # -- finishing -------------------------------------------------------------------
+
+    def finish(self, attempt: Attempt, status: str, result: RunResult) -> bool:
+        """Record the attempt's outcome once; False if it was already finished."""
+        with self._lock:
+            if attempt.finished:
+                return False
+            attempt.finished = True
+            self._active.pop(attempt.execution_id, None)
+        try:
+            self._record_finish(attempt, status, result)
+        except Exception:
+            logger.exception("Could not record the end of execution %d", attempt.execution_id)
+        self.finished_jobs.add(attempt.job_id)
+        self._wake.set()
+        return True
+
+    def _record_finish(self, attempt: Attempt, status: str, result: RunResult) -> None:
+        now = utcnow()
+        duration_ms = int((time.monotonic() - attempt.started_mono) * 1000)
+        with self.db.write() as session:
+            changed = session.execute(
+                update(Execution)
+                .where(Execution.id == attempt.execution_id, Execution.status == "running")
+                .values(
+                    status=status,
+                    finished_at=now,
+                    duration_ms=duration_ms,
+                    result=result.result or None,
+                    output=result.output,
+                    output_truncated=result.output_truncated,
+                    error=result.error,
+                )
+            ).rowcount
+            if not changed:
+                return
+            self.apply_outcome(
+                session, attempt.job_id, status, attempt.started_at, duration_ms, result.error
+            )
+            if status in ("failed", "timeout") and attempt.attempt <= attempt.retry_count:
+                delay = attempt.retry_delay * 2 ** (attempt.attempt - 1)
+                session.execute(
+                    insert(Execution).values(
+                        job_id=attempt.job_id,
+                        status="queued",
+                        trigger="retry",
+                        attempt=attempt.attempt + 1,
+                        retry_of=attempt.retry_of or attempt.execution_id,
+                        scheduled_at=now + dt.timedelta(seconds=delay),
+                        created_at=now,
+                    )
+                )
+
+    @staticmethod
+    def apply_outcome(
+        session,
+        job_id: str,
+        status: str,
+        started_at: dt.datetime | None,
+        duration_ms: int | None,
+        error: str | None,
+    ) -> None:
+        """Update the job's counters and last_* fields for a finished attempt."""
+        if status not in RAN_STATUSES:
+            return
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(
+                run_count=Job.run_count + 1,
+                success_count=Job.success_count + (1 if status == "success" else 0),
+                fail_count=Job.fail_count + (0 if status in ("success", "cancelled") else 1),
+                last_run_at=started_at,
+                last_status=status,
+                last_duration_ms=duration_ms,
+                last_error=error,
+            )
+        )
+
+    def _attach_late_output(self, attempt: Attempt, result: RunResult) -> None:
+        """A handler that returned after its timeout or cancel: keep what it printed."""
+        if not result.output and not result.result:
+            return
+        try:
+            with self.db.write() as session:
+                session.execute(
+                    update(Execution)
+                    .where(Execution.id == attempt.execution_id, Execution.output.is_(None))
+                    .values(
+                        output=result.output,
+                        output_truncated=result.output_truncated,
+                        result=func.coalesce(Execution.result, result.result or None),
+                    )
+                )
+        except Exception:
+            logger.exception("Could not attach late output to %d", attempt.execution_id)
+
+    # -- watchdog: deadlines and cancel requests ------------------------------------
+
+    def _cancel(self, attempt: Attempt) -> None:
+        attempt.context.cancelled.set()
+        self.finish(attempt, "cancelled", RunResult(ok=False, error="Cancelled on request."))
+
+    def _watch_loop(self) -> None:
+        last_cancel_poll = 0.0
+        while not self._stopping.is_set():
+            time.sleep(WATCH_SECONDS)
+            attempts = self.active_attempts()
+            if not attempts:
+                continue
+            now = time.monotonic()
+            for attempt in attempts:
+                if now >= attempt.context.deadline:
+                    attempt.context.cancelled.set()
+                    self.finish(
+                        attempt,
+                        "timeout",
+                        RunResult(
+                            ok=False,
+                            error=f"Timed out after max_duration_seconds={attempt.max_duration}.",
+                        ),
+                    )
+            if now - last_cancel_poll >= CANCEL_POLL_SECONDS:
+                last_cancel_poll = now
+                self._poll_cancel_requests()
+
+    def _poll_cancel_requests(self) -> None:
+        ids = [a.execution_id for a in self.active_attempts()]
+        if not ids:
+            return
+        try:
+            with self.db.read() as session:
+                flagged = session.scalars(
+                    select(Execution.id).where(
+                        Execution.id.in_(ids), Execution.cancel_requested.is_(True)
+                    )
+                ).all()
+        except Exception:
+            logger.exception("Polling cancel requests failed")
+            return
+        for execution_id in flagged:
+            self.request_cancel(execution_id)

@@ -1,0 +1,126 @@
+"""Execution operations shared by both HTTP APIs: run now, history, cancel."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from sqlalchemy import func, or_, select
+
+from app.db import utcnow
+from app.errors import ExecutionNotFound, JobConflict
+from app.models import ACTIVE_STATUSES, Execution
+from app.runtime import Runtime
+from app.services.jobs import _load
+
+IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
+CANCEL_WAIT_SECONDS = 2.0
+
+
+def run_now(rt: Runtime, job_id: str, idempotency_key: str | None = None) -> tuple[Execution, bool]:
+    """Queue a manual run (even of a disabled job); (execution, created).
+
+    With overlap_policy ``skip`` and a run in progress: :class:`JobConflict`. A repeated
+    ``idempotency_key`` within 24 hours returns the execution it started.
+    """
+    now = utcnow()
+    with rt.db.write() as session:
+        job = _load(session, job_id)
+        if idempotency_key:
+            previous = session.scalar(
+                select(Execution).where(
+                    Execution.job_id == job_id, Execution.idempotency_key == idempotency_key
+                )
+            )
+            if previous is not None and now - previous.created_at < IDEMPOTENCY_WINDOW:
+                return previous, False
+            if previous is not None:
+                previous.idempotency_key = None  # expired: the key may start a new run
+                session.flush()
+        if job.overlap_policy == "skip":
+            busy = session.scalar(
+                select(Execution.id)
+                .where(
+                    Execution.job_id == job_id,
+                    or_(
+                        Execution.status == "running",
+                        (Execution.status == "queued") & (Execution.scheduled_at <= now),
+                    ),
+                )
+                .limit(1)
+            )
+            if busy is not None:
+                raise JobConflict(
+                    f"Job {job_id!r} is already running (execution {busy}) and its "
+                    "overlap_policy is skip.",
+                    {"overlap_policy": ["A run is in progress."]},
+                )
+        execution = Execution(
+            job_id=job_id,
+            status="queued",
+            trigger="manual",
+            attempt=1,
+            scheduled_at=now,
+            idempotency_key=idempotency_key or None,
+            created_at=now,
+        )
+        session.add(execution)
+    rt.manager.runner.wake()
+    return execution, True
+
+
+def list_executions(
+    rt: Runtime, job_id: str, status: str | None, page: int, page_size: int
+) -> tuple[list[Execution], int]:
+    """A page of the job's executions, newest first, and their total."""
+    with rt.db.read() as session:
+        _load(session, job_id)
+        conditions = [Execution.job_id == job_id]
+        if status:
+            conditions.append(Execution.status == status)
+        total = session.scalar(select(func.count()).select_from(Execution).where(*conditions))
+        items = session.scalars(
+            select(Execution)
+            .where(*conditions)
+            .order_by(Execution.id.desc())
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        ).all()
+        return list(items), int(total or 0)
+
+
+def get_execution(rt: Runtime, job_id: str, execution_id: int) -> Execution:
+    with rt.db.read() as session:
+        _load(session, job_id)
+        execution = session.get(Execution, execution_id)
+        if execution is None or execution.job_id != job_id:
+            raise ExecutionNotFound(job_id, execution_id)
+        return execution
+
+
+def cancel_execution(rt: Runtime, job_id: str, execution_id: int) -> Execution:
+    """Stop a queued or running execution; it is recorded ``cancelled``."""
+    with rt.db.write() as session:
+        _load(session, job_id)
+        execution = session.get(Execution, execution_id)
+        if execution is None or execution.job_id != job_id:
+            raise ExecutionNotFound(job_id, execution_id)
+        if execution.status not in ACTIVE_STATUSES:
+            raise JobConflict(
+                f"Execution {execution_id} already finished ({execution.status}).",
+                {"status": [f"Already {execution.status}."]},
+            )
+        if execution.status == "queued":
+            execution.status = "cancelled"
+            execution.finished_at = utcnow()
+            execution.error = "Cancelled on request before it started."
+            return execution
+        execution.cancel_requested = True
+    # Running: the leader's runner stops it (at once here, else at its next poll).
+    rt.manager.runner.request_cancel(execution_id)
+    deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+    while True:
+        execution = get_execution(rt, job_id, execution_id)
+        if execution.status not in ACTIVE_STATUSES or time.monotonic() > deadline:
+            return execution
+        time.sleep(0.05)

@@ -1,0 +1,302 @@
+"""Job operations shared by both HTTP APIs: the only place that changes jobs.
+
+Every function takes the app's :class:`~app.runtime.Runtime` and plain values, raises
+domain errors from :mod:`app.errors`, and tells the scheduler about a change after the
+transaction commits (the leader applies it to the APScheduler store).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from app.db import utcnow
+from app.errors import JobConflict, JobNotFound, ValidationFailed
+from app.models import Execution, Job, job_store_table
+from app.runtime import Runtime
+from app.scheduler.triggers import Schedule, make_schedule, schedule_from_text
+
+#: Fields a client may set, with their defaults on create.
+DEFAULTS: dict[str, Any] = {
+    "description": None,
+    "configuration": None,
+    "is_enabled": True,
+    "max_duration_seconds": 300,
+    "retry_count": 0,
+    "retry_delay_seconds": 10,
+    "overlap_policy": "skip",
+    "misfire_grace_seconds": 60,
+}
+#: Changing one of these changes what the APScheduler store must hold.
+SCHEDULING_FIELDS = (
+    "schedule_type",
+    "schedule_config",
+    "timezone",
+    "is_enabled",
+    "misfire_grace_seconds",
+)
+RECENT_EXECUTIONS = 10
+
+
+@dataclass
+class JobFilters:
+    type: str | None = None
+    is_enabled: bool | None = None
+    last_status: str | None = None
+    q: str | None = None
+    include_deleted: bool = False
+
+
+def schedule_of(job: Job) -> Schedule:
+    return Schedule(job.schedule_type, job.schedule_config, job.timezone)
+
+
+def resolve_schedule(
+    data: dict[str, Any], timezone: str, current: Job | None = None
+) -> Schedule | None:
+    """The schedule a create or update asks for, or None when it names none.
+
+    Either ``schedule`` (one string) or ``schedule_type`` + ``schedule_config``, never both.
+    On update, ``schedule_config`` alone keeps the current type, and a new ``timezone``
+    alone re-reads the current schedule in it.
+    """
+    has_text = data.get("schedule") is not None
+    has_parts = data.get("schedule_type") is not None or data.get("schedule_config") is not None
+    if has_text and has_parts:
+        raise ValidationFailed(
+            "schedule", "Give either schedule or schedule_type + schedule_config, not both."
+        )
+    if has_text:
+        return schedule_from_text(data["schedule"], timezone)
+    if has_parts:
+        schedule_type = data.get("schedule_type") or (current.schedule_type if current else None)
+        config = data.get("schedule_config")
+        if config is None:
+            if current is None or schedule_type != current.schedule_type:
+                raise ValidationFailed(
+                    "schedule_config", f"Required with schedule_type {schedule_type!r}."
+                )
+            config = current.schedule_config
+        if schedule_type is None:
+            raise ValidationFailed("schedule_type", "Required with schedule_config.")
+        return make_schedule(schedule_type, config, timezone)
+    if current is None:
+        raise ValidationFailed(
+            "schedule",
+            "A schedule is required: give schedule (e.g. '0 2 * * *', '15m' or an ISO time) "
+            "or schedule_type + schedule_config.",
+        )
+    if data.get("timezone") is not None and current.schedule_type == "cron":
+        return make_schedule("cron", current.schedule_config, timezone)
+    return None
+
+
+def _attach_next_run(job: Job, next_run_time: float | None) -> Job:
+    """Fill ``job.next_run_at`` from the store's next_run_time joined in the query."""
+    job.next_run_at = None
+    if not job.is_schedulable:
+        return job
+    if next_run_time is not None:
+        job.next_run_at = dt.datetime.fromtimestamp(next_run_time, dt.UTC)
+    elif job.sync_pending:
+        # Not applied by the leader yet (it polls other workers' changes): show the time
+        # the schedule gives, so a response never says "no next run" for a live job.
+        times = schedule_of(job).next_fire_times(1)
+        job.next_run_at = times[0] if times else None
+    return job
+
+
+def _select_jobs():
+    store = job_store_table
+    return select(Job, store.c.next_run_time).outerjoin(store, store.c.id == Job.id)
+
+
+def _load(session, job_id: str, *, include_deleted: bool = False) -> Job:
+    row = session.execute(_select_jobs().where(Job.id == job_id)).first()
+    if row is None or (row[0].deleted_at is not None and not include_deleted):
+        raise JobNotFound(job_id)
+    return _attach_next_run(row[0], row[1])
+
+
+def get_job(rt: Runtime, job_id: str) -> Job:
+    with rt.db.read() as session:
+        return _load(session, job_id)
+
+
+def get_job_with_recent(rt: Runtime, job_id: str) -> tuple[Job, list[Execution]]:
+    """The job and its newest executions (for GET /api/jobs/{id})."""
+    with rt.db.read() as session:
+        job = _load(session, job_id)
+        recent = session.scalars(
+            select(Execution)
+            .where(Execution.job_id == job_id)
+            .order_by(Execution.id.desc())
+            .limit(RECENT_EXECUTIONS)
+        ).all()
+        return job, list(recent)
+
+
+def list_jobs(rt: Runtime, filters: JobFilters, page: int, page_size: int) -> tuple[list[Job], int]:
+    """A page of jobs (oldest first) and the total matching the filters."""
+    conditions = []
+    if not filters.include_deleted:
+        conditions.append(Job.deleted_at.is_(None))
+    if filters.type is not None:
+        conditions.append(Job.type == filters.type)
+    if filters.is_enabled is not None:
+        conditions.append(Job.is_enabled.is_(filters.is_enabled))
+    if filters.last_status is not None:
+        conditions.append(Job.last_status == filters.last_status)
+    if filters.q:
+        escaped = filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(Job.name.ilike(f"%{escaped}%", escape="\\"))
+    with rt.db.read() as session:
+        total = session.scalar(select(func.count()).select_from(Job).where(*conditions))
+        rows = session.execute(
+            _select_jobs()
+            .where(*conditions)
+            .order_by(Job.created_at, Job.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        ).all()
+        return [_attach_next_run(job, nrt) for job, nrt in rows], int(total or 0)
+
+
+def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
+    """Validate and store a new job, then schedule it."""
+    timezone = data.get("timezone") or rt.settings["TIMEZONE"]
+    schedule = resolve_schedule(data, timezone)
+    assert schedule is not None
+    configuration = rt.registry.validate(data["type"], data.get("configuration"))
+    now = utcnow()
+    job = Job(
+        id=data.get("id") or str(uuid.uuid4()),
+        name=data["name"],
+        type=data["type"],
+        configuration=configuration,
+        schedule_type=schedule.type,
+        schedule_config=schedule.config,
+        timezone=timezone,
+        created_at=now,
+        updated_at=now,
+        version=1,
+        sync_pending=True,
+    )
+    for key, default in DEFAULTS.items():
+        if key != "configuration":
+            setattr(job, key, data.get(key, default) if data.get(key) is not None else default)
+    with rt.db.write() as session:
+        existing = session.get(Job, job.id)
+        if existing is not None:
+            where = (
+                " by a deleted job (restore it, or choose another id)"
+                if existing.deleted_at
+                else ""
+            )
+            raise JobConflict(
+                f"Job id {job.id!r} is already taken{where}.", {"id": ["Already taken."]}
+            )
+        session.add(job)
+    rt.manager.notify_changed(job.id)
+    return get_job(rt, job.id)
+
+
+def update_job(
+    rt: Runtime, job_id: str, changes: dict[str, Any], *, merge_configuration: bool = False
+) -> Job:
+    """Apply the given fields, leave the rest; re-validate what they affect.
+
+    ``merge_configuration`` merges the given configuration keys into the current ones
+    (the cron API sets agent_id, payload and session_mode one at a time).
+    """
+    if not changes:
+        raise ValidationFailed("_body", "No fields to update.")
+    with rt.db.write() as session:
+        job = _load(session, job_id)
+        timezone = changes.get("timezone") or job.timezone
+        schedule = resolve_schedule(changes, timezone, current=job)
+        new_type = changes.get("type") or job.type
+        if "configuration" in changes or new_type != job.type:
+            config = changes.get("configuration")
+            if config is None or (merge_configuration and isinstance(config, dict)):
+                config = {**(job.configuration or {}), **(config or {})}
+            job.configuration = rt.registry.validate(new_type, config)
+            job.type = new_type
+        before = {f: getattr(job, f) for f in SCHEDULING_FIELDS}
+        if schedule is not None:
+            job.schedule_type, job.schedule_config = schedule.type, schedule.config
+        job.timezone = timezone
+        for key in (*DEFAULTS, "name"):
+            if key != "configuration" and changes.get(key) is not None:
+                setattr(job, key, changes[key])
+        if "description" in changes and changes["description"] is None:
+            job.description = None
+        job.updated_at = utcnow()
+        rescheduled = schedule is not None or any(getattr(job, f) != v for f, v in before.items())
+        if rescheduled:
+            job.version += 1
+            job.sync_pending = True
+    if rescheduled:
+        rt.manager.notify_changed(job_id)
+    return get_job(rt, job_id)
+
+
+def _change_state(rt: Runtime, job_id: str, *, include_deleted: bool, apply) -> None:
+    """Run ``apply(session, job)``; when it reports a change, reschedule the job."""
+    with rt.db.write() as session:
+        job = _load(session, job_id, include_deleted=include_deleted)
+        if apply(session, job):
+            job.version += 1
+            job.sync_pending = True
+            job.updated_at = utcnow()
+            changed = True
+        else:
+            changed = False
+    if changed:
+        rt.manager.notify_changed(job_id)
+
+
+def set_enabled(rt: Runtime, job_id: str, enabled: bool) -> Job:
+    """Enable or disable; idempotent (no change, no effect). Running runs finish."""
+
+    def apply(_session, job: Job) -> bool:
+        if job.is_enabled == enabled:
+            return False
+        job.is_enabled = enabled
+        return True
+
+    _change_state(rt, job_id, include_deleted=False, apply=apply)
+    return get_job(rt, job_id)
+
+
+def delete_job(rt: Runtime, job_id: str) -> None:
+    """Soft delete: unschedule, hide from reads, keep history; queued runs are cancelled."""
+
+    def apply(session, job: Job) -> bool:
+        now = utcnow()
+        job.deleted_at = now
+        session.execute(
+            update(Execution)
+            .where(Execution.job_id == job_id, Execution.status == "queued")
+            .values(status="cancelled", finished_at=now, error="The job was deleted.")
+        )
+        return True
+
+    _change_state(rt, job_id, include_deleted=False, apply=apply)
+
+
+def restore_job(rt: Runtime, job_id: str) -> Job:
+    """Undo a soft delete (scheduled again if enabled); restoring a live job is a no-op."""
+
+    def apply(_session, job: Job) -> bool:
+        if job.deleted_at is None:
+            return False
+        job.deleted_at = None
+        return True
+
+    _change_state(rt, job_id, include_deleted=True, apply=apply)
+    return get_job(rt, job_id)

@@ -1,0 +1,116 @@
+"""Scheduler status, health, schedule previews and the job type catalogue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case, func, select, text
+
+from app import __version__
+from app.models import Execution, Job
+from app.runtime import Runtime
+from app.scheduler.triggers import get_timezone
+from app.services.jobs import resolve_schedule
+
+
+def scheduler_status(rt: Runtime) -> dict[str, Any]:
+    """What GET /api/scheduler shows; counts come from the database, so any worker agrees."""
+    with rt.db.read() as session:
+        active = (
+            session.execute(select(Execution.job_id).where(Execution.status == "running"))
+            .scalars()
+            .all()
+        )
+        counts = session.execute(
+            select(
+                func.count(),
+                func.sum(case((Job.deleted_at.is_(None) & Job.is_enabled, 1), else_=0)),
+                func.sum(case((Job.deleted_at.is_(None) & ~Job.is_enabled, 1), else_=0)),
+                func.sum(case((Job.deleted_at.is_not(None), 1), else_=0)),
+            ).select_from(Job)
+        ).one()
+        queued = session.scalar(
+            select(func.count()).select_from(Execution).where(Execution.status == "queued")
+        )
+    total, enabled, disabled, deleted = (int(v or 0) for v in counts)
+    return {
+        "running": rt.manager.scheduler_alive_anywhere(),
+        "active_executions": len(active),
+        "active_job_ids": sorted(set(active)),
+        "queued_executions": int(queued or 0),
+        "max_concurrent": int(rt.settings["MAX_CONCURRENT"]),
+        "jobs": {
+            "total": total - deleted,
+            "enabled": enabled,
+            "disabled": disabled,
+            "deleted": deleted,
+        },
+        "timezone": rt.settings["TIMEZONE"],
+        "version": __version__,
+        "uptime_seconds": rt.uptime_seconds,
+        "this_process_leads": rt.manager.is_leader,
+        "leader": rt.manager.leader_info(),
+    }
+
+
+def health(rt: Runtime) -> tuple[bool, dict[str, Any]]:
+    """(healthy, details): the database answers and a scheduler runs."""
+    try:
+        with rt.db.read() as session:
+            session.execute(text("SELECT 1"))
+        database = True
+    except Exception:
+        database = False
+    scheduler = database and rt.manager.scheduler_alive_anywhere()
+    return database and scheduler, {
+        "status": "ok" if database and scheduler else "unavailable",
+        "database": "ok" if database else "unavailable",
+        "scheduler": "running" if scheduler else "stopped",
+    }
+
+
+@dataclass
+class Preview:
+    schedule: str
+    schedule_type: str
+    schedule_config: dict[str, Any]
+    timezone: str
+    description: str
+    next_run_times: list
+    warnings: list[str]
+
+
+def preview_schedule(rt: Runtime, data: dict[str, Any]) -> Preview:
+    """Describe a schedule (either form) and list its next ``count`` fire times."""
+    timezone = data.get("timezone") or rt.settings["TIMEZONE"]
+    get_timezone(timezone)
+    schedule = resolve_schedule(data, timezone)
+    assert schedule is not None
+    return Preview(
+        schedule=schedule.text,
+        schedule_type=schedule.type,
+        schedule_config=schedule.config,
+        timezone=timezone,
+        description=schedule.description(),
+        next_run_times=schedule.next_fire_times(data.get("count", 5)),
+        warnings=schedule.warnings(),
+    )
+
+
+def job_types(rt: Runtime) -> list[dict[str, Any]]:
+    """Every registered type: name, description, whether enabled (and why not), schema."""
+    result = []
+    for name in rt.registry.names():
+        job_type = rt.registry.types[name]
+        enabled, why = rt.registry.is_enabled(name)
+        result.append(
+            {
+                "name": name,
+                "description": job_type.description,
+                "enabled": enabled,
+                "disabled_reason": why,
+                "config_schema": job_type.config_schema,
+            }
+        )
+    return result

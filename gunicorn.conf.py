@@ -1,0 +1,25 @@
+"""gunicorn settings: bind from CRONWELL_HOST/PORT, workers from WEB_CONCURRENCY."""
+
+import os
+
+bind = f"{os.environ.get('CRONWELL_HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
+# Threads so that one slow request does not hold up the others in a worker.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# Runs are executed by the scheduler threads, not in requests: keep the default timeout.
+timeout = 30
+graceful_timeout = int(os.environ.get("CRONWELL_SHUTDOWN_GRACE_SECONDS", "30")) + 5
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+
+
+def post_worker_init(worker):
+    """Start this worker's scheduler side after fork (it leads only if it wins the lock)."""
+    worker.wsgi.extensions["cronwell"].start()
+
+
+def worker_exit(server, worker):
+    """Stop taking fires and let running executions finish (up to the shutdown grace)."""
+    runtime = getattr(worker.wsgi, "extensions", {}).get("cronwell")
+    if runtime is not None:
+        runtime.shutdown()

@@ -10,7 +10,7 @@ threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # Runs are executed by the scheduler threads, not in requests: keep the default timeout.
 timeout = 30
 graceful_timeout = int(os.environ.get("CRONWELL_SHUTDOWN_GRACE_SECONDS", "30")) + 5
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
 
 
 def post_worker_init(worker):

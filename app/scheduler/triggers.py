@@ -251,11 +251,13 @@ class CrontabTrigger(BaseTrigger):
         for _ in range(4):
             if candidate is None or previous_fire_time is None:
                 break
-            prev_wall = previous_fire_time.astimezone(self._tz).replace(tzinfo=None)
-            cand_wall = candidate.astimezone(self._tz).replace(tzinfo=None)
+            # Compare wall-clock fields (naive datetimes carry "fold", which we ignore).
+            prev_wall = previous_fire_time.astimezone(self._tz).timetuple()[:6]
+            cand_wall = candidate.astimezone(self._tz).timetuple()[:6]
             if cand_wall != prev_wall and candidate > previous_fire_time:
                 break
-            after = max(candidate, previous_fire_time) + dt.timedelta(seconds=1)
+            # In UTC: arithmetic on a zoned datetime is wall-clock and drops "fold".
+            after = max(candidate, previous_fire_time).astimezone(UTC) + dt.timedelta(seconds=1)
             candidate = self._inner.get_next_fire_time(None, after)
         return candidate
 

@@ -1,0 +1,160 @@
+"""POST /api/jobs."""
+
+import datetime as dt
+
+
+def test_it_creates_a_job_with_defaults_and_a_location(service, target):
+    response = service.post(
+        "/api/jobs",
+        json={
+            "id": "nightly-backup",
+            "name": "Nightly Backup",
+            "type": "http",
+            "configuration": {"url": target.url("/ok")},
+            "schedule_type": "cron",
+            "schedule_config": {"expression": "0 2 * * *"},
+        },
+    )
+    assert response.status_code == 201, response.text
+    job = response.json()
+    assert response.headers["Location"].endswith("/api/jobs/nightly-backup")
+    assert job["id"] == "nightly-backup"
+    assert job["schedule"] == "0 2 * * *"
+    assert job["schedule_description"] == "At 02:00 AM"
+    assert job["timezone"] == "UTC"
+    assert job["is_enabled"] is True
+    assert (job["max_duration_seconds"], job["retry_count"], job["retry_delay_seconds"]) == (
+        300,
+        0,
+        10,
+    )
+    assert job["overlap_policy"] == "skip"
+    assert job["misfire_grace_seconds"] == 60
+    assert (job["run_count"], job["success_count"], job["fail_count"]) == (0, 0, 0)
+    next_run = dt.datetime.fromisoformat(job["next_run_at"])
+    assert next_run.utcoffset() == dt.timedelta(0)
+    assert (next_run.hour, next_run.minute) == (2, 0)
+    assert next_run > dt.datetime.now(dt.UTC)
+
+
+def test_it_generates_a_uuid_when_no_id_is_given(service, target):
+    response = service.post(
+        "/api/jobs",
+        json={
+            "name": "n",
+            "type": "http",
+            "configuration": {"url": target.url("/ok")},
+            "schedule": "5m",
+        },
+    )
+    assert response.status_code == 201
+    job_id = response.json()["id"]
+    assert len(job_id) == 36 and job_id.count("-") == 4
+    assert response.json()["schedule_type"] == "interval"
+    assert response.json()["schedule_config"] == {"every": "5m"}
+    assert response.json()["schedule_description"] == "Every 5 minutes"
+
+
+def test_it_accepts_the_schedule_as_one_string(service, make_job):
+    run_at = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).replace(microsecond=0)
+    once = make_job(schedule=run_at.isoformat())
+    assert once["schedule_type"] == "once"
+    assert dt.datetime.fromisoformat(once["next_run_at"]) == run_at
+    cron = make_job(schedule="*/10 * * * * *")
+    assert cron["schedule_type"] == "cron"
+    assert cron["schedule_description"] == "Every 10 seconds"
+    assert make_job(schedule="1h30m")["schedule_description"] == "Every 1 hour 30 minutes"
+
+
+def test_a_duplicate_id_is_a_conflict(service, make_job):
+    job = make_job()
+    response = service.post(
+        "/api/jobs",
+        json={
+            "id": job["id"],
+            "name": "again",
+            "type": "http",
+            "configuration": {"url": "http://127.0.0.1/"},
+            "schedule": "1h",
+        },
+    )
+    assert response.status_code == 409
+    assert response.json()["errors"] == {"id": ["Already taken."]}
+
+
+def test_an_unknown_type_names_the_known_ones(service):
+    response = service.post(
+        "/api/jobs", json={"name": "x", "type": "nope", "configuration": {}, "schedule": "1h"}
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == 422 and body["status"] == "Unprocessable Entity"
+    assert "type" in body["errors"]
+    assert "http" in body["errors"]["type"][0] and "prompt" in body["errors"]["type"][0]
+
+
+def test_configuration_is_validated_by_the_type(service):
+    response = service.post(
+        "/api/jobs",
+        json={
+            "name": "x",
+            "type": "http",
+            "configuration": {"url": "ftp://example"},
+            "schedule": "1h",
+        },
+    )
+    assert response.status_code == 422
+    assert "configuration.url" in response.json()["errors"]
+    missing = service.post(
+        "/api/jobs", json={"name": "x", "type": "http", "configuration": {}, "schedule": "1h"}
+    )
+    assert missing.json()["errors"] == {"configuration.url": ["Missing data for required field."]}
+
+
+def test_schedule_and_schedule_type_together_are_refused(service, target):
+    response = service.post(
+        "/api/jobs",
+        json={
+            "name": "x",
+            "type": "http",
+            "configuration": {"url": target.url("/ok")},
+            "schedule": "5m",
+            "schedule_type": "interval",
+            "schedule_config": {"every": "5m"},
+        },
+    )
+    assert response.status_code == 422
+    assert "schedule" in response.json()["errors"]
+
+
+def test_a_missing_schedule_is_refused(service, target):
+    response = service.post(
+        "/api/jobs", json={"name": "x", "type": "http", "configuration": {"url": target.url("/ok")}}
+    )
+    assert response.status_code == 422
+    assert "schedule" in response.json()["errors"]
+
+
+def test_an_unknown_timezone_is_refused(service, target):
+    response = service.post(
+        "/api/jobs",
+        json={
+            "name": "x",
+            "type": "http",
+            "configuration": {"url": target.url("/ok")},
+            "schedule": "0 9 * * *",
+            "timezone": "Mars/Olympus",
+        },
+    )
+    assert response.status_code == 422
+    assert "timezone" in response.json()["errors"]
+
+
+def test_the_shell_type_is_refused_when_the_server_has_it_off(start_service):
+    service = start_service({"CRONWELL_SHELL_JOBS_ENABLED": "false"})
+    response = service.post(
+        "/api/jobs",
+        json={"name": "x", "type": "shell", "configuration": {"command": "true"}, "schedule": "1h"},
+    )
+    assert response.status_code == 422
+    assert "CRONWELL_SHELL_JOBS_ENABLED" in response.json()["errors"]["type"][0]

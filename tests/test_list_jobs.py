@@ -20,9 +20,10 @@ def test_it_pages_with_an_x_pagination_header(service, make_job):
 def test_it_filters_by_type_enabled_and_name(service, make_job):
     on = make_job(name="filter-alpha")
     off = make_job(name="filter-beta", is_enabled=False)
-    names = lambda **p: {
-        j["id"] for j in service.get("/api/jobs", params={"q": "filter-", **p}).json()
-    }
+
+    def names(**p):
+        return {j["id"] for j in service.get("/api/jobs", params={"q": "filter-", **p}).json()}
+
     assert names() == {on["id"], off["id"]}
     assert names(is_enabled="false") == {off["id"]}
     assert names(is_enabled="true") == {on["id"]}

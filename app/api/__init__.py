@@ -48,7 +48,7 @@ def _flatten(messages: Any) -> dict[str, list[str]]:
                     for inner, value in _flatten(errors).items():
                         flat[f"{field}.{inner}"] = value
                 else:
-                    flat[str(field)] = (
+                    flat["_body" if field == "_schema" else str(field)] = (
                         [str(e) for e in errors] if isinstance(errors, list) else [str(errors)]
                     )
         else:
@@ -91,6 +91,9 @@ class CronwellApi(Api):
             f"Invalid request. {_summary(errors)}" if errors else error.description
         )
         code = error.code or 500
+        if code == 413:
+            limit = current_app.config.get("MAX_CONTENT_LENGTH")
+            message = f"The request body is larger than the limit of {limit} bytes."
         if isinstance(error, InternalServerError):
             message = "Internal server error; the details are in the service log."
         payload: dict[str, Any] = {"code": code, "status": error.name, "message": message}

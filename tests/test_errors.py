@@ -1,0 +1,96 @@
+"""Every error is the contract's JSON shape, naming the field and the reason."""
+
+import pytest
+import requests
+
+VALID = {
+    "name": "x",
+    "type": "http",
+    "configuration": {"url": "http://127.0.0.1:9/"},
+    "schedule": "1h",
+}
+
+
+def assert_error_shape(response, code):
+    assert response.status_code == code, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["code"] == code and body["status"] and body["message"]
+    assert "Traceback" not in response.text
+    return body
+
+
+def test_an_unknown_path_is_a_json_404(service):
+    assert_error_shape(service.get("/api/nothing-here"), 404)
+
+
+def test_a_wrong_method_is_a_json_405_with_allow(service):
+    response = service.delete("/api/scheduler")
+    assert_error_shape(response, 405)
+    assert "GET" in response.headers["Allow"]
+
+
+def test_invalid_json_is_a_400(service):
+    body = assert_error_shape(
+        service.post("/api/jobs", data="{bad", headers={"Content-Type": "application/json"}), 400
+    )
+    assert body["errors"] == {"_body": ["Invalid JSON body."]}
+
+
+def test_a_non_json_body_is_a_415(service):
+    body = assert_error_shape(
+        service.post("/api/jobs", data="name=x", headers={"Content-Type": "text/plain"}), 415
+    )
+    assert "Content-Type" in body["errors"]
+
+
+def test_a_body_over_the_limit_is_a_413(service):
+    # Its own connection: the server closes it rather than read the oversized body.
+    response = requests.post(
+        service.base_url + "/api/jobs",
+        data="x" * (1024 * 1024 + 10),
+        headers={"Content-Type": "application/json", "Connection": "close"},
+        timeout=15,
+    )
+    body = assert_error_shape(response, 413)
+    assert "1048576" in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"bogus": 1}, "bogus"),
+        ({"nmae": "typo"}, "nmae"),
+        ({"name": ""}, "name"),
+        ({"name": "x" * 201}, "name"),
+        ({"description": "x" * 2001}, "description"),
+        ({"max_duration_seconds": "5"}, "max_duration_seconds"),
+        ({"max_duration_seconds": 0}, "max_duration_seconds"),
+        ({"max_duration_seconds": 86401}, "max_duration_seconds"),
+        ({"retry_count": 11}, "retry_count"),
+        ({"is_enabled": "yes"}, "is_enabled"),
+        ({"overlap_policy": "queue"}, "overlap_policy"),
+        ({"id": "a/b"}, "id"),
+        ({"id": ".."}, "id"),
+        ({"id": "has space"}, "id"),
+        ({"id": "x" * 101}, "id"),
+        ({"schedule": "* * * *"}, "schedule"),
+        ({"schedule": "0m"}, "schedule"),
+        ({"schedule": "2020-01-01T00:00:00+00:00"}, "schedule"),
+        ({"timezone": "Not/AZone"}, "timezone"),
+        ({"configuration": "a string"}, "configuration"),
+        ({"configuration": {"url": "file:///etc/passwd"}}, "configuration.url"),
+        ({"configuration": {"url": "http://x/", "method": "BREW"}}, "configuration.method"),
+    ],
+)
+def test_bad_fields_are_named_and_nothing_is_stored(service, change, field):
+    body = {**VALID, "id": "bad-input-probe", **change}
+    error = assert_error_shape(service.post("/api/jobs", json=body), 422)
+    assert field in error["errors"], error
+    assert error["errors"][field][0]
+    assert service.get("/api/jobs/bad-input-probe").status_code == 404
+
+
+def test_a_json_array_body_is_refused(service):
+    error = assert_error_shape(service.post("/api/jobs", json=[VALID]), 422)
+    assert "_body" in error["errors"]

@@ -1,0 +1,67 @@
+"""The README's curl walkthrough works as written (only the port is changed)."""
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from tests.conftest import ROOT, wait_for
+
+pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+
+
+def walkthrough_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    block = text.split("<!-- walkthrough:start -->")[1].split("<!-- walkthrough:end -->")[0]
+    return [line for line in block.splitlines() if line.startswith("curl ")]
+
+
+def run(command: str, port: int) -> tuple[int, str]:
+    command = command.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+    if "-w " not in command:
+        command += " -w '\\n%{http_code}'"
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, (command, done.stderr)
+    body, _, status = done.stdout.rstrip("\n").rpartition("\n")
+    return int(status or body), body
+
+
+def test_the_readme_walkthrough(start_service):
+    commands = walkthrough_commands()
+    assert len(commands) >= 14
+    service = start_service()
+    port = service.port
+    seen: dict[str, tuple[int, str]] = {}
+    for command in commands:
+        if command.endswith("/api/jobs/hello/executions"):
+            # "After 10 seconds": wait for the first scheduled run instead of sleeping.
+            wait_for(lambda: service.executions("hello"), timeout=15, interval=0.5)
+        if command.endswith("/executions/1"):
+            wait_for(lambda: service.executions("hello")[-1]["status"] == "success", timeout=5)
+        status, body = run(command, port)
+        assert status < 400, (command, status, body)
+        seen[command] = (status, body)
+
+    def find(fragment: str) -> tuple[int, str]:
+        return next(v for k, v in seen.items() if fragment in k)
+
+    created = json.loads(find("-X POST http://127.0.0.1:8000/api/jobs -H")[1])
+    assert created["id"] == "hello" and created["next_run_at"]
+    executions = json.loads(find("/api/jobs/hello/executions")[1])
+    assert executions[0]["result"] == {"status_code": 200}
+    assert find("/run")[0] == 202
+    assert json.loads(find("/disable")[1])["next_run_at"] is None
+    assert json.loads(find("/enable")[1])["next_run_at"] is not None
+    listing = find("curl -si")[1]
+    assert re.search(r"X-Pagination: .*\"total\": 1", listing)
+    assert find("-X DELETE")[0] == 204
+    deleted = json.loads(find("include_deleted=true")[1])
+    assert deleted[0]["id"] == "hello" and deleted[0]["deleted_at"]
+    restored = json.loads(find("/restore")[1])
+    assert restored["deleted_at"] is None and restored["next_run_at"]
+    assert len(service.executions("hello")) >= 2, "history kept through delete and restore"
+    preview = json.loads(find("/api/schedules/preview")[1])
+    assert len(preview["next_run_times"]) == 3
+    assert json.loads(find("/healthz")[1])["status"] == "ok"

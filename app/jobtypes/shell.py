@@ -13,6 +13,7 @@ import signal
 import subprocess
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -139,3 +140,29 @@ class ShellJobType(JobType):
         except subprocess.TimeoutExpired:
             _kill_group(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def kill_orphans(execution_ids: set[int]) -> int:
+    """Kill the process groups of shell runs left behind by a crashed service.
+
+    A shell job runs in its own session, so it outlives a kill -9 of the service. Its
+    environment carries CRONWELL_EXECUTION_ID, which tells it apart from an unrelated
+    process that reused the pid. Linux only (reads /proc); elsewhere a no-op.
+    """
+    proc = Path("/proc")
+    if not execution_ids or not proc.is_dir():
+        return 0
+    wanted = {f"CRONWELL_EXECUTION_ID={i}".encode() for i in execution_ids}
+    groups: set[int] = set()
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            if wanted.intersection(environ):
+                groups.add(os.getpgid(int(entry.name)))
+        except (OSError, ProcessLookupError):
+            continue
+    for pgid in groups:
+        _kill_group(pgid, signal.SIGKILL)
+    return len(groups)

@@ -26,6 +26,7 @@ from sqlalchemy import delete, select, update
 
 from app.db import Database, sqlite_path, utcnow
 from app.jobtypes import JobTypeRegistry
+from app.jobtypes.shell import kill_orphans
 from app.models import Execution, Job, LeaderRecord, job_store_table
 from app.scheduler import dispatch
 from app.scheduler.executor import IntakeExecutor
@@ -36,7 +37,7 @@ from app.scheduler.triggers import Schedule
 
 logger = logging.getLogger("cronwell.scheduler")
 HEARTBEAT_SECONDS = 2.0
-PRUNE_SECONDS = 10.0
+PRUNE_SECONDS = 2.0
 PRUNE_BATCH = 500
 
 
@@ -223,6 +224,10 @@ class SchedulerManager:
                     error="The service stopped before this run started.",
                 )
             ).rowcount
+        if running:
+            killed = kill_orphans({execution_id for execution_id, _, _ in running})
+            if killed:
+                logger.warning("Killed %d process group(s) left by interrupted runs", killed)
         if running or queued:
             logger.warning(
                 "Marked %d running and %d queued run(s) interrupted", len(running), queued

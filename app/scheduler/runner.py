@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 
 from app.db import Database, utcnow
 from app.jobtypes import JobTypeRegistry
@@ -80,13 +80,19 @@ class Runner:
         deadline = time.monotonic() + grace_seconds
         while self.active_count() and time.monotonic() < deadline:
             time.sleep(0.05)
-        for attempt in self.active_attempts():
+        leftovers = self.active_attempts()
+        for attempt in leftovers:
             attempt.context.cancelled.set()
             self.finish(
                 attempt,
                 "interrupted",
                 RunResult(ok=False, error="The service shut down before the run finished."),
             )
+        # Give handlers a moment to act on the token (a shell run kills its group).
+        handlers_deadline = time.monotonic() + 2
+        for attempt in leftovers:
+            if attempt.thread is not None:
+                attempt.thread.join(timeout=max(0.0, handlers_deadline - time.monotonic()))
         for thread in self._threads:
             thread.join(timeout=2)
         self._threads.clear()
@@ -194,7 +200,11 @@ class Runner:
         except Exception as exc:
             logger.exception("Execution %d of job %r raised", attempt.execution_id, attempt.job_id)
             result = RunResult(ok=False, error=f"{type(exc).__name__}: {exc}")
-        if not self.finish(attempt, "success" if result.ok else "failed", result):
+        status = "success" if result.ok else "failed"
+        if attempt.context.remaining() <= 0:
+            # The handler saw its deadline before the watchdog did: still a timeout.
+            status, result.error = "timeout", self._timeout_message(attempt)
+        if not self.finish(attempt, status, result):
             self._attach_late_output(attempt, result)
 
     # -- finishing -------------------------------------------------------------------
@@ -277,20 +287,22 @@ class Runner:
         )
 
     def _attach_late_output(self, attempt: Attempt, result: RunResult) -> None:
-        """A handler that returned after its timeout or cancel: keep what it printed."""
-        if not result.output and not result.result:
-            return
+        """A handler that returned after its timeout or cancel: keep what it reported."""
+        row = Execution.id == attempt.execution_id
         try:
             with self.db.write() as session:
-                session.execute(
-                    update(Execution)
-                    .where(Execution.id == attempt.execution_id, Execution.output.is_(None))
-                    .values(
-                        output=result.output,
-                        output_truncated=result.output_truncated,
-                        result=func.coalesce(Execution.result, result.result or None),
+                if result.output:
+                    session.execute(
+                        update(Execution)
+                        .where(row, Execution.output.is_(None))
+                        .values(output=result.output, output_truncated=result.output_truncated)
                     )
-                )
+                if result.result:
+                    session.execute(
+                        update(Execution)
+                        .where(row, Execution.result.is_(None))
+                        .values(result=result.result)
+                    )
         except Exception:
             logger.exception("Could not attach late output to %d", attempt.execution_id)
 
@@ -299,6 +311,10 @@ class Runner:
     def _cancel(self, attempt: Attempt) -> None:
         attempt.context.cancelled.set()
         self.finish(attempt, "cancelled", RunResult(ok=False, error="Cancelled on request."))
+
+    @staticmethod
+    def _timeout_message(attempt: Attempt) -> str:
+        return f"Timed out after max_duration_seconds={attempt.max_duration}."
 
     def _watch_loop(self) -> None:
         last_cancel_poll = 0.0
@@ -314,10 +330,7 @@ class Runner:
                     self.finish(
                         attempt,
                         "timeout",
-                        RunResult(
-                            ok=False,
-                            error=f"Timed out after max_duration_seconds={attempt.max_duration}.",
-                        ),
+                        RunResult(ok=False, error=self._timeout_message(attempt)),
                     )
             if now - last_cancel_poll >= CANCEL_POLL_SECONDS:
                 last_cancel_poll = now

@@ -1,0 +1,60 @@
+"""Fires later than misfire_grace_seconds are recorded `missed`, one row per outage."""
+
+import datetime as dt
+import time
+
+from tests.conftest import wait_for
+
+
+def test_an_outage_leaves_one_missed_row_with_the_count_then_the_job_goes_on(start_service, target):
+    service = start_service()
+    created = service.post(
+        "/api/jobs",
+        json={
+            "id": "misfire",
+            "name": "m",
+            "type": "http",
+            "schedule": "1s",
+            "misfire_grace_seconds": 1,
+            "configuration": {"url": target.url("/ok?misfire")},
+        },
+    )
+    assert created.status_code == 201
+    service.wait_executions("misfire", 1)
+    service.kill()
+    time.sleep(5)
+    again = start_service(workdir=service.workdir)
+    missed = wait_for(lambda: again.executions("misfire", status="missed"), timeout=5)
+    assert len(missed) == 1, "missed fires coalesce into one row"
+    row = missed[0]
+    assert row["result"]["missed_fires"] >= 3
+    assert row["result"]["first_scheduled_at"] <= row["result"]["last_scheduled_at"]
+    assert "misfire_grace_seconds (1)" in row["error"]
+    # Then it goes on from the next fire.
+    before = len(again.executions("misfire", status="success"))
+    wait_for(lambda: len(again.executions("misfire", status="success")) >= before + 2, timeout=5)
+    assert len(again.executions("misfire", status="missed")) == 1
+
+
+def test_a_burst_of_one_shots_due_at_once_all_run(service, target):
+    due = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=4)).isoformat()
+    ids = []
+    for i in range(150):
+        response = service.post(
+            "/api/jobs",
+            json={
+                "id": f"burst-{i}",
+                "name": f"burst {i}",
+                "type": "http",
+                "schedule": due,
+                "configuration": {"url": target.url(f"/ok?burst-{i}-")},
+            },
+        )
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+    for job_id in ids:
+        rows = service.wait_executions(job_id, 1, timeout=20)
+        assert [r["status"] for r in rows] == ["success"], (job_id, rows)
+    assert sum(len(target.hits_for(f"burst-{i}-")) for i in range(150)) == 150
+    # A one-shot that fired is finished: no next run.
+    assert service.get("/api/jobs/burst-0").json()["next_run_at"] is None

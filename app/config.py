@@ -37,6 +37,8 @@ MAX_CONTENT_LENGTH = 1024 * 1024
 # Start the scheduler side from create_app(). wsgi.py turns this off and gunicorn starts it
 # per worker after fork; an embedding application keeps the default.
 SCHEDULER_AUTOSTART = True
+# Take part in running the scheduler. False makes an API-only process (it never leads).
+SCHEDULER_ENABLED = True
 # How often a process that does not lead retries the leader lock, and how often the
 # leader polls the database for changes made by other processes (seconds).
 LEADER_RETRY_SECONDS = 1.0

@@ -24,8 +24,12 @@ class Runtime:
         return round(time.monotonic() - self.started_monotonic, 3)
 
     def start(self) -> None:
-        """Start the scheduler side (leads if it wins the lock, else stands by)."""
-        self.manager.start()
+        """Start the scheduler side (leads if it wins the lock, else stands by).
+
+        With SCHEDULER_ENABLED false this process only serves the API.
+        """
+        if self.settings.get("SCHEDULER_ENABLED", True):
+            self.manager.start()
 
     def shutdown(self, grace_seconds: float | None = None) -> None:
         self.manager.shutdown(grace_seconds)

@@ -95,6 +95,16 @@ def resolve_schedule(
     return None
 
 
+def check_schedule_text(text: str, timezone: str, kinds: tuple[str, ...]) -> Schedule:
+    """Parse a one-string schedule and refuse kinds the caller does not offer."""
+    schedule = schedule_from_text(text, timezone)
+    if schedule.type not in kinds:
+        raise ValidationFailed(
+            "schedule", f"Expected a {' or '.join(kinds)} schedule, not {schedule.type}."
+        )
+    return schedule
+
+
 def _attach_next_run(job: Job, next_run_time: float | None) -> Job:
     """Fill ``job.next_run_at`` from the store's next_run_time joined in the query."""
     job.next_run_at = None

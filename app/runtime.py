@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ class Runtime:
     registry: JobTypeRegistry
     manager: SchedulerManager
     started_monotonic: float = field(default_factory=time.monotonic)
+    created_pid: int = field(default_factory=os.getpid)
 
     @property
     def uptime_seconds(self) -> float:
@@ -28,6 +30,10 @@ class Runtime:
 
         With SCHEDULER_ENABLED false this process only serves the API.
         """
+        if os.getpid() != self.created_pid:
+            # Built before a fork (gunicorn --preload): the parent's pooled connections
+            # must not be shared, so this process opens its own.
+            self.db.engine.dispose(close=False)
         if self.settings.get("SCHEDULER_ENABLED", True):
             self.manager.start()
 

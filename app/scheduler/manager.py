@@ -110,6 +110,13 @@ class SchedulerManager:
             self._step_down(grace)
 
     def _become_leader(self) -> None:
+        try:
+            self._take_over()
+        except Exception:
+            self._step_down(0)
+            raise
+
+    def _take_over(self) -> None:
         self.leading_since = utcnow()
         logger.info("Process %d leads the scheduler", os.getpid())
         self._write_leader_record()
@@ -128,7 +135,7 @@ class SchedulerManager:
         self.scheduler.resume()
 
     def _step_down(self, grace: float) -> None:
-        if self.scheduler is not None:
+        if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.intake.stop()
         self.runner.stop(grace)

@@ -1,0 +1,113 @@
+"""Any number of workers, one scheduler: each fire runs once; failover within 5 s (SQLite)."""
+
+import datetime as dt
+import os
+import signal
+import time
+
+from tests.conftest import wait_for
+
+
+def _create(service, job_id, target, schedule="1s", **extra):
+    response = service.post(
+        "/api/jobs",
+        json={
+            "id": job_id,
+            "name": job_id,
+            "type": "http",
+            "schedule": schedule,
+            "configuration": {"url": target.url(f"/ok?{job_id}-")},
+            **extra,
+        },
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def assert_once_per_fire(service, target, job_id):
+    rows = service.executions(job_id)
+    success = [r for r in rows if r["status"] == "success"]
+    fires = [
+        r["scheduled_at"] for r in rows if r["trigger"] == "schedule" and r["status"] != "missed"
+    ]
+    assert len(fires) == len(set(fires)), "a fire was recorded twice"
+    hits = target.hits_for(f"{job_id}-")
+    assert len(hits) == len(success), (len(hits), len(success))
+    return success
+
+
+def test_three_workers_run_each_fire_once(start_service, target):
+    service = start_service({"WEB_CONCURRENCY": "3"})
+    statuses = [service.get("/api/scheduler").json() for _ in range(30)]
+    assert len({s["leader"]["pid"] for s in statuses}) == 1, "one leader for all workers"
+    _create(service, "workers-1s", target)
+    # Jobs created through whichever worker answers (the kernel spreads connections).
+    others = []
+    for i in range(9):
+        fresh = service.connection()
+        others.append(_create(fresh, f"workers-spread-{i}", target, schedule="2s")["id"])
+    time.sleep(10)
+    service.post("/api/jobs/workers-1s/disable")
+    time.sleep(0.5)
+    success = assert_once_per_fire(service, target, "workers-1s")
+    assert 9 <= len(success) <= 11, len(success)
+    for job_id in others:
+        assert assert_once_per_fire(service, target, job_id), job_id
+
+
+def test_changes_made_in_any_worker_reach_the_scheduler_within_a_second(start_service, target):
+    service = start_service({"WEB_CONCURRENCY": "3"})
+    for i in range(6):
+        fresh = service.connection()
+        started = time.monotonic()
+        job = _create(fresh, f"reach-{i}", target, schedule="1s")
+        assert job["next_run_at"], "the response shows the next run even before the leader syncs"
+        wait_for(lambda: target.hits_for(f"reach-{i}-"), timeout=3)  # noqa: B023
+        assert time.monotonic() - started < 2.5
+        fresh.post(f"/api/jobs/reach-{i}/disable")
+        time.sleep(1.2)
+        count = len(target.hits_for(f"reach-{i}-"))
+        time.sleep(1.5)
+        assert len(target.hits_for(f"reach-{i}-")) == count, "disable reached the leader"
+
+
+def test_killing_the_leader_worker_hands_over_within_5_seconds(start_service, target):
+    service = start_service({"WEB_CONCURRENCY": "3"})
+    _create(service, "failover-1s", target, misfire_grace_seconds=1)
+    service.wait_executions("failover-1s", 2)
+    old = service.get("/api/scheduler").json()["leader"]
+    os.kill(old["pid"], signal.SIGKILL)
+    killed_at = time.monotonic()
+
+    def new_leader():
+        try:
+            leader = service.get("/api/scheduler", timeout=2).json()["leader"]
+        except Exception:
+            return None
+        return leader if leader and leader["pid"] != old["pid"] else None
+
+    leader = wait_for(new_leader, timeout=5, interval=0.1)
+    assert time.monotonic() - killed_at < 5
+    assert dt.datetime.fromisoformat(leader["since"]) > dt.datetime.fromisoformat(old["since"])
+    before = len(service.executions("failover-1s", status="success"))
+    wait_for(
+        lambda: len(service.executions("failover-1s", status="success")) >= before + 2, timeout=5
+    )
+    assert_once_per_fire(service, target, "failover-1s")
+
+
+def test_separate_instances_on_one_database_share_one_scheduler(start_service, target):
+    first = start_service()
+    second = start_service(workdir=first.workdir)
+    third = start_service(workdir=first.workdir)
+    leaders = {s.get("/api/scheduler").json()["leader"]["pid"] for s in (first, second, third)}
+    assert len(leaders) == 1
+    for index, instance in enumerate((first, second, third)):
+        _create(instance, f"instance-{index}", target, schedule="1s")
+    for index in range(3):
+        wait_for(lambda: target.hits_for(f"instance-{index}-"), timeout=4)  # noqa: B023
+    for index, instance in enumerate((first, second, third)):
+        instance.post(f"/api/jobs/instance-{index}/disable")
+    time.sleep(0.5)
+    for index in range(3):
+        assert_once_per_fire(first, target, f"instance-{index}")

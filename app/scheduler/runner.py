@@ -48,6 +48,7 @@ class Attempt:
     retry_count: int
     retry_delay: int
     finished: bool = False
+    recorded: threading.Event = field(default_factory=threading.Event, repr=False)
     thread: threading.Thread | None = field(default=None, repr=False)
 
 
@@ -220,6 +221,8 @@ class Runner:
             self._record_finish(attempt, status, result)
         except Exception:
             logger.exception("Could not record the end of execution %d", attempt.execution_id)
+        finally:
+            attempt.recorded.set()
         self.finished_jobs.add(attempt.job_id)
         self._wake.set()
         return True
@@ -289,6 +292,8 @@ class Runner:
     def _attach_late_output(self, attempt: Attempt, result: RunResult) -> None:
         """A handler that returned after its timeout or cancel: keep what it reported."""
         row = Execution.id == attempt.execution_id
+        # Only after the finishing write: it would otherwise overwrite what we add.
+        attempt.recorded.wait(timeout=10)
         try:
             with self.db.write() as session:
                 if result.output:

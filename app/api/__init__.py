@@ -143,6 +143,21 @@ def _check_access():
     return None
 
 
+def _document_pagination_header_as_json(api: CronwellApi) -> None:
+    """X-Pagination carries JSON; say so (``content``), not as a header ``schema``.
+
+    flask-smorest documents it with ``schema``, whose OpenAPI serialization (style
+    ``simple``) is ``key,value,...``, so clients and validators misread the JSON value.
+    """
+    header = api.spec.components.headers["PAGINATION"]
+    if "schema" in header:
+        api.spec.components.headers["PAGINATION"] = {
+            "description": "Pagination metadata, as JSON: total, total_pages, first_page, "
+            "last_page, page, previous_page, next_page.",
+            "content": {"application/json": {"schema": header["schema"]}},
+        }
+
+
 def init_app(app: Flask) -> CronwellApi:
     """Create the Api, register the blueprints and the error handlers."""
     from app.api.cron.routes import blp as cron_blp
@@ -157,6 +172,7 @@ def init_app(app: Flask) -> CronwellApi:
     api.spec.options["security"] = [{"bearerAuth": []}]
     for blueprint in (jobs_blp, executions_blp, scheduler_blp, cron_blp, health_blp):
         api.register_blueprint(blueprint)
+    _document_pagination_header_as_json(api)
     app.register_error_handler(CronwellError, _handle_domain_error)
     app.register_error_handler(Exception, _handle_unexpected)
     app.before_request(_check_access)

@@ -27,11 +27,13 @@ class HttpConfigSchema(Schema):
         keys=fields.String(validate=validate.Length(min=1, max=256)),
         values=fields.String(validate=validate.Length(max=8192)),
         load_default=dict,
+        validate=validate.Length(max=50),
     )
     params = fields.Dict(
         keys=fields.String(validate=validate.Length(max=256)),
         values=fields.String(validate=validate.Length(max=8192)),
         load_default=dict,
+        validate=validate.Length(max=100),
     )
     json = fields.Raw(allow_none=True, metadata={"description": "Body sent as JSON."})
     body = fields.String(validate=validate.Length(max=1024 * 1024), allow_none=True)
@@ -108,6 +110,9 @@ class HttpJobType(JobType):
     def run(self, context: RunContext) -> RunResult:
         config = context.configuration
         url = config["url"]
+        if not host_allowed(url, context.settings.get("HTTP_ALLOWED_HOSTS")):
+            # The allow-list may have changed since the job was created.
+            return RunResult(ok=False, error="Host is not in CRONWELL_HTTP_ALLOWED_HOSTS.")
         if config.get("params"):
             url += ("&" if "?" in url else "?") + urlencode(config["params"])
         headers = dict(config.get("headers") or {})

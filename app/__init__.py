@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -47,7 +46,7 @@ def _configure(app: Flask, overrides: Mapping[str, Any] | None) -> None:
 
 
 def _warn_if_exposed(app: Flask) -> None:
-    host = os.environ.get("CRONWELL_HOST", app.config.get("HOST", "127.0.0.1"))
+    host = str(app.config.get("HOST", "127.0.0.1"))
     if host not in LOOPBACK and not app.config.get("API_TOKEN"):
         logger.warning(
             "Binding %s with no CRONWELL_API_TOKEN: anyone who can reach this address can "

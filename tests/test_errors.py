@@ -94,3 +94,72 @@ def test_bad_fields_are_named_and_nothing_is_stored(service, change, field):
 def test_a_json_array_body_is_refused(service):
     error = assert_error_shape(service.post("/api/jobs", json=[VALID]), 422)
     assert "_body" in error["errors"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"schedule": "* * * * * * *"}, "schedule"),
+        ({"schedule": "0m"}, "schedule"),
+        (
+            {"schedule_type": "once", "schedule_config": {"run_at": "2001-01-01T00:00:00Z"}},
+            "schedule",
+        ),
+        ({"schedule_config": {"expression": "61 * * * *"}}, "schedule"),
+        ({"schedule_config": {"every": "5m"}}, "schedule_config"),
+        ({"timezone": "Europe/Atlantis"}, "timezone"),
+        ({"type": "nope"}, "type"),
+        ({"configuration": {"url": "http://x/", "extra": 1}}, "configuration.extra"),
+        ({"name": ""}, "name"),
+        ({"retry_delay_seconds": 0}, "retry_delay_seconds"),
+        ({"misfire_grace_seconds": -1}, "misfire_grace_seconds"),
+        ({"is_enabled": None}, "is_enabled"),
+        ({"id": "renamed"}, "id"),
+        ({"naem": "typo"}, "naem"),
+    ],
+)
+def test_bad_updates_are_named_and_the_job_is_unchanged(service, change, field):
+    job_id = "update-probe"
+    if service.get(f"/api/jobs/{job_id}").status_code == 404:
+        service.post("/api/jobs", json={**VALID, "id": job_id, "schedule": "0 2 * * *"})
+    before = service.get(f"/api/jobs/{job_id}").json()
+    error = assert_error_shape(service.patch(f"/api/jobs/{job_id}", json=change), 422)
+    assert field in error["errors"], error
+    assert service.get(f"/api/jobs/{job_id}").json() == before
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Robert'); DROP TABLE jobs;--",
+        "1 OR 1=1",
+        "Zeitplan für Müller ☃",
+        "日次バックアップ",
+        "%_\\",
+    ],
+)
+def test_sql_looking_and_unicode_names_are_stored_verbatim(service, name):
+    created = service.post("/api/jobs", json={**VALID, "name": name})
+    assert created.status_code == 201, created.text
+    assert service.get(f"/api/jobs/{created.json()['id']}").json()["name"] == name
+    found = service.get("/api/jobs", params={"q": name}).json()
+    assert created.json()["id"] in {j["id"] for j in found}
+
+
+def test_a_unicode_id_is_refused(service):
+    error = assert_error_shape(service.post("/api/jobs", json={**VALID, "id": "zeitplan-für"}), 422)
+    assert "id" in error["errors"]
+
+
+def test_huge_strings_are_refused_by_field(service):
+    error = assert_error_shape(
+        service.post("/api/jobs", json={**VALID, "name": "n" * 100_000}), 422
+    )
+    assert list(error["errors"]) == ["name"]
+    error = assert_error_shape(
+        service.post(
+            "/api/jobs", json={**VALID, "configuration": {"url": "http://x/" + "a" * 5000}}
+        ),
+        422,
+    )
+    assert "configuration.url" in error["errors"]

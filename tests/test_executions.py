@@ -51,7 +51,11 @@ def test_cancel_of_a_queued_retry_records_cancelled(service, make_job, target):
         configuration={"url": target.url("/status/500")}, retry_count=1, retry_delay_seconds=60
     )
     service.post(f"/api/jobs/{job['id']}/run")
-    retry = wait_for(lambda: service.executions(job["id"], status="queued"))[0]
-    assert retry["trigger"] == "retry" and retry["attempt"] == 2
+    retry = wait_for(
+        lambda: [
+            e for e in service.executions(job["id"], status="queued") if e["trigger"] == "retry"
+        ]
+    )[0]
+    assert retry["attempt"] == 2
     response = service.post(f"/api/jobs/{job['id']}/executions/{retry['id']}/cancel")
     assert response.status_code == 202 and response.json()["status"] == "cancelled"

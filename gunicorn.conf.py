@@ -15,7 +15,9 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
 
 def post_worker_init(worker):
     """Start this worker's scheduler side after fork (it leads only if it wins the lock)."""
-    worker.wsgi.extensions["cronwell"].start()
+    runtime = getattr(worker.wsgi, "extensions", {}).get("cronwell")
+    if runtime is not None:
+        runtime.start()
 
 
 def worker_exit(server, worker):

@@ -9,6 +9,9 @@ SQLite hazards handled here, in one place:
   upgrade conflict with "database is locked" at once, whatever the busy timeout.
   Read-only work goes through :attr:`Database.reader`, whose transactions use a plain
   ``BEGIN``.
+* Writers in this process take a Python lock before SQLite's: they queue in order
+  instead of polling in SQLite's busy handler, whose back-off sleeps (up to 100 ms a
+  try) made fires late under load. Other processes still wait on the busy timeout.
 * SQLite hands datetimes back naive: :class:`UTCDateTime` stores UTC and returns aware
   values.
 """
@@ -17,10 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -108,6 +112,9 @@ class Database:
         self.reader = engine.execution_options(**{_READ_OPTION: True})
         self._write_sessions = sessionmaker(engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.reader, expire_on_commit=False)
+        self._write_lock: contextlib.AbstractContextManager = (
+            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -116,8 +123,14 @@ class Database:
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
         """A session in one write transaction, committed on success, rolled back on error."""
-        with self._write_sessions() as session, session.begin():
+        with self._write_lock, self._write_sessions() as session, session.begin():
             yield session
+
+    @contextlib.contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """A Core connection in one write transaction (for the job store's writes)."""
+        with self._write_lock, self.engine.begin() as connection:
+            yield connection
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:

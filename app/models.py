@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     Unicode,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -97,6 +98,16 @@ class Execution(Base):
         Index("ix_executions_status_scheduled", "status", "scheduled_at"),
         Index("ix_executions_job_status", "job_id", "status"),
         Index("ux_executions_idempotency", "job_id", "idempotency_key", unique=True),
+        # One row per scheduled fire time: a fire handed out again after a crash (the
+        # store not yet advanced) is not recorded, or run, twice.
+        Index(
+            "ux_executions_fire",
+            "job_id",
+            "scheduled_at",
+            unique=True,
+            sqlite_where=text("trigger = 'schedule'"),
+            postgresql_where=text("trigger = 'schedule'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

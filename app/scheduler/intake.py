@@ -22,12 +22,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import Database, utcnow
 from app.models import Execution, Job
 
 logger = logging.getLogger("cronwell.intake")
 BATCH_LIMIT = 1000
+
+
+def _insert_new_fires(dialect: str):
+    """INSERT that skips a fire already recorded (the partial unique index on fires)."""
+    if dialect == "sqlite":
+        return sqlite.insert(Execution).on_conflict_do_nothing()
+    if dialect == "postgresql":
+        return postgresql.insert(Execution).on_conflict_do_nothing()
+    return insert(Execution)
 
 
 @dataclass(frozen=True)
@@ -146,7 +156,7 @@ class Intake:
                 if job.overlap_policy == "skip":
                     busy[fire.job_id] = "queued in this batch"
             if rows:
-                session.execute(insert(Execution), rows)
+                session.execute(_insert_new_fires(session.get_bind().dialect.name), rows)
 
     @staticmethod
     def _busy_runs(session, job_ids: list[str], now: dt.datetime) -> dict[str, object]:

@@ -20,8 +20,6 @@ import time
 from typing import Any
 
 from apscheduler.jobstores.base import JobLookupError
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import delete, select, update
 
 from app.db import Database, sqlite_path, utcnow
@@ -33,20 +31,13 @@ from app.scheduler.executor import IntakeExecutor
 from app.scheduler.intake import Intake
 from app.scheduler.leader import make_leader_lock
 from app.scheduler.runner import Runner
+from app.scheduler.store import CronwellJobStore, CronwellScheduler
 from app.scheduler.triggers import Schedule
 
 logger = logging.getLogger("cronwell.scheduler")
 HEARTBEAT_SECONDS = 2.0
 PRUNE_SECONDS = 2.0
 PRUNE_BATCH = 500
-
-
-class CronwellJobStore(SQLAlchemyJobStore):
-    """APScheduler's SQLAlchemy store on our engine, with its table from our metadata."""
-
-    def __init__(self, engine) -> None:
-        super().__init__(engine=engine, tablename=job_store_table.name)
-        self.jobs_t = job_store_table
 
 
 class SchedulerManager:
@@ -57,7 +48,7 @@ class SchedulerManager:
         self.lock = make_leader_lock(db.engine, sqlite_path(str(db.engine.url)))
         self.runner = Runner(db, registry, settings)
         self.intake = Intake(db, self.runner.wake)
-        self.scheduler: BackgroundScheduler | None = None
+        self.scheduler: CronwellScheduler | None = None
         self.leading_since: dt.datetime | None = None
         self._sync_lock = threading.RLock()
         self._stop = threading.Event()
@@ -121,8 +112,8 @@ class SchedulerManager:
         logger.info("Process %d leads the scheduler", os.getpid())
         self._write_leader_record()
         self.recover_interrupted()
-        self.scheduler = BackgroundScheduler(
-            jobstores={"default": CronwellJobStore(self.db.reader)},
+        self.scheduler = CronwellScheduler(
+            jobstores={"default": CronwellJobStore(self.db)},
             executors={"default": IntakeExecutor()},
             job_defaults={"coalesce": False, "max_instances": 1_000_000},
             timezone=dt.UTC,

@@ -10,13 +10,16 @@ watchdog does not wait for a handler at its deadline: it sets the cancel token, 
 ``timeout`` and frees the slot (the built-in handlers stop promptly on the token; a host
 handler that ignores it keeps a thread, never a slot). Cancel requests are rows flagged
 ``cancel_requested`` by any worker, which the watchdog picks up. The first of the handler
-and the watchdog to finish an attempt writes its row (``WHERE status = 'running'``).
+and the watchdog to finish an attempt frees its slot at once; one recorder thread writes
+finished attempts in batches (a transaction per batch, not per run), each row guarded by
+``WHERE status = 'running'``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,6 +36,17 @@ logger = logging.getLogger("cronwell.runner")
 POLL_SECONDS = 0.5
 WATCH_SECONDS = 0.1
 CANCEL_POLL_SECONDS = 0.25
+
+
+@dataclass
+class Finished:
+    """An attempt's outcome, waiting to be written by the recorder thread."""
+
+    attempt: Attempt
+    status: str
+    result: RunResult
+    finished_at: dt.datetime
+    duration_ms: int
 
 
 @dataclass
@@ -63,6 +77,8 @@ class Runner:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._finished: queue.SimpleQueue[Finished | None] = queue.SimpleQueue()
+        self._recorder: threading.Thread | None = None
         self.finished_jobs: set[str] = set()  # jobs with new rows, for history pruning
 
     # -- lifecycle -------------------------------------------------------------------
@@ -73,6 +89,10 @@ class Runner:
             thread = threading.Thread(target=target, name=f"cronwell-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        self._recorder = threading.Thread(
+            target=self._record_loop, name="cronwell-recorder", daemon=True
+        )
+        self._recorder.start()
 
     def stop(self, grace_seconds: float) -> None:
         """Stop claiming; let running attempts finish for ``grace_seconds``; interrupt the rest."""
@@ -97,6 +117,10 @@ class Runner:
         for thread in self._threads:
             thread.join(timeout=2)
         self._threads.clear()
+        if self._recorder is not None:  # write every outcome before the process goes
+            self._finished.put(None)
+            self._recorder.join(timeout=10)
+            self._recorder = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -211,57 +235,88 @@ class Runner:
     # -- finishing -------------------------------------------------------------------
 
     def finish(self, attempt: Attempt, status: str, result: RunResult) -> bool:
-        """Record the attempt's outcome once; False if it was already finished."""
+        """Record the attempt's outcome once; False if it was already finished.
+
+        The slot is free on return; the row is written by the recorder thread.
+        """
         with self._lock:
             if attempt.finished:
                 return False
             attempt.finished = True
             self._active.pop(attempt.execution_id, None)
-        try:
-            self._record_finish(attempt, status, result)
-        except Exception:
-            logger.exception("Could not record the end of execution %d", attempt.execution_id)
-        finally:
-            attempt.recorded.set()
-        self.finished_jobs.add(attempt.job_id)
+        duration_ms = int((time.monotonic() - attempt.started_mono) * 1000)
+        self._finished.put(Finished(attempt, status, result, utcnow(), duration_ms))
         self._wake.set()
         return True
 
-    def _record_finish(self, attempt: Attempt, status: str, result: RunResult) -> None:
-        now = utcnow()
-        duration_ms = int((time.monotonic() - attempt.started_mono) * 1000)
-        with self.db.write() as session:
-            changed = session.execute(
-                update(Execution)
-                .where(Execution.id == attempt.execution_id, Execution.status == "running")
-                .values(
-                    status=status,
-                    finished_at=now,
-                    duration_ms=duration_ms,
-                    result=result.result or None,
-                    output=result.output,
-                    output_truncated=result.output_truncated,
-                    error=result.error,
-                )
-            ).rowcount
-            if not changed:
+    def _record_loop(self) -> None:
+        while True:
+            first = self._finished.get()
+            batch = [first] if first is not None else []
+            while first is not None and len(batch) < 500:
+                try:
+                    item = self._finished.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    first = None
+                    break
+                batch.append(item)
+            if batch:
+                self._record_batch(batch)
+            if first is None:
                 return
-            self.apply_outcome(
-                session, attempt.job_id, status, attempt.started_at, duration_ms, result.error
+
+    def _record_batch(self, batch: list[Finished]) -> None:
+        try:
+            with self.db.write() as session:
+                for item in batch:
+                    self._record_finish(session, item)
+        except Exception:
+            logger.exception("Recording %d finished run(s) failed; retrying one by one", len(batch))
+            for item in batch:
+                try:
+                    with self.db.write() as session:
+                        self._record_finish(session, item)
+                except Exception:
+                    logger.exception("Could not record execution %d", item.attempt.execution_id)
+        for item in batch:
+            item.attempt.recorded.set()
+            self.finished_jobs.add(item.attempt.job_id)
+
+    def _record_finish(self, session, item: Finished) -> None:
+        attempt, status, result = item.attempt, item.status, item.result
+        changed = session.execute(
+            update(Execution)
+            .where(Execution.id == attempt.execution_id, Execution.status == "running")
+            .values(
+                status=status,
+                finished_at=item.finished_at,
+                duration_ms=item.duration_ms,
+                result=result.result or None,
+                output=result.output,
+                output_truncated=result.output_truncated,
+                error=result.error,
             )
-            if status in ("failed", "timeout") and attempt.attempt <= attempt.retry_count:
-                delay = attempt.retry_delay * 2 ** (attempt.attempt - 1)
-                session.execute(
-                    insert(Execution).values(
-                        job_id=attempt.job_id,
-                        status="queued",
-                        trigger="retry",
-                        attempt=attempt.attempt + 1,
-                        retry_of=attempt.retry_of or attempt.execution_id,
-                        scheduled_at=now + dt.timedelta(seconds=delay),
-                        created_at=now,
-                    )
+        ).rowcount
+        if not changed:
+            return
+        self.apply_outcome(
+            session, attempt.job_id, status, attempt.started_at, item.duration_ms, result.error
+        )
+        if status in ("failed", "timeout") and attempt.attempt <= attempt.retry_count:
+            delay = attempt.retry_delay * 2 ** (attempt.attempt - 1)
+            session.execute(
+                insert(Execution).values(
+                    job_id=attempt.job_id,
+                    status="queued",
+                    trigger="retry",
+                    attempt=attempt.attempt + 1,
+                    retry_of=attempt.retry_of or attempt.execution_id,
+                    scheduled_at=item.finished_at + dt.timedelta(seconds=delay),
+                    created_at=item.finished_at,
                 )
+            )
 
     @staticmethod
     def apply_outcome(

@@ -1,0 +1,142 @@
+"""APScheduler's SQLAlchemy job store on our engine, with batched writes.
+
+APScheduler's ``_process_jobs`` writes each due job back to the store on its own (an
+UPDATE or DELETE and a commit per job): about 2 ms a job on SQLite, so the 1000th job of a
+burst is handed out seconds late, and every commit competes with run recording for the
+write lock. During a pass, :class:`CronwellScheduler` puts the store in batch mode: the
+scheduler thread's updates and removals are collected and written in one transaction
+before the pass asks for the next run time (still under the job store lock, so no other
+thread sees the store in between).
+
+Reads use the database's read-only view; writes go through :meth:`Database.write_connection`
+(the process write lock and ``BEGIN IMMEDIATE`` on SQLite).
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+from typing import Any
+
+from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.util import datetime_to_utc_timestamp
+from sqlalchemy import bindparam
+from sqlalchemy.exc import IntegrityError
+
+from app.db import Database
+from app.models import job_store_table
+
+
+class CronwellJobStore(SQLAlchemyJobStore):
+    """The store table from our metadata; batched, serialized writes."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(engine=db.reader, tablename=job_store_table.name)
+        self.jobs_t = job_store_table
+        self.db = db
+        self._batch_thread: threading.Thread | None = None
+        self._updates: dict[str, dict[str, Any]] = {}
+        self._removals: set[str] = set()
+
+    # -- batching -------------------------------------------------------------------------
+
+    def begin_batch(self) -> None:
+        self._batch_thread = threading.current_thread()
+
+    def end_batch(self) -> None:
+        self.flush()
+        self._batch_thread = None
+
+    def _batching(self) -> bool:
+        return self._batch_thread is threading.current_thread()
+
+    def flush(self) -> None:
+        if not self._updates and not self._removals:
+            return
+        updates, removals = list(self._updates.values()), list(self._removals)
+        self._updates, self._removals = {}, set()
+        with self.db.write_connection() as connection:
+            if updates:
+                connection.execute(
+                    self.jobs_t.update()
+                    .where(self.jobs_t.c.id == bindparam("b_id"))
+                    .values(
+                        next_run_time=bindparam("b_next_run_time"),
+                        job_state=bindparam("b_job_state"),
+                    ),
+                    updates,
+                )
+            if removals:
+                connection.execute(self.jobs_t.delete().where(self.jobs_t.c.id.in_(removals)))
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def _row(self, job) -> dict[str, Any]:
+        return {
+            "next_run_time": datetime_to_utc_timestamp(job.next_run_time),
+            "job_state": pickle.dumps(job.__getstate__(), self.pickle_protocol),
+        }
+
+    def add_job(self, job) -> None:
+        self.flush()
+        with self.db.write_connection() as connection:
+            try:
+                connection.execute(self.jobs_t.insert().values(id=job.id, **self._row(job)))
+            except IntegrityError:
+                raise ConflictingIdError(job.id) from None
+
+    def update_job(self, job) -> None:
+        if self._batching():
+            self._removals.discard(job.id)
+            self._updates[job.id] = {f"b_{k}": v for k, v in self._row(job).items()} | {
+                "b_id": job.id
+            }
+            return
+        self.flush()
+        with self.db.write_connection() as connection:
+            changed = connection.execute(
+                self.jobs_t.update().where(self.jobs_t.c.id == job.id).values(**self._row(job))
+            ).rowcount
+        if not changed:
+            raise JobLookupError(job.id)
+
+    def remove_job(self, job_id: str) -> None:
+        if self._batching():
+            self._updates.pop(job_id, None)
+            self._removals.add(job_id)
+            return
+        self.flush()
+        with self.db.write_connection() as connection:
+            removed = connection.execute(
+                self.jobs_t.delete().where(self.jobs_t.c.id == job_id)
+            ).rowcount
+        if not removed:
+            raise JobLookupError(job_id)
+
+    def remove_all_jobs(self) -> None:
+        self._updates, self._removals = {}, set()
+        with self.db.write_connection() as connection:
+            connection.execute(self.jobs_t.delete())
+
+    def get_next_run_time(self):
+        self.flush()  # the pass is over: write its batch before the next wakeup is chosen
+        return super().get_next_run_time()
+
+    def shutdown(self) -> None:
+        self.flush()  # never dispose the shared engine
+
+
+class CronwellScheduler(BackgroundScheduler):
+    """A BackgroundScheduler whose passes write the job store in one batch."""
+
+    def _process_jobs(self):
+        stores = [s for s in self._jobstores.values() if isinstance(s, CronwellJobStore)]
+        for store in stores:
+            store.begin_batch()
+        try:
+            return super()._process_jobs()
+        finally:
+            for store in stores:
+                store.end_batch()

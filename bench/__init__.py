@@ -1,0 +1,1 @@
+"""Benchmarks: Cronwell against bare APScheduler and Flask-APScheduler, in one run."""

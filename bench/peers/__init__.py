@@ -1,0 +1,1 @@
+"""The peers Cronwell is measured against, run exactly as their users would."""

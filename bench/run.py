@@ -1,0 +1,569 @@
+"""Run every workload against Cronwell and its peers in one run; print a table, write JSON.
+
+    python -m bench.run [--tiny] [--only NAME ...] [--json PATH]
+
+Peers: bare APScheduler 3.11 (BackgroundScheduler, SQLite job store, 20 threads) and
+Flask-APScheduler 1.13 with the same store. Every job does one HTTP GET to a recorder on
+127.0.0.1 that notes the arrival time; lateness is arrival minus the time the fire was
+due. Cronwell runs as `make run` runs it (gunicorn, one worker) with 20 run slots, like
+the peers' 20 threads. Nothing here asserts a bar: it measures and reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from bench import populate
+from bench.recorder import Recorder
+from bench.servers import ROOT, Server
+
+FULL = {
+    "burst": 1000,
+    "steady_jobs": 200,
+    "steady_seconds": 30,
+    "create": 1000,
+    "read_jobs": 10_000,
+    "read_executions": 1_000_000,
+    "read_samples": 300,
+    "start_jobs": 10_000,
+    "sustained_jobs": 800,
+    "sustained_seconds": 20,
+}
+TINY = {
+    "burst": 20,
+    "steady_jobs": 10,
+    "steady_seconds": 3,
+    "create": 30,
+    "read_jobs": 200,
+    "read_executions": 2_000,
+    "read_samples": 20,
+    "start_jobs": 200,
+    "sustained_jobs": 20,
+    "sustained_seconds": 3,
+}
+SLOTS = "20"
+
+
+@dataclass
+class Figure:
+    workload: str
+    figure: str
+    unit: str
+    cronwell: float
+    peers: dict[str, float] = field(default_factory=dict)
+    bar: str = ""
+    met: bool | None = None
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+class Bench:
+    def __init__(self, sizes: dict[str, int], workdir: Path) -> None:
+        self.sizes = sizes
+        self.workdir = workdir
+        self.recorder = Recorder()
+        self.figures: list[Figure] = []
+
+    def db(self, name: str) -> tuple[Path, str]:
+        path = self.workdir / f"{name}.db"
+        return path, f"sqlite:///{path}"
+
+    def cronwell(self, name: str, **env: str) -> tuple[Server, Path]:
+        path, url = self.db(name)
+        server = Server(
+            "wsgi:app",
+            {"CRONWELL_DATABASE_URL": url, "CRONWELL_MAX_CONCURRENT": SLOTS, **env},
+            "/healthz",
+            self.workdir,
+        )
+        server.wait_healthy()
+        return server, path
+
+    def flask_aps(self, name: str) -> Server:
+        _, url = self.db(name)
+        server = Server(
+            "bench.peers.flask_aps_app:app", {"BENCH_DB_URL": url}, "/healthz", self.workdir
+        )
+        server.wait_healthy()
+        return server
+
+    def bare_aps(self, spec: dict) -> dict:
+        _, url = self.db(f"bare-{spec['kind']}")
+        spec = {**spec, "db_url": url, "recorder": self.recorder.url}
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.peers.bare_aps", json.dumps(spec)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=spec["until"] - time.time() + 120,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr[-2000:])
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def wait_arrivals(self, expected: int, until: float) -> None:
+        while time.time() < until and self.recorder.total() < expected:
+            time.sleep(0.05)
+
+    # -- workloads -------------------------------------------------------------------------
+
+    def burst(self) -> None:
+        count = self.sizes["burst"]
+        server, db_path = self.cronwell("cronwell-burst")
+        try:
+            self.recorder.reset()
+            due = time.time() + 5 + count * 0.015
+            due_iso = dt.datetime.fromtimestamp(due, dt.UTC).isoformat()
+            for i in range(count):
+                response = server.http.post(
+                    server.base + "/api/jobs",
+                    json={
+                        "id": f"burst-{i}",
+                        "name": f"burst {i}",
+                        "type": "http",
+                        "schedule": due_iso,
+                        "configuration": {"url": f"{self.recorder.url}/hit/burst-{i}"},
+                    },
+                )
+                response.raise_for_status()
+            spare = due - time.time()
+            self.wait_arrivals(count, due + 60)
+            time.sleep(1)
+            arrivals = self.recorder.snapshot()
+            with sqlite3.connect(db_path) as db:
+                rows = db.execute(
+                    "SELECT count(*) FROM executions WHERE status = 'success'"
+                ).fetchone()[0]
+        finally:
+            server.stop()
+        cw_late = [(times[0] - due) * 1000 for times in arrivals.values()]
+        self.recorder.reset()
+        peer_due = time.time() + 5 + count * 0.01
+        self.bare_aps({"kind": "burst", "count": count, "due": peer_due, "until": peer_due + 20})
+        peer = self.recorder.snapshot()
+        peer_late = [(times[0] - peer_due) * 1000 for times in peer.values()]
+        self.figures += [
+            Figure(
+                "burst",
+                f"runs of {count} (Cronwell rows: {rows})",
+                "runs",
+                len(arrivals),
+                {"apscheduler": len(peer)},
+                f"{count} of {count}, a row each",
+                len(arrivals) == count and rows == count,
+            ),
+            Figure(
+                "burst", "p50 lateness", "ms", pct(cw_late, 50), {"apscheduler": pct(peer_late, 50)}
+            ),
+            Figure(
+                "burst",
+                "p99 lateness",
+                "ms",
+                pct(cw_late, 99),
+                {"apscheduler": pct(peer_late, 99)},
+                "<= 0.3 x APScheduler",
+                pct(cw_late, 99) <= 0.3 * pct(peer_late, 99),
+            ),
+        ]
+        print(f"  burst: Cronwell jobs created with {spare:.1f} s to spare")
+
+    @staticmethod
+    def _steady_lateness(
+        arrivals: dict[str, list[float]], phases: dict[str, float], start: float, end: float
+    ) -> list[float]:
+        """Lateness (ms) of each arrival in [start, end) against its job's 1 s grid."""
+        late = []
+        for key, times in arrivals.items():
+            phase = phases.get(key)
+            if phase is None:
+                continue
+            late += [((t - phase) % 1.0) * 1000 for t in times if start <= t < end]
+        return late
+
+    def steady(self) -> None:
+        jobs, seconds = self.sizes["steady_jobs"], self.sizes["steady_seconds"]
+        server, db_path = self.cronwell("cronwell-steady")
+        try:
+            for i in range(jobs):
+                server.http.post(
+                    server.base + "/api/jobs",
+                    json={
+                        "id": f"steady-{i}",
+                        "name": f"steady {i}",
+                        "type": "http",
+                        "schedule": "1s",
+                        "configuration": {"url": f"{self.recorder.url}/hit/steady-{i}"},
+                    },
+                ).raise_for_status()
+            time.sleep(2)  # warm up
+            self.recorder.reset()
+            start = time.time()
+            time.sleep(seconds)
+            end = time.time()
+            time.sleep(1)
+            arrivals = self.recorder.snapshot()
+            with sqlite3.connect(db_path) as db:
+                phases = {
+                    job_id: dt.datetime.fromisoformat(first).replace(tzinfo=dt.UTC).timestamp()
+                    for job_id, first in db.execute(
+                        "SELECT job_id, min(scheduled_at) FROM executions GROUP BY job_id"
+                    )
+                }
+        finally:
+            server.stop()
+        cw_late = self._steady_lateness(arrivals, phases, start, end)
+        self.recorder.reset()
+        peer_start = time.time() + 3 + jobs * 0.01
+        self.bare_aps(
+            {
+                "kind": "steady",
+                "count": jobs,
+                "interval": 1,
+                "start": peer_start,
+                "until": peer_start + seconds + 3,
+            }
+        )
+        peer = self.recorder.snapshot()
+        phases = {f"s{i}": peer_start + i / jobs for i in range(jobs)}
+        window = (peer_start + 2, peer_start + 2 + seconds)
+        peer_late = self._steady_lateness(peer, phases, *window)
+        expected = jobs * seconds
+        self.figures += [
+            Figure(
+                "steady",
+                f"fires run of {expected} due",
+                "fires",
+                len(cw_late),
+                {"apscheduler": len(peer_late)},
+                "all of them",
+                len(cw_late) >= expected * 0.99,
+            ),
+            Figure(
+                "steady",
+                "p50 lateness",
+                "ms",
+                pct(cw_late, 50),
+                {"apscheduler": pct(peer_late, 50)},
+            ),
+            Figure(
+                "steady",
+                "p99 lateness",
+                "ms",
+                pct(cw_late, 99),
+                {"apscheduler": pct(peer_late, 99)},
+                "< 10 ms",
+                pct(cw_late, 99) < 10,
+            ),
+        ]
+
+    def create(self) -> None:
+        count = self.sizes["create"]
+        server, _ = self.cronwell("cronwell-create")
+        try:
+            started = time.perf_counter()
+            for i in range(count):
+                server.http.post(
+                    server.base + "/api/jobs",
+                    json={
+                        "id": f"create-{i}",
+                        "name": f"create {i}",
+                        "type": "http",
+                        "schedule": "1h",
+                        "configuration": {"url": f"{self.recorder.url}/hit/create-{i}"},
+                    },
+                ).raise_for_status()
+            cw_rate = count / (time.perf_counter() - started)
+        finally:
+            server.stop()
+        peer = self.flask_aps("flask-aps-create")
+        try:
+            started = time.perf_counter()
+            for i in range(count):
+                peer.http.post(
+                    peer.base + "/scheduler/jobs",
+                    json={
+                        "id": f"create-{i}",
+                        "func": "bench.peers.tasks:hit",
+                        "trigger": "interval",
+                        "hours": 1,
+                        "args": [f"{self.recorder.url}/hit/create-{i}"],
+                    },
+                ).raise_for_status()
+            peer_rate = count / (time.perf_counter() - started)
+        finally:
+            peer.stop()
+        self.figures.append(
+            Figure(
+                "api-create",
+                f"creates per second ({count} jobs, one client)",
+                "/s",
+                cw_rate,
+                {"flask-apscheduler": peer_rate},
+                ">= 2 x Flask-APScheduler",
+                cw_rate >= 2 * peer_rate,
+            )
+        )
+
+    def _latencies(self, http: requests.Session, urls: list[str]) -> list[float]:
+        out = []
+        for url in urls:
+            started = time.perf_counter()
+            http.get(url).raise_for_status()
+            out.append((time.perf_counter() - started) * 1000)
+        return out
+
+    def read(self) -> None:
+        jobs, executions, samples = (
+            self.sizes[k] for k in ("read_jobs", "read_executions", "read_samples")
+        )
+        _, url = self.db("cronwell-read")
+        began = time.monotonic()
+        ids = populate.cronwell(url, jobs, executions, self.recorder.url)
+        took = time.monotonic() - began
+        print(f"  read: populated {jobs} jobs, {executions} executions in {took:.1f} s")
+        rng = random.Random(3)
+        pages = max(1, jobs // 50)
+        per_job_pages = max(1, executions // jobs // 50)
+        server, _ = self.cronwell("cronwell-read", CRONWELL_HISTORY_LIMIT="1000000")
+        try:
+            base = server.base
+            self._latencies(server.http, [f"{base}/api/jobs"] * 5)  # warm up
+            listing = self._latencies(
+                server.http,
+                [
+                    f"{base}/api/jobs?page={rng.randint(1, pages)}&page_size=50"
+                    for _ in range(samples)
+                ],
+            )
+            one = self._latencies(
+                server.http, [f"{base}/api/jobs/{rng.choice(ids)}" for _ in range(samples)]
+            )
+            history = self._latencies(
+                server.http,
+                [
+                    f"{base}/api/jobs/{rng.choice(ids)}/executions"
+                    f"?page={rng.randint(1, per_job_pages)}&page_size=50"
+                    for _ in range(samples)
+                ],
+            )
+        finally:
+            server.stop()
+        self.figures += [
+            Figure(
+                "api-read",
+                f"list page p50 ({jobs} jobs)",
+                "ms",
+                pct(listing, 50),
+                bar="< 10 ms",
+                met=pct(listing, 50) < 10,
+            ),
+            Figure(
+                "api-read", "one job p50", "ms", pct(one, 50), bar="< 3 ms", met=pct(one, 50) < 3
+            ),
+            Figure(
+                "api-read",
+                f"executions page p50 ({executions} rows)",
+                "ms",
+                pct(history, 50),
+                bar="< 15 ms",
+                met=pct(history, 50) < 15,
+            ),
+        ]
+        # The peer's list has no pagination: all of its jobs in one response.
+        _, peer_url = self.db("flask-aps-read")
+        populate.apscheduler_store(peer_url, min(jobs, 1000), self.recorder.url)
+        peer = self.flask_aps("flask-aps-read")
+        try:
+            peer_list = self._latencies(
+                peer.http, [f"{peer.base}/scheduler/jobs"] * max(5, samples // 10)
+            )
+        finally:
+            peer.stop()
+        self.figures.append(
+            Figure(
+                "api-read",
+                f"list {min(jobs, 1000)} jobs p50 (Flask-APScheduler: all at once)",
+                "ms",
+                pct(listing, 50),
+                {"flask-apscheduler": pct(peer_list, 50)},
+            )
+        )
+
+    def start(self) -> None:
+        jobs = self.sizes["start_jobs"]
+        _, url = self.db("cronwell-start")
+        populate.cronwell(url, jobs, 0, self.recorder.url)
+        server = Server("wsgi:app", {"CRONWELL_DATABASE_URL": url}, "/healthz", self.workdir)
+        try:
+            cw_seconds = server.wait_healthy()
+            time.sleep(1)
+            cw_rss = server.rss_mib()
+        finally:
+            server.stop()
+        _, peer_url = self.db("flask-aps-start")
+        populate.apscheduler_store(peer_url, jobs, self.recorder.url)
+        peer = Server(
+            "bench.peers.flask_aps_app:app", {"BENCH_DB_URL": peer_url}, "/healthz", self.workdir
+        )
+        try:
+            peer_seconds = peer.wait_healthy()
+            time.sleep(1)
+            peer_rss = peer.rss_mib()
+        finally:
+            peer.stop()
+        self.figures += [
+            Figure(
+                "start",
+                f"seconds to healthy ({jobs} jobs)",
+                "s",
+                cw_seconds,
+                {"flask-apscheduler": peer_seconds},
+                "< 2 s",
+                cw_seconds < 2,
+            ),
+            Figure(
+                "start",
+                "RSS after start",
+                "MiB",
+                cw_rss,
+                {"flask-apscheduler": peer_rss},
+                "<= 1.2 x Flask-APScheduler",
+                cw_rss <= 1.2 * peer_rss,
+            ),
+        ]
+
+    def sustained(self) -> None:
+        jobs, seconds = self.sizes["sustained_jobs"], self.sizes["sustained_seconds"]
+        server, db_path = self.cronwell("cronwell-sustained", CRONWELL_HISTORY_LIMIT="1000000")
+        try:
+            for i in range(jobs):
+                server.http.post(
+                    server.base + "/api/jobs",
+                    json={
+                        "id": f"sus-{i}",
+                        "name": f"sus {i}",
+                        "type": "http",
+                        "schedule": "1s",
+                        "overlap_policy": "allow",
+                        "configuration": {"url": f"{self.recorder.url}/hit/sus-{i}"},
+                    },
+                ).raise_for_status()
+            time.sleep(2)
+            start = dt.datetime.now(dt.UTC)
+            time.sleep(seconds)
+            end = dt.datetime.now(dt.UTC)
+            with sqlite3.connect(db_path) as db:
+                recorded = db.execute(
+                    "SELECT count(*) FROM executions WHERE finished_at >= ? AND finished_at < ?",
+                    (
+                        start.replace(tzinfo=None).isoformat(" "),
+                        end.replace(tzinfo=None).isoformat(" "),
+                    ),
+                ).fetchone()[0]
+                backlog = db.execute(
+                    "SELECT count(*) FROM executions WHERE status = 'queued'"
+                ).fetchone()[0]
+        finally:
+            server.stop()
+        rate = recorded / (end - start).total_seconds()
+        self.figures.append(
+            Figure(
+                "sustained",
+                f"executions recorded per second ({jobs} jobs at 1 s; backlog {backlog})",
+                "/s",
+                rate,
+                bar=">= 500",
+                met=rate >= 500,
+            )
+        )
+
+    # -- report ------------------------------------------------------------------------------
+
+    def report(self) -> str:
+        lines = [
+            "| workload | figure | Cronwell | peer | ratio | bar | met |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for f in self.figures:
+            peer = ", ".join(f"{k} {v:.1f}" for k, v in f.peers.items()) or "-"
+            ratio = (
+                ", ".join(
+                    f"{(f.cronwell / v if v else float('inf')):.2f}x" for v in f.peers.values()
+                )
+                or "-"
+            )
+            met = "-" if f.met is None else ("yes" if f.met else "NO")
+            cells = [
+                f.workload,
+                f.figure,
+                f"{f.cronwell:.1f} {f.unit}",
+                peer,
+                ratio,
+                f.bar or "-",
+                met,
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+
+def machine() -> dict:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tiny", action="store_true", help="small sizes: proves the harness works")
+    parser.add_argument("--only", nargs="*", help="workloads to run (default: all)")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "latest.json")
+    args = parser.parse_args(argv)
+    workloads = ["burst", "steady", "create", "read", "start", "sustained"]
+    chosen = args.only or workloads
+    with tempfile.TemporaryDirectory(prefix="cronwell-bench-") as tmp:
+        bench = Bench(TINY if args.tiny else FULL, Path(tmp))
+        for name in chosen:
+            print(f"running {name}...", flush=True)
+            getattr(bench, name)()
+        bench.recorder.close()
+    table = bench.report()
+    print(table)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(
+        json.dumps(
+            {
+                "machine": machine(),
+                "tiny": args.tiny,
+                "figures": [f.__dict__ for f in bench.figures],
+            },
+            indent=2,
+        )
+    )
+    print(f"written {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -48,9 +48,11 @@ class Fire:
 
 
 class Intake:
-    def __init__(self, db: Database, on_recorded: Callable[[], None]) -> None:
+    def __init__(
+        self, db: Database, offer: Callable[[list[tuple[int, dt.datetime]]], None]
+    ) -> None:
         self.db = db
-        self.on_recorded = on_recorded
+        self.offer = offer
         self._queue: queue.SimpleQueue[Fire | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._idle = threading.Event()
@@ -95,15 +97,17 @@ class Intake:
         # Keep trying: a fire taken from APScheduler exists only here until written.
         for attempt in range(20):
             try:
-                self.record(batch)
-                break
+                self.offer(self.record(batch))
+                return
             except Exception:
                 logger.exception("Could not record %d fire(s) (try %d)", len(batch), attempt + 1)
                 threading.Event().wait(min(0.1 * 2**attempt, 5))
-        self.on_recorded()
 
-    def record(self, batch: list[Fire]) -> None:
-        """Write one batch of fires as execution rows, in one transaction."""
+    def record(self, batch: list[Fire]) -> list[tuple[int, dt.datetime]]:
+        """Write one batch of fires as execution rows, in one transaction.
+
+        Returns the (id, scheduled_at) of the queued rows, for the runner.
+        """
         now = utcnow()
         job_ids = {f.job_id for f in batch}
         with self.db.write() as session:
@@ -155,8 +159,15 @@ class Intake:
                 )
                 if job.overlap_policy == "skip":
                     busy[fire.job_id] = "queued in this batch"
-            if rows:
-                session.execute(_insert_new_fires(session.get_bind().dialect.name), rows)
+            if not rows:
+                return []
+            written = session.execute(
+                _insert_new_fires(session.get_bind().dialect.name).returning(
+                    Execution.id, Execution.scheduled_at, Execution.status
+                ),
+                rows,
+            ).all()
+        return [(row.id, row.scheduled_at) for row in written if row.status == "queued"]
 
     @staticmethod
     def _busy_runs(session, job_ids: list[str], now: dt.datetime) -> dict[str, object]:

@@ -47,7 +47,7 @@ class SchedulerManager:
         self.settings = settings
         self.lock = make_leader_lock(db.engine, sqlite_path(str(db.engine.url)))
         self.runner = Runner(db, registry, settings)
-        self.intake = Intake(db, self.runner.wake)
+        self.intake = Intake(db, self.runner.offer)
         self.scheduler: CronwellScheduler | None = None
         self.leading_since: dt.datetime | None = None
         self._sync_lock = threading.RLock()

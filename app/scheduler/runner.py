@@ -1,23 +1,30 @@
-"""The runner: claims due ``queued`` rows and runs them, at most MAX_CONCURRENT at once.
+"""The runner: starts due ``queued`` executions, at most MAX_CONCURRENT at once.
 
-The database is the queue. Fires (from the intake), run-now requests (from any worker)
-and retries (rows dated in the future) are all ``queued`` rows; the leader's runner claims
-the due ones in fire order (``scheduled_at``, then id) whenever a slot is free, so a run
-waits as ``queued`` while all slots are busy and nothing lives only in memory.
+The database is the queue of record; the runner keeps a ready heap in memory, ordered by
+fire time (``scheduled_at``, then id). Rows reach it two ways: the intake offers the rows
+it just wrote, and a read-only poll finds due rows queued elsewhere (run-now from another
+worker, a retry coming due, rows left by a previous leader's stop). Before starting a
+round, one read checks that the rows are still queued and loads their job definitions,
+so a run cancelled or deleted meanwhile does not start.
+
+Starting is in memory; the ``running`` transition and every outcome are written by one
+recorder thread in batches (a transaction per batch, never per run), so the write lock
+is off the path from fire to run. A crash before a start is written leaves the row
+``queued``, and the next leader records it ``interrupted``. If the start finds the row no
+longer queued (cancelled in between), the attempt is stopped through its cancel token.
 
 Each attempt runs its handler in a thread of its own. Threads cannot be killed, so the
 watchdog does not wait for a handler at its deadline: it sets the cancel token, records
 ``timeout`` and frees the slot (the built-in handlers stop promptly on the token; a host
 handler that ignores it keeps a thread, never a slot). Cancel requests are rows flagged
 ``cancel_requested`` by any worker, which the watchdog picks up. The first of the handler
-and the watchdog to finish an attempt frees its slot at once; one recorder thread writes
-finished attempts in batches (a transaction per batch, not per run), each row guarded by
-``WHERE status = 'running'``.
+and the watchdog to finish an attempt frees its slot at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import logging
 import queue
 import threading
@@ -36,6 +43,21 @@ logger = logging.getLogger("cronwell.runner")
 POLL_SECONDS = 0.5
 WATCH_SECONDS = 0.1
 CANCEL_POLL_SECONDS = 0.25
+
+
+@dataclass(order=True)
+class Ready:
+    """A queued execution the runner knows of, ordered by fire time."""
+
+    scheduled_at: dt.datetime
+    execution_id: int
+
+
+@dataclass
+class Started:
+    """A start, waiting to be written by the recorder thread."""
+
+    attempt: Attempt
 
 
 @dataclass
@@ -77,7 +99,10 @@ class Runner:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._finished: queue.SimpleQueue[Finished | None] = queue.SimpleQueue()
+        self._finished: queue.SimpleQueue[Started | Finished | None] = queue.SimpleQueue()
+        self._ready: list[Ready] = []
+        self._known: set[int] = set()  # ids in the ready heap or running here
+        self._poll_now = threading.Event()
         self._recorder: threading.Thread | None = None
         self.finished_jobs: set[str] = set()  # jobs with new rows, for history pruning
 
@@ -85,7 +110,10 @@ class Runner:
 
     def start(self) -> None:
         self._stopping.clear()
-        for target, name in ((self._claim_loop, "claim"), (self._watch_loop, "watchdog")):
+        with self._lock:
+            self._ready.clear()
+            self._known = set(self._active)
+        for target, name in ((self._dispatch_loop, "dispatch"), (self._watch_loop, "watchdog")):
             thread = threading.Thread(target=target, name=f"cronwell-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -123,6 +151,17 @@ class Runner:
             self._recorder = None
 
     def wake(self) -> None:
+        """Look for queued rows now (a run-now or a change made in this process)."""
+        self._poll_now.set()
+        self._wake.set()
+
+    def offer(self, rows: list[tuple[int, dt.datetime]]) -> None:
+        """Queued rows the intake just wrote: (execution id, scheduled_at)."""
+        with self._lock:
+            for execution_id, scheduled_at in rows:
+                if execution_id not in self._known:
+                    self._known.add(execution_id)
+                    heapq.heappush(self._ready, Ready(scheduled_at, execution_id))
         self._wake.set()
 
     def active_count(self) -> int:
@@ -137,53 +176,84 @@ class Runner:
         """Cancel a running attempt of this process now (other workers use the row flag)."""
         with self._lock:
             attempt = self._active.get(execution_id)
+            if attempt is None:
+                self._known.discard(execution_id)  # a queued one is skipped at its start
         if attempt is not None:
             self._cancel(attempt)
 
     # -- claiming --------------------------------------------------------------------
 
-    def _claim_loop(self) -> None:
+    def _dispatch_loop(self) -> None:
+        last_poll = 0.0
         while not self._stopping.is_set():
             self._wake.wait(POLL_SECONDS)
             self._wake.clear()
             if self._stopping.is_set():
                 return
             try:
-                while self._claim_and_start():
+                if self._poll_now.is_set() or time.monotonic() - last_poll >= POLL_SECONDS:
+                    self._poll_now.clear()
+                    last_poll = time.monotonic()
+                    self._poll_queued()
+                while self._start_round():
                     pass
             except Exception:
-                logger.exception("Claiming queued executions failed")
+                logger.exception("Starting queued executions failed")
                 time.sleep(POLL_SECONDS)
 
-    def _claim_and_start(self) -> bool:
-        """Claim up to the free slots; True when every slot was filled (claim again)."""
+    def _poll_queued(self) -> None:
+        """Add due queued rows this runner does not know yet (read-only)."""
+        with self.db.read() as session:
+            rows = session.execute(
+                select(Execution.id, Execution.scheduled_at)
+                .where(Execution.status == "queued", Execution.scheduled_at <= utcnow())
+                .order_by(Execution.scheduled_at, Execution.id)
+                .limit(5000)
+            ).all()
+        self.offer([(row.id, row.scheduled_at) for row in rows])
+
+    def _start_round(self) -> bool:
+        """Start what fits in the free slots; True when it filled them (try again)."""
         free = self.max_concurrent - self.active_count()
-        if free <= 0:
+        with self._lock:
+            if free <= 0 or not self._ready:
+                return False
+            now = utcnow()
+            picked: list[Ready] = []
+            while self._ready and len(picked) < free + 20 and self._ready[0].scheduled_at <= now:
+                item = heapq.heappop(self._ready)
+                if item.execution_id in self._known:
+                    picked.append(item)
+        if not picked:
             return False
-        now = utcnow()
+        with self.db.read() as session:
+            rows = {
+                execution.id: (execution, job)
+                for execution, job in session.execute(
+                    select(Execution, Job)
+                    .join(Job, Job.id == Execution.job_id)
+                    .where(Execution.id.in_([p.execution_id for p in picked]))
+                )
+            }
+        started, deferred = 0, []
         with self._lock:
             running_jobs = {a.job_id for a in self._active.values()}
-        claimed: list[tuple[Execution, Job]] = []
-        with self.db.write() as session:
-            candidates = session.execute(
-                select(Execution, Job)
-                .join(Job, Job.id == Execution.job_id)
-                .where(Execution.status == "queued", Execution.scheduled_at <= now)
-                .order_by(Execution.scheduled_at, Execution.id)
-                .limit(free + 50)
-            ).all()
-            for execution, job in candidates:
-                if len(claimed) >= free:
-                    break
-                if job.overlap_policy == "skip" and job.id in running_jobs:
-                    continue  # a retry or run-now waits for the running attempt
-                execution.status = "running"
-                execution.started_at = now
-                claimed.append((execution, job))
-                running_jobs.add(job.id)
-        for execution, job in claimed:
+        for item in picked:
+            execution, job = rows.get(item.execution_id, (None, None))
+            if execution is None or execution.status != "queued":
+                with self._lock:
+                    self._known.discard(item.execution_id)  # cancelled or gone meanwhile
+                continue
+            if started >= free or (job.overlap_policy == "skip" and job.id in running_jobs):
+                deferred.append(item)  # no slot, or a retry/run-now waits for its job's run
+                continue
             self._start_attempt(execution, job)
-        return len(claimed) == free and len(claimed) > 0
+            running_jobs.add(job.id)
+            started += 1
+        with self._lock:
+            for item in deferred:
+                heapq.heappush(self._ready, item)
+        return started == free
 
     def _start_attempt(self, execution: Execution, job: Job) -> None:
         context = RunContext(
@@ -199,7 +269,7 @@ class Runner:
             job_id=job.id,
             attempt=execution.attempt,
             retry_of=execution.retry_of,
-            started_at=execution.started_at or utcnow(),
+            started_at=utcnow(),
             started_mono=time.monotonic(),
             context=context,
             max_duration=job.max_duration_seconds,
@@ -208,6 +278,7 @@ class Runner:
         )
         with self._lock:
             self._active[execution.id] = attempt
+        self._finished.put(Started(attempt))
         attempt.thread = threading.Thread(
             target=self._run_attempt,
             args=(attempt,),
@@ -244,6 +315,8 @@ class Runner:
                 return False
             attempt.finished = True
             self._active.pop(attempt.execution_id, None)
+            # Still "known" until its outcome is written: until then the row may read
+            # as queued, and a poll must not offer it again.
         duration_ms = int((time.monotonic() - attempt.started_mono) * 1000)
         self._finished.put(Finished(attempt, status, result, utcnow(), duration_ms))
         self._wake.set()
@@ -267,22 +340,46 @@ class Runner:
             if first is None:
                 return
 
-    def _record_batch(self, batch: list[Finished]) -> None:
+    def _record_batch(self, batch: list[Started | Finished]) -> None:
+        lost: list[Attempt] = []
         try:
             with self.db.write() as session:
                 for item in batch:
-                    self._record_finish(session, item)
+                    self._record(session, item, lost)
         except Exception:
-            logger.exception("Recording %d finished run(s) failed; retrying one by one", len(batch))
+            logger.exception("Recording %d run change(s) failed; retrying one by one", len(batch))
+            lost.clear()
             for item in batch:
                 try:
                     with self.db.write() as session:
-                        self._record_finish(session, item)
+                        self._record(session, item, lost)
                 except Exception:
                     logger.exception("Could not record execution %d", item.attempt.execution_id)
+        for attempt in lost:  # its row was cancelled before the start was written
+            attempt.context.cancelled.set()
+            with self._lock:
+                attempt.finished = True
+                self._active.pop(attempt.execution_id, None)
+                self._known.discard(attempt.execution_id)
+            attempt.recorded.set()
         for item in batch:
-            item.attempt.recorded.set()
-            self.finished_jobs.add(item.attempt.job_id)
+            if isinstance(item, Finished):
+                with self._lock:
+                    self._known.discard(item.attempt.execution_id)
+                item.attempt.recorded.set()
+                self.finished_jobs.add(item.attempt.job_id)
+
+    def _record(self, session, item: Started | Finished, lost: list[Attempt]) -> None:
+        if isinstance(item, Finished):
+            self._record_finish(session, item)
+            return
+        started = session.execute(
+            update(Execution)
+            .where(Execution.id == item.attempt.execution_id, Execution.status == "queued")
+            .values(status="running", started_at=item.attempt.started_at)
+        ).rowcount
+        if not started:
+            lost.append(item.attempt)
 
     def _record_finish(self, session, item: Finished) -> None:
         attempt, status, result = item.attempt, item.status, item.result

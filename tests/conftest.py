@@ -186,6 +186,7 @@ class Target:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else ~40 ms delayed-ACK stalls per response
 
             def log_message(self, *args) -> None:
                 pass

@@ -1,22 +1,24 @@
-"""The intake: turns fires into execution rows, in batches, off the scheduler thread.
+"""The intake: turns fires into execution rows.
 
-APScheduler's thread calls :meth:`Intake.submit` (through ``dispatch.fire``), which only
-appends to a queue, so the scheduler hands out due jobs without waiting on the database.
-A single thread drains the queue and writes each batch in one transaction:
+APScheduler's thread calls :meth:`Intake.submit` (through ``dispatch.fire``) for each due
+job of a pass. During a pass the fires are held in memory and written by
+:meth:`write_pending`, which the job store calls inside the very transaction that
+advances the jobs' next run times (see :mod:`app.scheduler.store`): a fire is recorded
+exactly when the store moves past it, so after a crash it is neither lost nor run twice.
+A fire outside a pass (a direct call of ``dispatch.fire``) is written at once.
 
 * a fire to run becomes a ``queued`` row, or ``skipped`` when the job's overlap policy is
   ``skip`` and a run of it is still queued or running;
-* fires later than the grace time become one ``missed`` row per job and batch, with the
+* fires later than the grace time become one ``missed`` row per job and pass, with the
   count of fires it stands for in ``result.missed_fires``.
 
-The runner is woken after each batch.
+The queued rows are offered to the runner once the transaction commits.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,9 +28,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import Database, utcnow
 from app.models import Execution, Job
+from app.scheduler.runner import RunSpec
 
 logger = logging.getLogger("cronwell.intake")
-BATCH_LIMIT = 1000
+#: The job columns a fire needs: overlap and grace now, the rest to start the run.
+JOB_COLUMNS = (
+    Job.id,
+    Job.type,
+    Job.configuration,
+    Job.max_duration_seconds,
+    Job.retry_count,
+    Job.retry_delay_seconds,
+    Job.overlap_policy,
+    Job.misfire_grace_seconds,
+)
 
 
 def _insert_new_fires(dialect: str):
@@ -48,126 +61,118 @@ class Fire:
 
 
 class Intake:
-    def __init__(
-        self, db: Database, offer: Callable[[list[tuple[int, dt.datetime]]], None]
-    ) -> None:
+    def __init__(self, db: Database, offer: Callable[[list[RunSpec]], None]) -> None:
         self.db = db
         self.offer = offer
-        self._queue: queue.SimpleQueue[Fire | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._idle = threading.Event()
-        self._idle.set()
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="cronwell-intake", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._pending: list[Fire] = []
+        #: The scheduler thread while it runs a pass (set by the scheduler).
+        self.pass_thread: threading.Thread | None = None
 
     def submit(
         self, job_id: str, scheduled_for: dt.datetime | None, missed: Sequence[dt.datetime]
     ) -> None:
-        self._idle.clear()
-        self._queue.put(Fire(job_id, scheduled_for, tuple(missed)))
+        fire = Fire(job_id, scheduled_for, tuple(missed))
+        if threading.current_thread() is self.pass_thread:
+            self._pending.append(fire)  # written with the pass's job store changes
+            return
+        with self.db.write_connection() as connection:
+            specs = self.record(connection, [fire])
+        self.offer(specs)
 
-    def _loop(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < BATCH_LIMIT:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._record_safely(batch)
-                    return
-                batch.append(item)
-            self._record_safely(batch)
-            if self._queue.empty():
-                self._idle.set()
+    def has_pending(self) -> bool:
+        return bool(self._pending)
 
-    def _record_safely(self, batch: list[Fire]) -> None:
-        # Keep trying: a fire taken from APScheduler exists only here until written.
-        for attempt in range(20):
-            try:
-                self.offer(self.record(batch))
-                return
-            except Exception:
-                logger.exception("Could not record %d fire(s) (try %d)", len(batch), attempt + 1)
-                threading.Event().wait(min(0.1 * 2**attempt, 5))
+    def discard_pending(self) -> None:
+        """The pass could not be written: its fires will be handed out again."""
+        self._pending = []
 
-    def record(self, batch: list[Fire]) -> list[tuple[int, dt.datetime]]:
-        """Write one batch of fires as execution rows, in one transaction.
+    def write_pending(self, connection) -> Callable[[], None]:
+        """Write the pass's fires on ``connection``; returns what to do after commit."""
+        fires, self._pending = self._pending, []
+        specs = self.record(connection, fires) if fires else []
+        return lambda: self.offer(specs) if specs else None
 
-        Returns the (id, scheduled_at) of the queued rows, for the runner.
+    def record(self, session, batch: list[Fire]) -> list[RunSpec]:
+        """Write a batch of fires as execution rows on ``session`` (a write transaction).
+
+        Returns what the runner needs to start the queued ones.
         """
         now = utcnow()
         job_ids = {f.job_id for f in batch}
-        with self.db.write() as session:
-            jobs = {
-                row.id: row
-                for row in session.execute(
-                    select(Job.id, Job.overlap_policy, Job.misfire_grace_seconds).where(
-                        Job.id.in_(job_ids), Job.deleted_at.is_(None)
-                    )
-                )
-            }
-            busy = self._busy_runs(
-                session, [j for j, r in jobs.items() if r.overlap_policy == "skip"], now
+        jobs = {
+            row.id: row
+            for row in session.execute(
+                select(*JOB_COLUMNS).where(Job.id.in_(job_ids), Job.deleted_at.is_(None))
             )
-            rows = []
-            for fire in batch:
-                job = jobs.get(fire.job_id)
-                if job is None:
-                    continue  # deleted while the fire was in flight
-                if fire.missed:
-                    rows.append(self._missed_row(fire, job.misfire_grace_seconds, now))
-                if fire.scheduled_for is None:
-                    continue
-                if job.overlap_policy == "skip" and fire.job_id in busy:
-                    rows.append(
-                        {
-                            "job_id": fire.job_id,
-                            "status": "skipped",
-                            "trigger": "schedule",
-                            "attempt": 1,
-                            "scheduled_at": fire.scheduled_for,
-                            "finished_at": now,
-                            "error": "Skipped: the previous run "
-                            f"(execution {busy[fire.job_id]}) was still in progress "
-                            "and overlap_policy is skip.",
-                            "created_at": now,
-                        }
-                    )
-                    continue
+        }
+        busy = self._busy_runs(
+            session, [j for j, r in jobs.items() if r.overlap_policy == "skip"], now
+        )
+        rows = []
+        for fire in batch:
+            job = jobs.get(fire.job_id)
+            if job is None:
+                continue  # deleted while the fire was in flight
+            if fire.missed:
+                rows.append(self._missed_row(fire, job.misfire_grace_seconds, now))
+            if fire.scheduled_for is None:
+                continue
+            if job.overlap_policy == "skip" and fire.job_id in busy:
                 rows.append(
                     {
                         "job_id": fire.job_id,
-                        "status": "queued",
+                        "status": "skipped",
                         "trigger": "schedule",
                         "attempt": 1,
                         "scheduled_at": fire.scheduled_for,
+                        "finished_at": now,
+                        "error": "Skipped: the previous run "
+                        f"(execution {busy[fire.job_id]}) was still in progress "
+                        "and overlap_policy is skip.",
                         "created_at": now,
                     }
                 )
-                if job.overlap_policy == "skip":
-                    busy[fire.job_id] = "queued in this batch"
-            if not rows:
-                return []
-            written = session.execute(
-                _insert_new_fires(session.get_bind().dialect.name).returning(
-                    Execution.id, Execution.scheduled_at, Execution.status
-                ),
-                rows,
-            ).all()
-        return [(row.id, row.scheduled_at) for row in written if row.status == "queued"]
+                continue
+            rows.append(
+                {
+                    "job_id": fire.job_id,
+                    "status": "queued",
+                    "trigger": "schedule",
+                    "attempt": 1,
+                    "scheduled_at": fire.scheduled_for,
+                    "created_at": now,
+                }
+            )
+            if job.overlap_policy == "skip":
+                busy[fire.job_id] = "queued in this batch"
+        if not rows:
+            return []
+        # One shape for every row: executemany compiles the INSERT from the first.
+        keys = set().union(*rows)
+        rows = [{key: row.get(key) for key in keys} for row in rows]
+        written = session.execute(
+            _insert_new_fires(session.dialect.name).returning(
+                Execution.id, Execution.job_id, Execution.scheduled_at, Execution.status
+            ),
+            rows,
+        ).all()
+        return [
+            RunSpec(
+                execution_id=row.id,
+                scheduled_at=row.scheduled_at,
+                attempt=1,
+                retry_of=None,
+                job_id=row.job_id,
+                type=jobs[row.job_id].type,
+                configuration=jobs[row.job_id].configuration,
+                max_duration_seconds=jobs[row.job_id].max_duration_seconds,
+                retry_count=jobs[row.job_id].retry_count,
+                retry_delay_seconds=jobs[row.job_id].retry_delay_seconds,
+                overlap_policy=jobs[row.job_id].overlap_policy,
+            )
+            for row in written
+            if row.status == "queued"
+        ]
 
     @staticmethod
     def _busy_runs(session, job_ids: list[str], now: dt.datetime) -> dict[str, object]:

@@ -113,13 +113,12 @@ class SchedulerManager:
         self._write_leader_record()
         self.recover_interrupted()
         self.scheduler = CronwellScheduler(
-            jobstores={"default": CronwellJobStore(self.db)},
+            jobstores={"default": CronwellJobStore(self.db, self.intake)},
             executors={"default": IntakeExecutor()},
             job_defaults={"coalesce": False, "max_instances": 1_000_000},
             timezone=dt.UTC,
         )
         dispatch.set_sink(self.intake.submit)
-        self.intake.start()
         self.runner.start()
         self.scheduler.start(paused=True)
         self.reconcile()
@@ -128,7 +127,6 @@ class SchedulerManager:
     def _step_down(self, grace: float) -> None:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        self.intake.stop()
         self.runner.stop(grace)
         dispatch.set_sink(None)
         try:

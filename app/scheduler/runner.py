@@ -32,17 +32,51 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 from app.db import Database, utcnow
 from app.jobtypes import JobTypeRegistry
 from app.jobtypes.base import RunContext, RunResult
-from app.models import RAN_STATUSES, Execution, Job
+from app.models import Execution, Job
+from app.scheduler.recording import OutcomeRecord, StartRecord, counter_deltas, record
 
 logger = logging.getLogger("cronwell.runner")
 POLL_SECONDS = 0.5
 WATCH_SECONDS = 0.1
 CANCEL_POLL_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What starting a queued execution needs: its row and its job's definition."""
+
+    execution_id: int
+    scheduled_at: dt.datetime
+    attempt: int
+    retry_of: int | None
+    job_id: str
+    type: str
+    configuration: dict
+    max_duration_seconds: int
+    retry_count: int
+    retry_delay_seconds: int
+    overlap_policy: str
+
+
+#: The columns a RunSpec is read from (executions joined with jobs).
+RUN_SPEC_COLUMNS = (
+    Execution.id.label("execution_id"),
+    Execution.scheduled_at,
+    Execution.attempt,
+    Execution.retry_of,
+    Execution.job_id,
+    Job.type,
+    Job.configuration,
+    Job.max_duration_seconds,
+    Job.retry_count,
+    Job.retry_delay_seconds,
+    Job.overlap_policy,
+)
 
 
 @dataclass(order=True)
@@ -51,24 +85,15 @@ class Ready:
 
     scheduled_at: dt.datetime
     execution_id: int
+    spec: RunSpec = field(compare=False)
 
 
 @dataclass
-class Started:
-    """A start, waiting to be written by the recorder thread."""
+class Pending:
+    """A start or an outcome of ``attempt``, waiting for the recorder thread."""
 
     attempt: Attempt
-
-
-@dataclass
-class Finished:
-    """An attempt's outcome, waiting to be written by the recorder thread."""
-
-    attempt: Attempt
-    status: str
-    result: RunResult
-    finished_at: dt.datetime
-    duration_ms: int
+    record: StartRecord | OutcomeRecord
 
 
 @dataclass
@@ -99,7 +124,7 @@ class Runner:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._finished: queue.SimpleQueue[Started | Finished | None] = queue.SimpleQueue()
+        self._pending: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
         self._ready: list[Ready] = []
         self._known: set[int] = set()  # ids in the ready heap or running here
         self._poll_now = threading.Event()
@@ -146,7 +171,7 @@ class Runner:
             thread.join(timeout=2)
         self._threads.clear()
         if self._recorder is not None:  # write every outcome before the process goes
-            self._finished.put(None)
+            self._pending.put(None)
             self._recorder.join(timeout=10)
             self._recorder = None
 
@@ -155,13 +180,13 @@ class Runner:
         self._poll_now.set()
         self._wake.set()
 
-    def offer(self, rows: list[tuple[int, dt.datetime]]) -> None:
-        """Queued rows the intake just wrote: (execution id, scheduled_at)."""
+    def offer(self, specs: list[RunSpec]) -> None:
+        """Queued rows to start when due and a slot is free (from the intake or a poll)."""
         with self._lock:
-            for execution_id, scheduled_at in rows:
-                if execution_id not in self._known:
-                    self._known.add(execution_id)
-                    heapq.heappush(self._ready, Ready(scheduled_at, execution_id))
+            for spec in specs:
+                if spec.execution_id not in self._known:
+                    self._known.add(spec.execution_id)
+                    heapq.heappush(self._ready, Ready(spec.scheduled_at, spec.execution_id, spec))
         self._wake.set()
 
     def active_count(self) -> int:
@@ -205,84 +230,70 @@ class Runner:
         """Add due queued rows this runner does not know yet (read-only)."""
         with self.db.read() as session:
             rows = session.execute(
-                select(Execution.id, Execution.scheduled_at)
+                select(*RUN_SPEC_COLUMNS)
+                .join(Job, Job.id == Execution.job_id)
                 .where(Execution.status == "queued", Execution.scheduled_at <= utcnow())
                 .order_by(Execution.scheduled_at, Execution.id)
                 .limit(5000)
             ).all()
-        self.offer([(row.id, row.scheduled_at) for row in rows])
+        with self._lock:
+            new = [RunSpec(**row._mapping) for row in rows if row.execution_id not in self._known]
+        self.offer(new)
 
     def _start_round(self) -> bool:
-        """Start what fits in the free slots; True when it filled them (try again)."""
-        free = self.max_concurrent - self.active_count()
+        """Start what fits in the free slots, in fire order; True if it filled them."""
+        started = 0
         with self._lock:
-            if free <= 0 or not self._ready:
-                return False
+            free = self.max_concurrent - len(self._active)
             now = utcnow()
-            picked: list[Ready] = []
-            while self._ready and len(picked) < free + 20 and self._ready[0].scheduled_at <= now:
-                item = heapq.heappop(self._ready)
-                if item.execution_id in self._known:
-                    picked.append(item)
-        if not picked:
-            return False
-        with self.db.read() as session:
-            rows = {
-                execution.id: (execution, job)
-                for execution, job in session.execute(
-                    select(Execution, Job)
-                    .join(Job, Job.id == Execution.job_id)
-                    .where(Execution.id.in_([p.execution_id for p in picked]))
-                )
-            }
-        started, deferred = 0, []
-        with self._lock:
             running_jobs = {a.job_id for a in self._active.values()}
-        for item in picked:
-            execution, job = rows.get(item.execution_id, (None, None))
-            if execution is None or execution.status != "queued":
-                with self._lock:
-                    self._known.discard(item.execution_id)  # cancelled or gone meanwhile
-                continue
-            if started >= free or (job.overlap_policy == "skip" and job.id in running_jobs):
-                deferred.append(item)  # no slot, or a retry/run-now waits for its job's run
-                continue
-            self._start_attempt(execution, job)
-            running_jobs.add(job.id)
-            started += 1
-        with self._lock:
+            deferred: list[Ready] = []
+            to_start: list[RunSpec] = []
+            while self._ready and len(to_start) < free and self._ready[0].scheduled_at <= now:
+                item = heapq.heappop(self._ready)
+                if item.execution_id not in self._known:
+                    continue  # cancelled while queued
+                spec = item.spec
+                if spec.overlap_policy == "skip" and spec.job_id in running_jobs:
+                    deferred.append(item)  # a retry or run-now waits for its job's run
+                    continue
+                to_start.append(spec)
+                running_jobs.add(spec.job_id)
             for item in deferred:
                 heapq.heappush(self._ready, item)
-        return started == free
+        for spec in to_start:
+            self._start_attempt(spec)
+            started += 1
+        return started > 0 and started == free
 
-    def _start_attempt(self, execution: Execution, job: Job) -> None:
+    def _start_attempt(self, spec: RunSpec) -> None:
         context = RunContext(
-            job_id=job.id,
-            execution_id=execution.id,
-            job_type=job.type,
-            configuration=job.configuration or {},
-            deadline=time.monotonic() + job.max_duration_seconds,
+            job_id=spec.job_id,
+            execution_id=spec.execution_id,
+            job_type=spec.type,
+            configuration=spec.configuration or {},
+            deadline=time.monotonic() + spec.max_duration_seconds,
             settings=self.settings,
         )
         attempt = Attempt(
-            execution_id=execution.id,
-            job_id=job.id,
-            attempt=execution.attempt,
-            retry_of=execution.retry_of,
+            execution_id=spec.execution_id,
+            job_id=spec.job_id,
+            attempt=spec.attempt,
+            retry_of=spec.retry_of,
             started_at=utcnow(),
             started_mono=time.monotonic(),
             context=context,
-            max_duration=job.max_duration_seconds,
-            retry_count=job.retry_count,
-            retry_delay=job.retry_delay_seconds,
+            max_duration=spec.max_duration_seconds,
+            retry_count=spec.retry_count,
+            retry_delay=spec.retry_delay_seconds,
         )
         with self._lock:
-            self._active[execution.id] = attempt
-        self._finished.put(Started(attempt))
+            self._active[spec.execution_id] = attempt
+        self._pending.put(Pending(attempt, StartRecord(spec.execution_id, attempt.started_at)))
         attempt.thread = threading.Thread(
             target=self._run_attempt,
             args=(attempt,),
-            name=f"cronwell-run-{execution.id}",
+            name=f"cronwell-run-{spec.execution_id}",
             daemon=True,
         )
         attempt.thread.start()
@@ -317,18 +328,37 @@ class Runner:
             self._active.pop(attempt.execution_id, None)
             # Still "known" until its outcome is written: until then the row may read
             # as queued, and a poll must not offer it again.
-        duration_ms = int((time.monotonic() - attempt.started_mono) * 1000)
-        self._finished.put(Finished(attempt, status, result, utcnow(), duration_ms))
+        finished_at = utcnow()
+        retry_at = None
+        if status in ("failed", "timeout") and attempt.attempt <= attempt.retry_count:
+            delay = attempt.retry_delay * 2 ** (attempt.attempt - 1)
+            retry_at = finished_at + dt.timedelta(seconds=delay)
+        outcome = OutcomeRecord(
+            execution_id=attempt.execution_id,
+            job_id=attempt.job_id,
+            status=status,
+            started_at=attempt.started_at,
+            finished_at=finished_at,
+            duration_ms=int((time.monotonic() - attempt.started_mono) * 1000),
+            result=result.result or None,
+            output=result.output,
+            output_truncated=result.output_truncated,
+            error=result.error,
+            retry_at=retry_at,
+            attempt=attempt.attempt,
+            retry_of=attempt.retry_of,
+        )
+        self._pending.put(Pending(attempt, outcome))
         self._wake.set()
         return True
 
     def _record_loop(self) -> None:
         while True:
-            first = self._finished.get()
+            first = self._pending.get()
             batch = [first] if first is not None else []
-            while first is not None and len(batch) < 500:
+            while first is not None and len(batch) < 1000:
                 try:
-                    item = self._finished.get_nowait()
+                    item = self._pending.get_nowait()
                 except queue.Empty:
                     break
                 if item is None:
@@ -340,80 +370,33 @@ class Runner:
             if first is None:
                 return
 
-    def _record_batch(self, batch: list[Started | Finished]) -> None:
-        lost: list[Attempt] = []
-        try:
-            with self.db.write() as session:
-                for item in batch:
-                    self._record(session, item, lost)
-        except Exception:
-            logger.exception("Recording %d run change(s) failed; retrying one by one", len(batch))
-            lost.clear()
-            for item in batch:
-                try:
-                    with self.db.write() as session:
-                        self._record(session, item, lost)
-                except Exception:
-                    logger.exception("Could not record execution %d", item.attempt.execution_id)
-        for attempt in lost:  # its row was cancelled before the start was written
-            attempt.context.cancelled.set()
+    def _record_batch(self, batch: list[Pending]) -> None:
+        lost: set[int] = set()
+        for attempt_no in range(10):
+            try:
+                with self.db.write_connection() as connection:
+                    lost = record(connection, [p.record for p in batch])
+                break
+            except Exception:
+                logger.exception(
+                    "Recording %d run change(s) failed (try %d)", len(batch), attempt_no + 1
+                )
+                time.sleep(min(0.05 * 2**attempt_no, 2))
+        for pending in batch:
+            attempt = pending.attempt
+            if isinstance(pending.record, StartRecord):
+                if attempt.execution_id in lost:  # cancelled before its start was written
+                    attempt.context.cancelled.set()
+                    with self._lock:
+                        attempt.finished = True
+                        self._active.pop(attempt.execution_id, None)
+                        self._known.discard(attempt.execution_id)
+                    attempt.recorded.set()
+                continue
             with self._lock:
-                attempt.finished = True
-                self._active.pop(attempt.execution_id, None)
                 self._known.discard(attempt.execution_id)
             attempt.recorded.set()
-        for item in batch:
-            if isinstance(item, Finished):
-                with self._lock:
-                    self._known.discard(item.attempt.execution_id)
-                item.attempt.recorded.set()
-                self.finished_jobs.add(item.attempt.job_id)
-
-    def _record(self, session, item: Started | Finished, lost: list[Attempt]) -> None:
-        if isinstance(item, Finished):
-            self._record_finish(session, item)
-            return
-        started = session.execute(
-            update(Execution)
-            .where(Execution.id == item.attempt.execution_id, Execution.status == "queued")
-            .values(status="running", started_at=item.attempt.started_at)
-        ).rowcount
-        if not started:
-            lost.append(item.attempt)
-
-    def _record_finish(self, session, item: Finished) -> None:
-        attempt, status, result = item.attempt, item.status, item.result
-        changed = session.execute(
-            update(Execution)
-            .where(Execution.id == attempt.execution_id, Execution.status == "running")
-            .values(
-                status=status,
-                finished_at=item.finished_at,
-                duration_ms=item.duration_ms,
-                result=result.result or None,
-                output=result.output,
-                output_truncated=result.output_truncated,
-                error=result.error,
-            )
-        ).rowcount
-        if not changed:
-            return
-        self.apply_outcome(
-            session, attempt.job_id, status, attempt.started_at, item.duration_ms, result.error
-        )
-        if status in ("failed", "timeout") and attempt.attempt <= attempt.retry_count:
-            delay = attempt.retry_delay * 2 ** (attempt.attempt - 1)
-            session.execute(
-                insert(Execution).values(
-                    job_id=attempt.job_id,
-                    status="queued",
-                    trigger="retry",
-                    attempt=attempt.attempt + 1,
-                    retry_of=attempt.retry_of or attempt.execution_id,
-                    scheduled_at=item.finished_at + dt.timedelta(seconds=delay),
-                    created_at=item.finished_at,
-                )
-            )
+            self.finished_jobs.add(attempt.job_id)
 
     @staticmethod
     def apply_outcome(
@@ -424,16 +407,17 @@ class Runner:
         duration_ms: int | None,
         error: str | None,
     ) -> None:
-        """Update the job's counters and last_* fields for a finished attempt."""
-        if status not in RAN_STATUSES:
+        """Update the job's counters and last_* fields for one finished attempt."""
+        runs, successes, failures = counter_deltas(status)
+        if not runs:
             return
         session.execute(
             update(Job)
             .where(Job.id == job_id)
             .values(
-                run_count=Job.run_count + 1,
-                success_count=Job.success_count + (1 if status == "success" else 0),
-                fail_count=Job.fail_count + (0 if status in ("success", "cancelled") else 1),
+                run_count=Job.run_count + runs,
+                success_count=Job.success_count + successes,
+                fail_count=Job.fail_count + failures,
                 last_run_at=started_at,
                 last_status=status,
                 last_duration_ms=duration_ms,

@@ -14,8 +14,10 @@ Reads use the database's read-only view; writes go through :meth:`Database.write
 
 from __future__ import annotations
 
+import logging
 import pickle
 import threading
+import time
 from typing import Any
 
 from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
@@ -27,15 +29,19 @@ from sqlalchemy.exc import IntegrityError
 
 from app.db import Database
 from app.models import job_store_table
+from app.scheduler.intake import Intake
+
+logger = logging.getLogger("cronwell.scheduler")
 
 
 class CronwellJobStore(SQLAlchemyJobStore):
     """The store table from our metadata; batched, serialized writes."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, intake: Intake | None = None) -> None:
         super().__init__(engine=db.reader, tablename=job_store_table.name)
         self.jobs_t = job_store_table
         self.db = db
+        self.intake = intake
         self._batch_thread: threading.Thread | None = None
         self._updates: dict[str, dict[str, Any]] = {}
         self._removals: set[str] = set()
@@ -44,20 +50,46 @@ class CronwellJobStore(SQLAlchemyJobStore):
 
     def begin_batch(self) -> None:
         self._batch_thread = threading.current_thread()
+        if self.intake is not None:
+            self.intake.pass_thread = self._batch_thread
 
     def end_batch(self) -> None:
         self.flush()
         self._batch_thread = None
+        if self.intake is not None:
+            self.intake.pass_thread = None
 
     def _batching(self) -> bool:
         return self._batch_thread is threading.current_thread()
 
     def flush(self) -> None:
-        if not self._updates and not self._removals:
+        """Write the pass: its fires (through the intake) and the store's changes, at once.
+
+        On a database error nothing is written, so the store still holds the old next run
+        times and APScheduler hands the same fires out again on its next pass (the fire
+        index keeps any from being recorded twice). Errors are logged, never raised into
+        the scheduler's thread, which would die of them.
+        """
+        fires = self.intake is not None and self.intake.has_pending()
+        if not self._updates and not self._removals and not fires:
             return
         updates, removals = list(self._updates.values()), list(self._removals)
         self._updates, self._removals = {}, set()
+        try:
+            after_commit = self._write(updates, removals)
+        except Exception:
+            logger.exception("Could not write a scheduler pass; it will be handed out again")
+            if self.intake is not None:
+                self.intake.discard_pending()
+            time.sleep(0.5)
+            return
+        after_commit()
+
+    def _write(self, updates: list[dict[str, Any]], removals: list[str]):
         with self.db.write_connection() as connection:
+            after_commit = (
+                self.intake.write_pending(connection) if self.intake is not None else lambda: None
+            )
             if updates:
                 connection.execute(
                     self.jobs_t.update()
@@ -70,6 +102,7 @@ class CronwellJobStore(SQLAlchemyJobStore):
                 )
             if removals:
                 connection.execute(self.jobs_t.delete().where(self.jobs_t.c.id.in_(removals)))
+        return after_commit
 
     # -- writes ---------------------------------------------------------------------------
 

@@ -110,14 +110,18 @@ def cancel_execution(rt: Runtime, job_id: str, execution_id: int) -> Execution:
                 f"Execution {execution_id} already finished ({execution.status}).",
                 {"status": [f"Already {execution.status}."]},
             )
-        if execution.status == "queued":
+        queued = execution.status == "queued"
+        if queued:
             execution.status = "cancelled"
             execution.finished_at = utcnow()
             execution.error = "Cancelled on request before it started."
-            return execution
-        execution.cancel_requested = True
-    # Running: the leader's runner stops it (at once here, else at its next poll).
+        else:
+            execution.cancel_requested = True
+    # Queued: dropped from this process's ready queue. Running: the leader's runner stops
+    # it (at once here, else at its next poll).
     rt.manager.runner.request_cancel(execution_id)
+    if queued:
+        return execution
     deadline = time.monotonic() + CANCEL_WAIT_SECONDS
     while True:
         execution = get_execution(rt, job_id, execution_id)

@@ -285,18 +285,24 @@ def set_enabled(rt: Runtime, job_id: str, enabled: bool) -> Job:
 
 def delete_job(rt: Runtime, job_id: str) -> None:
     """Soft delete: unschedule, hide from reads, keep history; queued runs are cancelled."""
+    cancelled: list[int] = []
 
     def apply(session, job: Job) -> bool:
         now = utcnow()
         job.deleted_at = now
-        session.execute(
-            update(Execution)
-            .where(Execution.job_id == job_id, Execution.status == "queued")
-            .values(status="cancelled", finished_at=now, error="The job was deleted.")
+        cancelled.extend(
+            session.scalars(
+                update(Execution)
+                .where(Execution.job_id == job_id, Execution.status == "queued")
+                .values(status="cancelled", finished_at=now, error="The job was deleted.")
+                .returning(Execution.id)
+            ).all()
         )
         return True
 
     _change_state(rt, job_id, include_deleted=False, apply=apply)
+    for execution_id in cancelled:  # drop them from this process's ready queue too
+        rt.manager.runner.request_cancel(execution_id)
 
 
 def restore_job(rt: Runtime, job_id: str) -> Job:

@@ -15,27 +15,19 @@ from sqlalchemy import MetaData, create_engine, insert, text
 
 from app.db import make_engine
 from app.models import Base, Execution, Job, job_store_table
-from app.scheduler import dispatch
+from app.scheduler.store import stored_job_row
 from app.scheduler.triggers import CrontabTrigger
 
 CHUNK = 20_000
 
 
 def _store_row(scheduler, job_id: str, func, args, trigger, now) -> dict:
+    """A peer's store row: an APScheduler Job pickled as SQLAlchemyJobStore pickles it."""
     job = APSJob(
-        scheduler,
-        id=job_id,
-        func=func,
-        args=args,
-        kwargs={},
-        name=job_id,
-        trigger=trigger,
-        executor="default",
-        misfire_grace_time=60,
-        coalesce=False,
-        max_instances=1_000_000,
+        scheduler, id=job_id, func=func, args=args, kwargs={}, name=job_id, trigger=trigger,
+        executor="default", misfire_grace_time=60, coalesce=False, max_instances=1,
         next_run_time=trigger.get_next_fire_time(None, now),
-    )
+    )  # fmt: skip
     return {
         "id": job_id,
         "next_run_time": job.next_run_time.timestamp(),
@@ -83,7 +75,7 @@ def cronwell(db_url: str, jobs: int, executions: int, recorder: str) -> list[str
             }
         )
         trigger = CrontabTrigger(expression, "UTC")
-        store_rows.append(_store_row(scheduler, job_id, dispatch.fire, [job_id], trigger, now))
+        store_rows.append(stored_job_row(scheduler, job_id, trigger, 60, now))
     with engine.begin() as conn:
         conn.execute(insert(Job), job_rows)
         conn.execute(insert(job_store_table), store_rows)

@@ -25,7 +25,15 @@ def _create(service, job_id, target, schedule="1s", **extra):
 
 
 def assert_once_per_fire(service, target, job_id):
-    rows = service.executions(job_id)
+    # Outcomes are written just after the call returns: let the last one land.
+    rows = wait_for(
+        lambda: (
+            (r := service.executions(job_id))
+            and all(e["status"] not in ("queued", "running") for e in r)
+            and r
+        ),
+        timeout=5,
+    )
     success = [r for r in rows if r["status"] == "success"]
     fires = [
         r["scheduled_at"] for r in rows if r["trigger"] == "schedule" and r["status"] != "missed"

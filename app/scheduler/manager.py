@@ -17,10 +17,11 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from apscheduler.jobstores.base import JobLookupError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 
 from app.db import Database, sqlite_path, utcnow
 from app.jobtypes import JobTypeRegistry
@@ -31,7 +32,7 @@ from app.scheduler.executor import IntakeExecutor
 from app.scheduler.intake import Intake
 from app.scheduler.leader import make_leader_lock
 from app.scheduler.runner import Runner
-from app.scheduler.store import CronwellJobStore, CronwellScheduler
+from app.scheduler.store import CronwellJobStore, CronwellScheduler, stored_job_row
 from app.scheduler.triggers import Schedule
 
 logger = logging.getLogger("cronwell.scheduler")
@@ -50,7 +51,6 @@ class SchedulerManager:
         self.intake = Intake(db, self.runner.offer)
         self.scheduler: CronwellScheduler | None = None
         self.leading_since: dt.datetime | None = None
-        self._sync_lock = threading.RLock()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -263,40 +263,58 @@ class SchedulerManager:
         for job_id in pending:
             self.sync_job(job_id)
 
-    def notify_changed(self, job_id: str) -> None:
-        """A job changed in this process: apply it now if we lead, else the leader polls."""
-        if self.is_leader:
-            self.sync_job(job_id)
+    @contextlib.contextmanager
+    def changing(self) -> Iterator[None]:
+        """Around a write transaction that calls :meth:`apply_to_store`.
+
+        Holds APScheduler's job store lock when this process leads, so a scheduler pass
+        cannot write back a stale state of the job in between. (Order: this lock, then
+        the database write lock, as in a pass.)
+        """
+        scheduler = self.scheduler
+        with scheduler._jobstores_lock if scheduler is not None else contextlib.nullcontext():
+            yield
+
+    def apply_to_store(self, session, job: Job) -> dt.datetime | None:
+        """Put the job's schedule in the store (or take it out), in the caller's
+        transaction; the next run time, or None.
+
+        When this process does not lead, the job stays ``sync_pending`` and the leader
+        applies it within SYNC_INTERVAL_SECONDS.
+        """
+        if self.scheduler is None:
+            return None
+        store = job_store_table
+        session.execute(delete(store).where(store.c.id == job.id))
+        next_run = None
+        if job.is_schedulable and not self._is_spent(job):
+            schedule = Schedule(job.schedule_type, job.schedule_config, job.timezone)
+            row = stored_job_row(
+                self.scheduler, job.id, schedule.trigger(), job.misfire_grace_seconds, utcnow()
+            )
+            session.execute(insert(store).values(**row))
+            if row["next_run_time"] is not None:
+                next_run = dt.datetime.fromtimestamp(row["next_run_time"], dt.UTC)
+        job.sync_pending = False
+        return next_run
+
+    def after_change(self) -> None:
+        """A change was committed: wake the scheduler (here) or the leader's poll."""
+        if self.scheduler is not None:
+            self.scheduler.wakeup()
         self._wake.set()
 
     def sync_job(self, job_id: str) -> None:
+        """Apply one job (changed in another process, or missing) to the store."""
         if self.scheduler is None:
             return
-        with self._sync_lock:
-            with self.db.read() as session:
-                job = session.get(Job, job_id)
-            if job is not None and job.is_schedulable and not self._is_spent(job):
-                schedule = Schedule(job.schedule_type, job.schedule_config, job.timezone)
-                self.scheduler.add_job(
-                    dispatch.fire,
-                    trigger=schedule.trigger(),
-                    args=[job_id],
-                    id=job_id,
-                    name=job_id,
-                    replace_existing=True,
-                    misfire_grace_time=job.misfire_grace_seconds,
-                    coalesce=False,
-                    max_instances=1_000_000,
-                )
-            else:
-                self._remove_from_store(job_id)
+        with self.changing(), self.db.write() as session:
+            job = session.get(Job, job_id)
             if job is not None:
-                with self.db.write() as session:
-                    session.execute(
-                        update(Job)
-                        .where(Job.id == job_id, Job.version == job.version)
-                        .values(sync_pending=False)
-                    )
+                self.apply_to_store(session, job)
+            else:
+                session.execute(delete(job_store_table).where(job_store_table.c.id == job_id))
+        self.scheduler.wakeup()
 
     @staticmethod
     def _is_spent(job: Job) -> bool:

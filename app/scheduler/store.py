@@ -34,6 +34,33 @@ from app.scheduler.intake import Intake
 logger = logging.getLogger("cronwell.scheduler")
 
 
+def stored_job_row(scheduler, job_id: str, trigger, grace_seconds: int, now) -> dict[str, Any]:
+    """The store row of a Cronwell job, exactly as ``SQLAlchemyJobStore.add_job`` writes it."""
+    from apscheduler.job import Job as APSJob
+
+    from app.scheduler import dispatch
+
+    job = APSJob(
+        scheduler,
+        id=job_id,
+        func=dispatch.fire,
+        args=[job_id],
+        kwargs={},
+        name=job_id,
+        trigger=trigger,
+        executor="default",
+        misfire_grace_time=grace_seconds,
+        coalesce=False,
+        max_instances=1_000_000,
+        next_run_time=trigger.get_next_fire_time(None, now),
+    )
+    return {
+        "id": job_id,
+        "next_run_time": datetime_to_utc_timestamp(job.next_run_time),
+        "job_state": pickle.dumps(job.__getstate__(), pickle.HIGHEST_PROTOCOL),
+    }
+
+
 class CronwellJobStore(SQLAlchemyJobStore):
     """The store table from our metadata; batched, serialized writes."""
 

@@ -199,7 +199,7 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
     for key, default in DEFAULTS.items():
         if key != "configuration":
             setattr(job, key, data.get(key, default) if data.get(key) is not None else default)
-    with rt.db.write() as session:
+    with rt.manager.changing(), rt.db.write() as session:
         existing = session.get(Job, job.id)
         if existing is not None:
             where = (
@@ -211,8 +211,9 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
                 f"Job id {job.id!r} is already taken{where}.", {"id": ["Already taken."]}
             )
         session.add(job)
-    rt.manager.notify_changed(job.id)
-    return get_job(rt, job.id)
+        next_run = rt.manager.apply_to_store(session, job)
+    rt.manager.after_change()
+    return _attach_next_run(job, next_run.timestamp() if next_run else None)
 
 
 def update_job(
@@ -225,7 +226,7 @@ def update_job(
     """
     if not changes:
         raise ValidationFailed("_body", "No fields to update.")
-    with rt.db.write() as session:
+    with rt.manager.changing(), rt.db.write() as session:
         job = _load(session, job_id)
         timezone = changes.get("timezone") or job.timezone
         schedule = resolve_schedule(changes, timezone, current=job)
@@ -250,24 +251,26 @@ def update_job(
         if rescheduled:
             job.version += 1
             job.sync_pending = True
+            rt.manager.apply_to_store(session, job)
     if rescheduled:
-        rt.manager.notify_changed(job_id)
+        rt.manager.after_change()
     return get_job(rt, job_id)
 
 
 def _change_state(rt: Runtime, job_id: str, *, include_deleted: bool, apply) -> None:
     """Run ``apply(session, job)``; when it reports a change, reschedule the job."""
-    with rt.db.write() as session:
+    with rt.manager.changing(), rt.db.write() as session:
         job = _load(session, job_id, include_deleted=include_deleted)
         if apply(session, job):
             job.version += 1
             job.sync_pending = True
             job.updated_at = utcnow()
+            rt.manager.apply_to_store(session, job)
             changed = True
         else:
             changed = False
     if changed:
-        rt.manager.notify_changed(job_id)
+        rt.manager.after_change()
 
 
 def set_enabled(rt: Runtime, job_id: str, enabled: bool) -> Job:

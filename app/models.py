@@ -46,6 +46,7 @@ class Job(Base):
     """A job definition; the source of truth the scheduler is reconciled from."""
 
     __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_created_id", "created_at", "id"),)
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))

@@ -298,11 +298,13 @@ class SchedulerManager:
         job.sync_pending = False
         return next_run
 
-    def after_change(self) -> None:
-        """A change was committed: wake the scheduler (here) or the leader's poll."""
+    def after_change(self, next_run: dt.datetime | None = None) -> None:
+        """A change was committed: wake the scheduler if the job is due before its
+        planned pass (here), or the leader's poll (another process)."""
         if self.scheduler is not None:
-            self.scheduler.wakeup()
-        self._wake.set()
+            self.scheduler.wakeup_before(next_run)
+        else:
+            self._wake.set()
 
     def sync_job(self, job_id: str) -> None:
         """Apply one job (changed in another process, or missing) to the store."""
@@ -314,7 +316,7 @@ class SchedulerManager:
                 self.apply_to_store(session, job)
             else:
                 session.execute(delete(job_store_table).where(job_store_table.c.id == job_id))
-        self.scheduler.wakeup()
+        self.scheduler.wakeup()  # rare (other workers' changes): no need to be clever
 
     @staticmethod
     def _is_spent(job: Job) -> bool:

@@ -18,6 +18,7 @@ import logging
 import pickle
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
@@ -189,14 +190,29 @@ class CronwellJobStore(SQLAlchemyJobStore):
 
 
 class CronwellScheduler(BackgroundScheduler):
-    """A BackgroundScheduler whose passes write the job store in one batch."""
+    """A BackgroundScheduler whose passes write the job store in one batch, and which
+    says when it plans to wake (so a change need not wake it for nothing)."""
+
+    #: time.monotonic() of the next planned pass; None: none planned (no jobs).
+    planned_wakeup: float | None = 0.0
 
     def _process_jobs(self):
         stores = [s for s in self._jobstores.values() if isinstance(s, CronwellJobStore)]
         for store in stores:
             store.begin_batch()
         try:
-            return super()._process_jobs()
+            wait_seconds = super()._process_jobs()
         finally:
             for store in stores:
                 store.end_batch()
+        self.planned_wakeup = None if wait_seconds is None else time.monotonic() + wait_seconds
+        return wait_seconds
+
+    def wakeup_before(self, moment) -> None:
+        """Wake now if ``moment`` (aware datetime) comes before the planned pass."""
+        if moment is None:
+            return
+        seconds_away = (moment - datetime.now(UTC)).total_seconds()
+        planned = self.planned_wakeup
+        if planned is None or time.monotonic() + seconds_away < planned:
+            self.wakeup()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -430,6 +431,14 @@ def _plural(count: int, unit: str) -> str:
 
 def describe(schedule: Schedule) -> str:
     """A human-readable sentence for the schedule."""
+    return _describe(schedule.type, schedule.text, schedule.timezone)
+
+
+@functools.lru_cache(maxsize=4096)
+def _describe(schedule_type: str, text: str, timezone: str) -> str:
+    """Cached: a page of jobs shares few schedules, and describing one is not free."""
+    key = {"cron": "expression", "interval": "every", "once": "run_at"}[schedule_type]
+    schedule = Schedule(schedule_type, {key: text}, timezone)
     if schedule.type == "interval":
         seconds = parse_interval(schedule.config["every"])
         parts = []

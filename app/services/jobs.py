@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app.db import utcnow
 from app.errors import JobConflict, JobNotFound, ValidationFailed
@@ -199,20 +200,20 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
     for key, default in DEFAULTS.items():
         if key != "configuration":
             setattr(job, key, data.get(key, default) if data.get(key) is not None else default)
-    with rt.manager.changing(), rt.db.write() as session:
-        existing = session.get(Job, job.id)
-        if existing is not None:
-            where = (
-                " by a deleted job (restore it, or choose another id)"
-                if existing.deleted_at
-                else ""
-            )
-            raise JobConflict(
-                f"Job id {job.id!r} is already taken{where}.", {"id": ["Already taken."]}
-            )
-        session.add(job)
-        next_run = rt.manager.apply_to_store(session, job)
-    rt.manager.after_change()
+    try:
+        with rt.manager.changing(), rt.db.write() as session:
+            session.add(job)
+            session.flush()  # the primary key decides whether the id is taken
+            next_run = rt.manager.apply_to_store(session, job)
+    except IntegrityError:
+        with rt.db.read() as session:
+            existing = session.get(Job, job.id)
+        deleted = existing is not None and existing.deleted_at is not None
+        hint = " by a deleted job (restore it, or choose another id)" if deleted else ""
+        raise JobConflict(
+            f"Job id {job.id!r} is already taken{hint}.", {"id": ["Already taken."]}
+        ) from None
+    rt.manager.after_change(next_run)
     return _attach_next_run(job, next_run.timestamp() if next_run else None)
 
 
@@ -251,9 +252,9 @@ def update_job(
         if rescheduled:
             job.version += 1
             job.sync_pending = True
-            rt.manager.apply_to_store(session, job)
+            next_run = rt.manager.apply_to_store(session, job)
     if rescheduled:
-        rt.manager.after_change()
+        rt.manager.after_change(next_run)
     return get_job(rt, job_id)
 
 
@@ -265,12 +266,12 @@ def _change_state(rt: Runtime, job_id: str, *, include_deleted: bool, apply) -> 
             job.version += 1
             job.sync_pending = True
             job.updated_at = utcnow()
-            rt.manager.apply_to_store(session, job)
+            next_run = rt.manager.apply_to_store(session, job)
             changed = True
         else:
             changed = False
     if changed:
-        rt.manager.after_change()
+        rt.manager.after_change(next_run)
 
 
 def set_enabled(rt: Runtime, job_id: str, enabled: bool) -> Job:

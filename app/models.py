@@ -46,7 +46,8 @@ class Job(Base):
     """A job definition; the source of truth the scheduler is reconciled from."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_created_id", "created_at", "id"),)
+    # Serves the job list: live jobs (deleted_at IS NULL) in creation order, paged.
+    __table_args__ = (Index("ix_jobs_live_order", "deleted_at", "created_at", "id"),)
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))

@@ -6,6 +6,13 @@ from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Connections dropped by a server under test as it stops are not errors here."""
+
+    def handle_error(self, request, client_address) -> None:
+        pass
+
+
 class Recorder:
     def __init__(self) -> None:
         self.arrivals: dict[str, list[float]] = defaultdict(list)
@@ -31,7 +38,7 @@ class Recorder:
 
             do_POST = do_GET
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.server.request_queue_size = 1024
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"

@@ -86,3 +86,30 @@ def test_an_unexpected_error_is_a_json_500_without_a_traceback(tmp_path):
         "message": "Internal server error; the details are in the service log.",
     }
     assert b"secret internals" not in response.data and b"Traceback" not in response.data
+
+
+def test_http_jobs_go_only_to_allowed_hosts(start_service, target):
+    service = start_service({"CRONWELL_HTTP_ALLOWED_HOSTS": '["127.0.0.1"]'})
+    refused = service.post(
+        "/api/jobs",
+        json={
+            "name": "out",
+            "type": "http",
+            "schedule": "1h",
+            "configuration": {"url": "http://example.com/"},
+        },
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"]["configuration.url"] == [
+        "Host is not in CRONWELL_HTTP_ALLOWED_HOSTS."
+    ]
+    allowed = service.post(
+        "/api/jobs",
+        json={
+            "name": "in",
+            "type": "http",
+            "schedule": "1h",
+            "configuration": {"url": target.url("/ok")},
+        },
+    )
+    assert allowed.status_code == 201

@@ -119,3 +119,14 @@ def test_separate_instances_on_one_database_share_one_scheduler(start_service, t
     time.sleep(0.5)
     for index in range(3):
         assert_once_per_fire(first, target, f"instance-{index}")
+
+
+def test_with_preload_the_master_never_runs_the_scheduler(start_service, target):
+    # gunicorn reads GUNICORN_CMD_ARGS: --preload imports wsgi.py in the master, then forks.
+    service = start_service({"WEB_CONCURRENCY": "2", "GUNICORN_CMD_ARGS": "--preload"})
+    leader = service.get("/api/scheduler").json()["leader"]
+    assert leader["pid"] != service.proc.pid, "the scheduler runs in a worker, not the master"
+    _create(service, "preload-1s", target)
+    time.sleep(3)
+    service.post("/api/jobs/preload-1s/disable")
+    assert len(assert_once_per_fire(service, target, "preload-1s")) >= 2

@@ -17,8 +17,11 @@ from app.db import make_engine
 from app.models import Base, Execution, Job, job_store_table
 from app.scheduler.store import stored_job_row
 from app.scheduler.triggers import CrontabTrigger
+from app.services.jobs import DEFAULTS
 
 CHUNK = 20_000
+#: The service's defaults for what the bench does not set (the API's own defaults).
+JOB_DEFAULTS = {k: v for k, v in DEFAULTS.items() if k != "configuration"}
 
 
 def _store_row(scheduler, job_id: str, func, args, trigger, now) -> dict:
@@ -59,12 +62,7 @@ def cronwell(db_url: str, jobs: int, executions: int, recorder: str) -> list[str
                 "schedule_type": "cron",
                 "schedule_config": {"expression": expression},
                 "timezone": "UTC",
-                "is_enabled": True,
-                "max_duration_seconds": 300,
-                "retry_count": 0,
-                "retry_delay_seconds": 10,
-                "overlap_policy": "skip",
-                "misfire_grace_seconds": 60,
+                **JOB_DEFAULTS,
                 "run_count": 0,
                 "success_count": 0,
                 "fail_count": 0,

@@ -28,20 +28,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import Database, utcnow
 from app.models import Execution, Job
-from app.scheduler.runner import RunSpec
+from app.scheduler.runner import RUN_SPEC_JOB_COLUMNS, RunSpec
 
 logger = logging.getLogger("cronwell.intake")
 #: The job columns a fire needs: overlap and grace now, the rest to start the run.
-JOB_COLUMNS = (
-    Job.id,
-    Job.type,
-    Job.configuration,
-    Job.max_duration_seconds,
-    Job.retry_count,
-    Job.retry_delay_seconds,
-    Job.overlap_policy,
-    Job.misfire_grace_seconds,
-)
+JOB_COLUMNS = (Job.id, *RUN_SPEC_JOB_COLUMNS, Job.misfire_grace_seconds)
 
 
 def _insert_new_fires(dialect: str):
@@ -163,12 +154,7 @@ class Intake:
                 attempt=1,
                 retry_of=None,
                 job_id=row.job_id,
-                type=jobs[row.job_id].type,
-                configuration=jobs[row.job_id].configuration,
-                max_duration_seconds=jobs[row.job_id].max_duration_seconds,
-                retry_count=jobs[row.job_id].retry_count,
-                retry_delay_seconds=jobs[row.job_id].retry_delay_seconds,
-                overlap_policy=jobs[row.job_id].overlap_policy,
+                **{c.key: getattr(jobs[row.job_id], c.key) for c in RUN_SPEC_JOB_COLUMNS},
             )
             for row in written
             if row.status == "queued"

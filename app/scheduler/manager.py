@@ -108,9 +108,12 @@ class SchedulerManager:
             raise
 
     def _take_over(self) -> None:
-        self.leading_since = utcnow()
+        since = utcnow()
+        # The record first: this process must not say it leads while the record still
+        # names the previous leader.
+        self._write_leader_record(since)
+        self.leading_since = since
         logger.info("Process %d leads the scheduler", os.getpid())
-        self._write_leader_record()
         self.recover_interrupted()
         self.scheduler = CronwellScheduler(
             jobstores={"default": CronwellJobStore(self.db, self.intake)},
@@ -171,7 +174,7 @@ class SchedulerManager:
 
     # -- leader record and recovery ---------------------------------------------------
 
-    def _write_leader_record(self) -> None:
+    def _write_leader_record(self, since: dt.datetime | None = None) -> None:
         now = utcnow()
         with self.db.write() as session:
             record = session.get(LeaderRecord, 1)
@@ -181,7 +184,7 @@ class SchedulerManager:
                         id=1,
                         pid=os.getpid(),
                         host=socket.gethostname(),
-                        since=self.leading_since or now,
+                        since=since or self.leading_since or now,
                         heartbeat_at=now,
                     )
                 )

@@ -44,6 +44,8 @@ logger = logging.getLogger("cronwell.runner")
 POLL_SECONDS = 0.5
 WATCH_SECONDS = 0.1
 CANCEL_POLL_SECONDS = 0.25
+#: Longer than any poll's snapshot can be old.
+DONE_MEMORY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,15 @@ class RunSpec:
     overlap_policy: str
 
 
+#: The job's columns a RunSpec carries (read again by the intake with each fire).
+RUN_SPEC_JOB_COLUMNS = (
+    Job.type,
+    Job.configuration,
+    Job.max_duration_seconds,
+    Job.retry_count,
+    Job.retry_delay_seconds,
+    Job.overlap_policy,
+)
 #: The columns a RunSpec is read from (executions joined with jobs).
 RUN_SPEC_COLUMNS = (
     Execution.id.label("execution_id"),
@@ -70,12 +81,7 @@ RUN_SPEC_COLUMNS = (
     Execution.attempt,
     Execution.retry_of,
     Execution.job_id,
-    Job.type,
-    Job.configuration,
-    Job.max_duration_seconds,
-    Job.retry_count,
-    Job.retry_delay_seconds,
-    Job.overlap_policy,
+    *RUN_SPEC_JOB_COLUMNS,
 )
 
 
@@ -127,6 +133,9 @@ class Runner:
         self._pending: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
         self._ready: list[Ready] = []
         self._known: set[int] = set()  # ids in the ready heap or running here
+        # Ids finished here recently (id -> monotonic time): a poll's snapshot may still
+        # show them queued, and must not start them again.
+        self._done: dict[int, float] = {}
         self._poll_now = threading.Event()
         self._recorder: threading.Thread | None = None
         self.finished_jobs: set[str] = set()  # jobs with new rows, for history pruning
@@ -184,7 +193,7 @@ class Runner:
         """Queued rows to start when due and a slot is free (from the intake or a poll)."""
         with self._lock:
             for spec in specs:
-                if spec.execution_id not in self._known:
+                if spec.execution_id not in self._known and spec.execution_id not in self._done:
                     self._known.add(spec.execution_id)
                     heapq.heappush(self._ready, Ready(spec.scheduled_at, spec.execution_id, spec))
         self._wake.set()
@@ -237,8 +246,9 @@ class Runner:
                 .limit(5000)
             ).all()
         with self._lock:
-            new = [RunSpec(**row._mapping) for row in rows if row.execution_id not in self._known]
-        self.offer(new)
+            cutoff = time.monotonic() - DONE_MEMORY_SECONDS
+            self._done = {i: t for i, t in self._done.items() if t > cutoff}
+        self.offer([RunSpec(**row._mapping) for row in rows])
 
     def _start_round(self) -> bool:
         """Start what fits in the free slots, in fire order; True if it filled them."""
@@ -352,6 +362,11 @@ class Runner:
         self._wake.set()
         return True
 
+    def _forget(self, execution_id: int) -> None:
+        """Its outcome is written (call with the lock held): remember it as done."""
+        self._known.discard(execution_id)
+        self._done[execution_id] = time.monotonic()
+
     def _record_loop(self) -> None:
         while True:
             first = self._pending.get()
@@ -390,11 +405,11 @@ class Runner:
                     with self._lock:
                         attempt.finished = True
                         self._active.pop(attempt.execution_id, None)
-                        self._known.discard(attempt.execution_id)
+                        self._forget(attempt.execution_id)
                     attempt.recorded.set()
                 continue
             with self._lock:
-                self._known.discard(attempt.execution_id)
+                self._forget(attempt.execution_id)
             attempt.recorded.set()
             self.finished_jobs.add(attempt.job_id)
 

@@ -120,6 +120,23 @@ class Bench:
             raise RuntimeError(done.stderr[-2000:])
         return json.loads(done.stdout.strip().splitlines()[-1])
 
+    def create_http_jobs(
+        self, server: Server, prefix: str, count: int, schedule: str, **fields
+    ) -> None:
+        """Create ``count`` Cronwell http jobs ``{prefix}-{i}`` that hit the recorder."""
+        for i in range(count):
+            server.http.post(
+                server.base + "/api/jobs",
+                json={
+                    "id": f"{prefix}-{i}",
+                    "name": f"{prefix} {i}",
+                    "type": "http",
+                    "schedule": schedule,
+                    "configuration": {"url": f"{self.recorder.url}/hit/{prefix}-{i}"},
+                    **fields,
+                },
+            ).raise_for_status()
+
     def wait_arrivals(self, expected: int, until: float) -> None:
         while time.time() < until and self.recorder.total() < expected:
             time.sleep(0.05)
@@ -133,18 +150,7 @@ class Bench:
             self.recorder.reset()
             due = time.time() + 5 + count * 0.015
             due_iso = dt.datetime.fromtimestamp(due, dt.UTC).isoformat()
-            for i in range(count):
-                response = server.http.post(
-                    server.base + "/api/jobs",
-                    json={
-                        "id": f"burst-{i}",
-                        "name": f"burst {i}",
-                        "type": "http",
-                        "schedule": due_iso,
-                        "configuration": {"url": f"{self.recorder.url}/hit/burst-{i}"},
-                    },
-                )
-                response.raise_for_status()
+            self.create_http_jobs(server, "burst", count, due_iso)
             spare = due - time.time()
             self.wait_arrivals(count, due + 60)
             time.sleep(1)
@@ -206,17 +212,7 @@ class Bench:
         jobs, seconds = self.sizes["steady_jobs"], self.sizes["steady_seconds"]
         server, db_path = self.cronwell("cronwell-steady")
         try:
-            for i in range(jobs):
-                server.http.post(
-                    server.base + "/api/jobs",
-                    json={
-                        "id": f"steady-{i}",
-                        "name": f"steady {i}",
-                        "type": "http",
-                        "schedule": "1s",
-                        "configuration": {"url": f"{self.recorder.url}/hit/steady-{i}"},
-                    },
-                ).raise_for_status()
+            self.create_http_jobs(server, "steady", jobs, "1s")
             time.sleep(2)  # warm up
             self.recorder.reset()
             start = time.time()
@@ -283,17 +279,7 @@ class Bench:
         server, _ = self.cronwell("cronwell-create")
         try:
             started = time.perf_counter()
-            for i in range(count):
-                server.http.post(
-                    server.base + "/api/jobs",
-                    json={
-                        "id": f"create-{i}",
-                        "name": f"create {i}",
-                        "type": "http",
-                        "schedule": "1h",
-                        "configuration": {"url": f"{self.recorder.url}/hit/create-{i}"},
-                    },
-                ).raise_for_status()
+            self.create_http_jobs(server, "create", count, "1h")
             cw_rate = count / (time.perf_counter() - started)
         finally:
             server.stop()
@@ -458,18 +444,7 @@ class Bench:
         jobs, seconds = self.sizes["sustained_jobs"], self.sizes["sustained_seconds"]
         server, db_path = self.cronwell("cronwell-sustained", CRONWELL_HISTORY_LIMIT="1000000")
         try:
-            for i in range(jobs):
-                server.http.post(
-                    server.base + "/api/jobs",
-                    json={
-                        "id": f"sus-{i}",
-                        "name": f"sus {i}",
-                        "type": "http",
-                        "schedule": "1s",
-                        "overlap_policy": "allow",
-                        "configuration": {"url": f"{self.recorder.url}/hit/sus-{i}"},
-                    },
-                ).raise_for_status()
+            self.create_http_jobs(server, "sus", jobs, "1s", overlap_policy="allow")
             time.sleep(2)
             start = dt.datetime.now(dt.UTC)
             time.sleep(seconds)

@@ -157,7 +157,7 @@ class Runner:
         self._recorder.start()
 
     def stop(self, grace_seconds: float) -> None:
-        """Stop claiming; let running attempts finish for ``grace_seconds``; interrupt the rest."""
+        """Stop starting runs; let running ones finish for ``grace_seconds``; interrupt the rest."""
         self._stopping.set()
         self._wake.set()
         deadline = time.monotonic() + grace_seconds
@@ -215,7 +215,7 @@ class Runner:
         if attempt is not None:
             self._cancel(attempt)
 
-    # -- claiming --------------------------------------------------------------------
+    # -- starting --------------------------------------------------------------------
 
     def _dispatch_loop(self) -> None:
         last_poll = 0.0

@@ -116,10 +116,6 @@ class Database:
             threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
         )
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
-
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
         """A session in one write transaction, committed on success, rolled back on error."""

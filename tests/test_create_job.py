@@ -135,21 +135,6 @@ def test_a_missing_schedule_is_refused(service, target):
     assert "schedule" in response.json()["errors"]
 
 
-def test_an_unknown_timezone_is_refused(service, target):
-    response = service.post(
-        "/api/jobs",
-        json={
-            "name": "x",
-            "type": "http",
-            "configuration": {"url": target.url("/ok")},
-            "schedule": "0 9 * * *",
-            "timezone": "Mars/Olympus",
-        },
-    )
-    assert response.status_code == 422
-    assert "timezone" in response.json()["errors"]
-
-
 def test_the_shell_type_is_refused_when_the_server_has_it_off(start_service):
     service = start_service({"CRONWELL_SHELL_JOBS_ENABLED": "false"})
     response = service.post(

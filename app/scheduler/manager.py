@@ -31,6 +31,7 @@ from app.scheduler import dispatch
 from app.scheduler.executor import IntakeExecutor
 from app.scheduler.intake import Intake
 from app.scheduler.leader import make_leader_lock
+from app.scheduler.recording import apply_outcome
 from app.scheduler.runner import Runner
 from app.scheduler.store import CronwellJobStore, CronwellScheduler, stored_job_row
 from app.scheduler.triggers import Schedule
@@ -213,7 +214,7 @@ class SchedulerManager:
                         status="interrupted", finished_at=now, duration_ms=duration, error=error
                     )
                 )
-                Runner.apply_outcome(session, job_id, "interrupted", started_at, duration, error)
+                apply_outcome(session, job_id, "interrupted", started_at, duration, error)
             queued = session.execute(
                 update(Execution)
                 .where(Execution.status == "queued", Execution.scheduled_at <= now)
@@ -338,7 +339,7 @@ class SchedulerManager:
     def prune_history(self) -> int:
         """Keep the newest HISTORY_LIMIT finished executions per job, in small batches."""
         limit = int(self.settings.get("HISTORY_LIMIT", 1000))
-        jobs, self.runner.finished_jobs = self.runner.finished_jobs, set()
+        jobs = self.runner.take_finished_jobs()
         removed = 0
         for job_id in jobs:
             while True:

@@ -155,3 +155,30 @@ def record(connection: Connection, items: list[StartRecord | OutcomeRecord]) -> 
     if retries:
         connection.execute(insert(executions), retries)
     return lost
+
+
+def apply_outcome(
+    connection,
+    job_id: str,
+    status: str,
+    started_at: dt.datetime | None,
+    duration_ms: int | None,
+    error: str | None,
+) -> None:
+    """One job's counters and last_* fields for one finished attempt (crash recovery)."""
+    runs, successes, failures = counter_deltas(status)
+    if not runs:
+        return
+    connection.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id)
+        .values(
+            run_count=jobs.c.run_count + runs,
+            success_count=jobs.c.success_count + successes,
+            fail_count=jobs.c.fail_count + failures,
+            last_run_at=started_at,
+            last_status=status,
+            last_duration_ms=duration_ms,
+            last_error=error,
+        )
+    )

@@ -38,7 +38,7 @@ from app.db import Database, utcnow
 from app.jobtypes import JobTypeRegistry
 from app.jobtypes.base import RunContext, RunResult
 from app.models import Execution, Job
-from app.scheduler.recording import OutcomeRecord, StartRecord, counter_deltas, record
+from app.scheduler.recording import OutcomeRecord, StartRecord, record
 
 logger = logging.getLogger("cronwell.runner")
 POLL_SECONDS = 0.5
@@ -138,7 +138,7 @@ class Runner:
         self._done: dict[int, float] = {}
         self._poll_now = threading.Event()
         self._recorder: threading.Thread | None = None
-        self.finished_jobs: set[str] = set()  # jobs with new rows, for history pruning
+        self._finished_jobs: set[str] = set()  # jobs with new rows, for history pruning
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -197,6 +197,12 @@ class Runner:
                     self._known.add(spec.execution_id)
                     heapq.heappush(self._ready, Ready(spec.scheduled_at, spec.execution_id, spec))
         self._wake.set()
+
+    def take_finished_jobs(self) -> set[str]:
+        """The jobs that finished runs since the last call (to prune their history)."""
+        with self._lock:
+            jobs, self._finished_jobs = self._finished_jobs, set()
+        return jobs
 
     def active_count(self) -> int:
         with self._lock:
@@ -410,35 +416,8 @@ class Runner:
                 continue
             with self._lock:
                 self._forget(attempt.execution_id)
+                self._finished_jobs.add(attempt.job_id)
             attempt.recorded.set()
-            self.finished_jobs.add(attempt.job_id)
-
-    @staticmethod
-    def apply_outcome(
-        session,
-        job_id: str,
-        status: str,
-        started_at: dt.datetime | None,
-        duration_ms: int | None,
-        error: str | None,
-    ) -> None:
-        """Update the job's counters and last_* fields for one finished attempt."""
-        runs, successes, failures = counter_deltas(status)
-        if not runs:
-            return
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id)
-            .values(
-                run_count=Job.run_count + runs,
-                success_count=Job.success_count + successes,
-                fail_count=Job.fail_count + failures,
-                last_run_at=started_at,
-                last_status=status,
-                last_duration_ms=duration_ms,
-                last_error=error,
-            )
-        )
 
     def _attach_late_output(self, attempt: Attempt, result: RunResult) -> None:
         """A handler that returned after its timeout or cancel: keep what it reported."""

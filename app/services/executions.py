@@ -11,7 +11,7 @@ from app.db import utcnow
 from app.errors import ExecutionNotFound, JobConflict
 from app.models import ACTIVE_STATUSES, Execution
 from app.runtime import Runtime
-from app.services.jobs import _load
+from app.services.jobs import load_job
 
 IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
 CANCEL_WAIT_SECONDS = 2.0
@@ -25,7 +25,7 @@ def run_now(rt: Runtime, job_id: str, idempotency_key: str | None = None) -> tup
     """
     now = utcnow()
     with rt.db.write() as session:
-        job = _load(session, job_id)
+        job = load_job(session, job_id)
         if idempotency_key:
             previous = session.scalar(
                 select(Execution).where(
@@ -74,7 +74,7 @@ def list_executions(
 ) -> tuple[list[Execution], int]:
     """A page of the job's executions, newest first, and their total."""
     with rt.db.read() as session:
-        _load(session, job_id)
+        load_job(session, job_id)
         conditions = [Execution.job_id == job_id]
         if status:
             conditions.append(Execution.status == status)
@@ -91,7 +91,7 @@ def list_executions(
 
 def get_execution(rt: Runtime, job_id: str, execution_id: int) -> Execution:
     with rt.db.read() as session:
-        _load(session, job_id)
+        load_job(session, job_id)
         execution = session.get(Execution, execution_id)
         if execution is None or execution.job_id != job_id:
             raise ExecutionNotFound(job_id, execution_id)
@@ -101,7 +101,7 @@ def get_execution(rt: Runtime, job_id: str, execution_id: int) -> Execution:
 def cancel_execution(rt: Runtime, job_id: str, execution_id: int) -> Execution:
     """Stop a queued or running execution; it is recorded ``cancelled``."""
     with rt.db.write() as session:
-        _load(session, job_id)
+        load_job(session, job_id)
         execution = session.get(Execution, execution_id)
         if execution is None or execution.job_id != job_id:
             raise ExecutionNotFound(job_id, execution_id)

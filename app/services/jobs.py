@@ -126,7 +126,8 @@ def _select_jobs():
     return select(Job, store.c.next_run_time).outerjoin(store, store.c.id == Job.id)
 
 
-def _load(session, job_id: str, *, include_deleted: bool = False) -> Job:
+def load_job(session, job_id: str, *, include_deleted: bool = False) -> Job:
+    """The job with its next run time, in ``session``; JobNotFound if unknown or deleted."""
     row = session.execute(_select_jobs().where(Job.id == job_id)).first()
     if row is None or (row[0].deleted_at is not None and not include_deleted):
         raise JobNotFound(job_id)
@@ -135,13 +136,13 @@ def _load(session, job_id: str, *, include_deleted: bool = False) -> Job:
 
 def get_job(rt: Runtime, job_id: str) -> Job:
     with rt.db.read() as session:
-        return _load(session, job_id)
+        return load_job(session, job_id)
 
 
 def get_job_with_recent(rt: Runtime, job_id: str) -> tuple[Job, list[Execution]]:
     """The job and its newest executions (for GET /api/jobs/{id})."""
     with rt.db.read() as session:
-        job = _load(session, job_id)
+        job = load_job(session, job_id)
         recent = session.scalars(
             select(Execution)
             .where(Execution.job_id == job_id)
@@ -228,7 +229,7 @@ def update_job(
     if not changes:
         raise ValidationFailed("_body", "No fields to update.")
     with rt.manager.changing(), rt.db.write() as session:
-        job = _load(session, job_id)
+        job = load_job(session, job_id)
         timezone = changes.get("timezone") or job.timezone
         schedule = resolve_schedule(changes, timezone, current=job)
         new_type = changes.get("type") or job.type
@@ -261,7 +262,7 @@ def update_job(
 def _change_state(rt: Runtime, job_id: str, *, include_deleted: bool, apply) -> None:
     """Run ``apply(session, job)``; when it reports a change, reschedule the job."""
     with rt.manager.changing(), rt.db.write() as session:
-        job = _load(session, job_id, include_deleted=include_deleted)
+        job = load_job(session, job_id, include_deleted=include_deleted)
         if apply(session, job):
             job.version += 1
             job.sync_pending = True

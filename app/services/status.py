@@ -10,7 +10,6 @@ from sqlalchemy import case, func, select, text
 from app import __version__
 from app.models import Execution, Job
 from app.runtime import Runtime
-from app.scheduler.triggers import get_timezone
 from app.services.jobs import resolve_schedule
 
 
@@ -84,7 +83,6 @@ class Preview:
 def preview_schedule(rt: Runtime, data: dict[str, Any]) -> Preview:
     """Describe a schedule (either form) and list its next ``count`` fire times."""
     timezone = data.get("timezone") or rt.settings["TIMEZONE"]
-    get_timezone(timezone)
     schedule = resolve_schedule(data, timezone)
     assert schedule is not None
     return Preview(

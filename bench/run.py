@@ -25,11 +25,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
-
 from bench import populate
 from bench.recorder import Recorder
-from bench.servers import ROOT, Server
+from bench.servers import ROOT, Client, Server
 
 FULL = {
     "burst": 1000,
@@ -125,9 +123,9 @@ class Bench:
     ) -> None:
         """Create ``count`` Cronwell http jobs ``{prefix}-{i}`` that hit the recorder."""
         for i in range(count):
-            server.http.post(
-                server.base + "/api/jobs",
-                json={
+            server.client.post(
+                "/api/jobs",
+                {
                     "id": f"{prefix}-{i}",
                     "name": f"{prefix} {i}",
                     "type": "http",
@@ -135,7 +133,7 @@ class Bench:
                     "configuration": {"url": f"{self.recorder.url}/hit/{prefix}-{i}"},
                     **fields,
                 },
-            ).raise_for_status()
+            )
 
     def wait_arrivals(self, expected: int, until: float) -> None:
         while time.time() < until and self.recorder.total() < expected:
@@ -287,16 +285,16 @@ class Bench:
         try:
             started = time.perf_counter()
             for i in range(count):
-                peer.http.post(
-                    peer.base + "/scheduler/jobs",
-                    json={
+                peer.client.post(
+                    "/scheduler/jobs",
+                    {
                         "id": f"create-{i}",
                         "func": "bench.peers.tasks:hit",
                         "trigger": "interval",
                         "hours": 1,
                         "args": [f"{self.recorder.url}/hit/create-{i}"],
                     },
-                ).raise_for_status()
+                )
             peer_rate = count / (time.perf_counter() - started)
         finally:
             peer.stop()
@@ -312,11 +310,12 @@ class Bench:
             )
         )
 
-    def _latencies(self, http: requests.Session, urls: list[str]) -> list[float]:
+    @staticmethod
+    def _latencies(client: Client, paths: list[str]) -> list[float]:
         out = []
-        for url in urls:
+        for path in paths:
             started = time.perf_counter()
-            http.get(url).raise_for_status()
+            client.get(path)
             out.append((time.perf_counter() - started) * 1000)
         return out
 
@@ -334,22 +333,21 @@ class Bench:
         per_job_pages = max(1, executions // jobs // 50)
         server, _ = self.cronwell("cronwell-read", CRONWELL_HISTORY_LIMIT="1000000")
         try:
-            base = server.base
-            self._latencies(server.http, [f"{base}/api/jobs"] * 5)  # warm up
+            self._latencies(server.client, ["/api/jobs"] * 5)  # warm up
             listing = self._latencies(
-                server.http,
+                server.client,
                 [
-                    f"{base}/api/jobs?page={rng.randint(1, pages)}&page_size=50"
+                    f"/api/jobs?page={rng.randint(1, pages)}&page_size=50"
                     for _ in range(samples)
                 ],
             )
             one = self._latencies(
-                server.http, [f"{base}/api/jobs/{rng.choice(ids)}" for _ in range(samples)]
+                server.client, [f"/api/jobs/{rng.choice(ids)}" for _ in range(samples)]
             )
             history = self._latencies(
-                server.http,
+                server.client,
                 [
-                    f"{base}/api/jobs/{rng.choice(ids)}/executions"
+                    f"/api/jobs/{rng.choice(ids)}/executions"
                     f"?page={rng.randint(1, per_job_pages)}&page_size=50"
                     for _ in range(samples)
                 ],
@@ -383,7 +381,7 @@ class Bench:
         peer = self.flask_aps("flask-aps-read")
         try:
             peer_list = self._latencies(
-                peer.http, [f"{peer.base}/scheduler/jobs"] * max(5, samples // 10)
+                peer.client, ["/scheduler/jobs"] * max(5, samples // 10)
             )
         finally:
             peer.stop()

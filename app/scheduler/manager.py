@@ -337,32 +337,44 @@ class SchedulerManager:
     # -- retention ---------------------------------------------------------------------
 
     def prune_history(self) -> int:
-        """Keep the newest HISTORY_LIMIT finished executions per job, in small batches."""
+        """Keep the newest HISTORY_LIMIT finished executions per job, in small batches.
+
+        One read finds the jobs over the limit (a burst of one-shots finishes a thousand
+        jobs, none of them over it); only those take the write lock.
+        """
         limit = int(self.settings.get("HISTORY_LIMIT", 1000))
-        jobs = self.runner.take_finished_jobs()
+        jobs = sorted(self.runner.take_finished_jobs())
+        over: dict[str, int] = {}
+        for start in range(0, len(jobs), PRUNE_BATCH):
+            chunk = jobs[start : start + PRUNE_BATCH]
+            cutoff = (
+                select(Execution.id)
+                .where(Execution.job_id == Job.id)
+                .order_by(Execution.id.desc())
+                .offset(limit)
+                .limit(1)
+                .correlate(Job)
+                .scalar_subquery()
+            )
+            with self.db.read() as session:
+                rows = session.execute(
+                    select(Job.id, cutoff).where(Job.id.in_(chunk), cutoff.is_not(None))
+                ).all()
+            over.update({job_id: job_cutoff for job_id, job_cutoff in rows})
         removed = 0
-        for job_id in jobs:
+        for job_id, cutoff_id in over.items():
             while True:
+                doomed = (
+                    select(Execution.id)
+                    .where(
+                        Execution.job_id == job_id,
+                        Execution.id <= cutoff_id,
+                        Execution.status.not_in(("queued", "running")),
+                    )
+                    .order_by(Execution.id)
+                    .limit(PRUNE_BATCH)
+                )
                 with self.db.write() as session:
-                    cutoff = session.scalar(
-                        select(Execution.id)
-                        .where(Execution.job_id == job_id)
-                        .order_by(Execution.id.desc())
-                        .offset(limit)
-                        .limit(1)
-                    )
-                    if cutoff is None:
-                        break
-                    doomed = (
-                        select(Execution.id)
-                        .where(
-                            Execution.job_id == job_id,
-                            Execution.id <= cutoff,
-                            Execution.status.not_in(("queued", "running")),
-                        )
-                        .order_by(Execution.id)
-                        .limit(PRUNE_BATCH)
-                    )
                     count = session.execute(
                         delete(Execution).where(Execution.id.in_(doomed.scalar_subquery()))
                     ).rowcount

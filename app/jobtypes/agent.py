@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import urllib3
 from marshmallow import Schema, fields, validate
 
 from app.jobtypes.base import JobType, RunContext, RunResult
-from app.jobtypes.http import perform_request
+from app.jobtypes.http import RequestFailed, perform_request
 
 SESSION_MODES = ("isolated", "shared", "persistent")
 AGENT_TYPES = ("prompt", "skill", "pipeline")
@@ -57,7 +56,7 @@ class AgentJobType(JobType):
                 headers={"Content-Type": "application/json"},
                 body=json.dumps(message).encode(),
             )
-        except urllib3.exceptions.HTTPError as exc:
+        except RequestFailed as exc:
             return RunResult(ok=False, error=f"Agent webhook request failed: {exc}")
         ok = 200 <= status < 300
         return RunResult(

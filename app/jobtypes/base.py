@@ -10,6 +10,7 @@ later fire. The built-in types stop promptly: ``shell`` kills its process group 
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Mapping
@@ -80,7 +81,12 @@ class JobType:
 
     def validate(self, configuration: Any, settings: Mapping[str, Any]) -> dict[str, Any]:
         """The loaded configuration; raises marshmallow's ValidationError."""
-        return self.config_schema().load(configuration or {})
+        return self._config_loader.load(configuration or {})
+
+    @functools.cached_property
+    def _config_loader(self) -> Schema:
+        # One instance per type: building a schema costs more than loading with it.
+        return self.config_schema()
 
     def run(self, context: RunContext) -> RunResult:  # pragma: no cover - abstract
         raise NotImplementedError

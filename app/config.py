@@ -17,6 +17,9 @@ HOST = "127.0.0.1"
 TIMEZONE = "UTC"
 # Executions running at once; further due runs wait as `queued`, in fire order.
 MAX_CONCURRENT = 10
+# How far ahead (seconds) the scheduler writes fires as `queued` rows; each then starts at
+# its time. 0 writes each fire at its time (APScheduler's way; fires start later).
+PREFIRE_SECONDS = 1.0
 # Allow the `shell` job type (it runs commands on this host).
 SHELL_JOBS_ENABLED = False
 # Where runs of the agent job types (prompt, skill, pipeline) are posted.

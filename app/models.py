@@ -110,6 +110,9 @@ class Execution(Base):
             sqlite_where=text("trigger = 'schedule'"),
             postgresql_where=text("trigger = 'schedule'"),
         ),
+        # Ids are never reused (SQLite would reuse the highest after a delete, e.g. of a
+        # withdrawn fire): an id names one execution for good, to clients and the runner.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -24,16 +24,19 @@ def _create(service, job_id, target, schedule="1s", **extra):
     return response.json()
 
 
+def _settled(rows: list[dict]) -> list[dict] | None:
+    """The rows whose time has come, once all of those are final (None before)."""
+    now = dt.datetime.now(dt.UTC)
+    due = [r for r in rows if dt.datetime.fromisoformat(r["scheduled_at"]) <= now]
+    # A queued row dated ahead is the next fire, written in advance (CRONWELL_PREFIRE_SECONDS).
+    if due and all(e["status"] not in ("queued", "running") for e in due):
+        return due
+    return None
+
+
 def assert_once_per_fire(service, target, job_id):
     # Outcomes are written just after the call returns: let the last one land.
-    rows = wait_for(
-        lambda: (
-            (r := service.executions(job_id))
-            and all(e["status"] not in ("queued", "running") for e in r)
-            and r
-        ),
-        timeout=5,
-    )
+    rows = wait_for(lambda: _settled(service.executions(job_id)), timeout=5)
     success = [r for r in rows if r["status"] == "success"]
     fires = [
         r["scheduled_at"] for r in rows if r["trigger"] == "schedule" and r["status"] != "missed"

@@ -36,8 +36,9 @@ def test_the_readme_walkthrough(start_service):
     seen: dict[str, tuple[int, str]] = {}
     for command in commands:
         if command.endswith("/api/jobs/hello/executions"):
-            # "After 10 seconds": wait for the first scheduled run instead of sleeping.
-            wait_for(lambda: service.executions("hello"), timeout=15, interval=0.5)
+            # "After 10 seconds": wait for the first scheduled run to finish instead of
+            # sleeping (its row is listed, queued, up to a second before it runs).
+            wait_for(lambda: service.executions("hello", status="success"), timeout=15)
         if command.endswith("/executions/1"):
             wait_for(lambda: service.executions("hello")[-1]["status"] == "success", timeout=5)
         status, body = run(command, port)

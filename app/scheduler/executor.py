@@ -36,5 +36,9 @@ class IntakeExecutor(BaseExecutor):
 
     def _do_submit_job(self, job: APSJob, run_times: list[dt.datetime]) -> None:
         now = dt.datetime.now(dt.UTC)
-        to_run, missed = split_run_times(run_times, job.misfire_grace_time, now)
-        job.func(*job.args, scheduled_for=to_run, missed=missed)
+        past = [t for t in run_times if t <= now]
+        if past:
+            to_run, missed = split_run_times(past, job.misfire_grace_time, now)
+            job.func(*job.args, scheduled_for=to_run, missed=missed)
+        for ahead in run_times[len(past) :]:
+            job.func(*job.args, scheduled_for=ahead, missed=())

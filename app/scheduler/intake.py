@@ -7,8 +7,9 @@ advances the jobs' next run times (see :mod:`app.scheduler.store`): a fire is re
 exactly when the store moves past it, so after a crash it is neither lost nor run twice.
 A fire outside a pass (a direct call of ``dispatch.fire``) is written at once.
 
-* a fire to run becomes a ``queued`` row, or ``skipped`` when the job's overlap policy is
-  ``skip`` and a run of it is still queued or running;
+* a fire to run becomes a ``queued`` row, or ``skipped`` when it is already due, the
+  job's overlap policy is ``skip`` and a run of it is still queued or running (a fire
+  written ahead of its time is queued; the runner decides at its time);
 * fires later than the grace time become one ``missed`` row per job and pass, with the
   count of fires it stands for in ``result.missed_fires``.
 
@@ -23,16 +24,18 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import Database, utcnow
 from app.models import Execution, Job
-from app.scheduler.runner import RUN_SPEC_JOB_COLUMNS, RunSpec
+from app.scheduler.runner import RUN_SPEC_JOB_COLUMNS, VERIFY_SECONDS, RunSpec
 
 logger = logging.getLogger("cronwell.intake")
 #: The job columns a fire needs: overlap and grace now, the rest to start the run.
 JOB_COLUMNS = (Job.id, *RUN_SPEC_JOB_COLUMNS, Job.misfire_grace_seconds)
+#: Fires closer than this to their time are not withdrawn by a change (see withdraw_planned).
+WITHDRAW_MARGIN_SECONDS = VERIFY_SECONDS + 0.15
 
 
 def _insert_new_fires(dialect: str):
@@ -108,7 +111,8 @@ class Intake:
                 rows.append(self._missed_row(fire, job.misfire_grace_seconds, now))
             if fire.scheduled_for is None:
                 continue
-            if job.overlap_policy == "skip" and fire.job_id in busy:
+            due = fire.scheduled_for <= now
+            if job.overlap_policy == "skip" and due and fire.job_id in busy:
                 rows.append(
                     {
                         "job_id": fire.job_id,
@@ -134,7 +138,7 @@ class Intake:
                     "created_at": now,
                 }
             )
-            if job.overlap_policy == "skip":
+            if job.overlap_policy == "skip" and due:
                 busy[fire.job_id] = "queued in this batch"
         if not rows:
             return []
@@ -153,12 +157,32 @@ class Intake:
                 scheduled_at=row.scheduled_at,
                 attempt=1,
                 retry_of=None,
+                trigger="schedule",
                 job_id=row.job_id,
                 **{c.key: getattr(jobs[row.job_id], c.key) for c in RUN_SPEC_JOB_COLUMNS},
             )
             for row in written
             if row.status == "queued"
         ]
+
+    @staticmethod
+    def withdraw_planned(session, job_id: str) -> int:
+        """Delete the job's fires written ahead of their time (its schedule or definition
+        is changing: the store hands them out again as the job now says).
+
+        Called in the changing transaction. Fires due within WITHDRAW_MARGIN_SECONDS are
+        kept and run as planned: the runner may already have checked them (it does, at
+        most VERIFY_SECONDS before a start), and a run must never lose its row.
+        """
+        margin = dt.timedelta(seconds=WITHDRAW_MARGIN_SECONDS)
+        return session.execute(
+            delete(Execution).where(
+                Execution.job_id == job_id,
+                Execution.trigger == "schedule",
+                Execution.status == "queued",
+                Execution.scheduled_at > utcnow() + margin,
+            )
+        ).rowcount
 
     @staticmethod
     def _busy_runs(session, job_ids: list[str], now: dt.datetime) -> dict[str, object]:

@@ -121,6 +121,7 @@ class SchedulerManager:
             executors={"default": IntakeExecutor()},
             job_defaults={"coalesce": False, "max_instances": 1_000_000},
             timezone=dt.UTC,
+            prefire_seconds=float(self.settings.get("PREFIRE_SECONDS", 1.0)),
         )
         dispatch.set_sink(self.intake.submit)
         self.runner.start()
@@ -283,9 +284,13 @@ class SchedulerManager:
         """Put the job's schedule in the store (or take it out), in the caller's
         transaction; the next run time, or None.
 
+        Fires of the job written ahead of their time are withdrawn first, in whichever
+        process makes the change (see :meth:`Intake.withdraw_planned`): the store hands
+        them out again as the job now is, or not at all.
         When this process does not lead, the job stays ``sync_pending`` and the leader
         applies it within SYNC_INTERVAL_SECONDS.
         """
+        self.intake.withdraw_planned(session, job.id)
         if self.scheduler is None:
             return None
         store = job_store_table

@@ -2,8 +2,9 @@
 
 One call writes a whole batch with a handful of statements (a status read, then
 ``executemany`` updates and inserts), whatever its size: per-row ORM work was the
-bottleneck of a burst. Each row is still guarded: a start applies only to a row that is
-``queued``, an outcome only to one that is ``running`` (as the batch itself leaves them).
+bottleneck of a burst. Each row is still guarded: a start or a skip applies only to a row
+that is ``queued``, an outcome only to one that is ``running`` (as the batch itself leaves
+them).
 """
 
 from __future__ import annotations
@@ -24,6 +25,15 @@ jobs = Job.__table__
 class StartRecord:
     execution_id: int
     started_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class SkipRecord:
+    """A scheduled fire not run because its job's previous run was still running."""
+
+    execution_id: int
+    finished_at: dt.datetime
+    error: str
 
 
 @dataclass(frozen=True)
@@ -50,7 +60,9 @@ def counter_deltas(status: str) -> tuple[int, int, int]:
     return 1, int(status == "success"), int(status in FAILED_STATUSES)
 
 
-def record(connection: Connection, items: list[StartRecord | OutcomeRecord]) -> set[int]:
+def record(
+    connection: Connection, items: list[StartRecord | OutcomeRecord | SkipRecord]
+) -> set[int]:
     """Write a batch in order; return the ids whose start found the row no longer queued."""
     ids = {item.execution_id for item in items}
     state = dict(
@@ -59,6 +71,7 @@ def record(connection: Connection, items: list[StartRecord | OutcomeRecord]) -> 
         ).all()
     )
     starts: list[dict[str, Any]] = []
+    skips: list[dict[str, Any]] = []
     outcomes: list[dict[str, Any]] = []
     retries: list[dict[str, Any]] = []
     per_job: dict[str, dict[str, Any]] = {}
@@ -71,6 +84,17 @@ def record(connection: Connection, items: list[StartRecord | OutcomeRecord]) -> 
                 state[item.execution_id] = "running"
             else:
                 lost.add(item.execution_id)
+            continue
+        if isinstance(item, SkipRecord):
+            if current == "queued":
+                skips.append(
+                    {
+                        "b_id": item.execution_id,
+                        "b_finished_at": item.finished_at,
+                        "b_error": item.error,
+                    }
+                )
+                state[item.execution_id] = "skipped"
             continue
         if current != "running":
             continue  # already final (cancelled, interrupted) or never started
@@ -121,6 +145,15 @@ def record(connection: Connection, items: list[StartRecord | OutcomeRecord]) -> 
             .where(row)
             .values(status="running", started_at=bindparam("b_started_at")),
             starts,
+        )
+    if skips:
+        connection.execute(
+            update(executions)
+            .where(row)
+            .values(
+                status="skipped", finished_at=bindparam("b_finished_at"), error=bindparam("b_error")
+            ),
+            skips,
         )
     if outcomes:
         connection.execute(

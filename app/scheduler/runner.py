@@ -1,11 +1,17 @@
-"""The runner: starts due ``queued`` executions, at most MAX_CONCURRENT at once.
+"""The runner: starts ``queued`` executions at their time, at most MAX_CONCURRENT at once.
 
 The database is the queue of record; the runner keeps a ready heap in memory, ordered by
-fire time (``scheduled_at``, then id). Rows reach it two ways: the intake offers the rows
-it just wrote, and a read-only poll finds due rows queued elsewhere (run-now from another
-worker, a retry coming due, rows left by a previous leader's stop). Before starting a
-round, one read checks that the rows are still queued and loads their job definitions,
-so a run cancelled or deleted meanwhile does not start.
+fire time (``scheduled_at``, then id), and starts each run when its time comes. Rows
+reach it two ways: the intake offers the rows it just wrote (fires written up to
+PREFIRE_SECONDS ahead, see :mod:`app.scheduler.store`), and a read-only poll finds rows
+queued elsewhere (run-now from another worker, a retry, rows left by a previous leader).
+
+Before a run starts, one read checks that its row is still ``queued`` and reloads its
+job's definition (a batch of the next due rows at a time, at most VERIFY_SECONDS before
+the start): a fire withdrawn by a change to its job's schedule, or a run cancelled or
+deleted meanwhile, does not start, and a change to the job's configuration applies. A scheduled
+fire of an ``overlap_policy: skip`` job whose previous run is still running is recorded
+``skipped`` at that moment.
 
 Starting is in memory; the ``running`` transition and every outcome are written by one
 recorder thread in batches (a transaction per batch, never per run), so the write lock
@@ -13,12 +19,12 @@ is off the path from fire to run. A crash before a start is written leaves the r
 ``queued``, and the next leader records it ``interrupted``. If the start finds the row no
 longer queued (cancelled in between), the attempt is stopped through its cancel token.
 
-Each attempt runs its handler in a thread of its own. Threads cannot be killed, so the
-watchdog does not wait for a handler at its deadline: it sets the cancel token, records
-``timeout`` and frees the slot (the built-in handlers stop promptly on the token; a host
-handler that ignores it keeps a thread, never a slot). Cancel requests are rows flagged
-``cancel_requested`` by any worker, which the watchdog picks up. The first of the handler
-and the watchdog to finish an attempt frees its slot at once.
+Handlers run on a pool of worker threads that grows when every worker is busy (so a
+handler that ignores its timeout keeps a thread, never a slot). The watchdog does not
+wait for a handler at its deadline: it sets the cancel token, records ``timeout`` and
+frees the slot. Cancel requests are rows flagged ``cancel_requested`` by any worker,
+which the watchdog picks up. The first of the handler and the watchdog to finish an
+attempt frees its slot at once.
 """
 
 from __future__ import annotations
@@ -38,10 +44,13 @@ from app.db import Database, utcnow
 from app.jobtypes import JobTypeRegistry
 from app.jobtypes.base import RunContext, RunResult
 from app.models import Execution, Job
-from app.scheduler.recording import OutcomeRecord, StartRecord, record
+from app.scheduler.recording import OutcomeRecord, SkipRecord, StartRecord, record
 
 logger = logging.getLogger("cronwell.runner")
 POLL_SECONDS = 0.5
+#: A row is checked to be still queued at most this long before its run starts.
+VERIFY_SECONDS = 0.1
+VERIFY_BATCH = 500
 WATCH_SECONDS = 0.1
 CANCEL_POLL_SECONDS = 0.25
 #: Longer than any poll's snapshot can be old.
@@ -56,6 +65,7 @@ class RunSpec:
     scheduled_at: dt.datetime
     attempt: int
     retry_of: int | None
+    trigger: str
     job_id: str
     type: str
     configuration: dict
@@ -80,26 +90,37 @@ RUN_SPEC_COLUMNS = (
     Execution.scheduled_at,
     Execution.attempt,
     Execution.retry_of,
+    Execution.trigger,
     Execution.job_id,
     *RUN_SPEC_JOB_COLUMNS,
 )
 
 
-@dataclass(order=True)
+@dataclass
 class Ready:
-    """A queued execution the runner knows of, ordered by fire time."""
+    """A queued execution the runner knows of (in the heap as (time, id, Ready))."""
 
-    scheduled_at: dt.datetime
-    execution_id: int
-    spec: RunSpec = field(compare=False)
+    spec: RunSpec
+    verified: float = 0.0  # monotonic time of the last check that the row is queued
+
+    @property
+    def execution_id(self) -> int:
+        return self.spec.execution_id
+
+    @property
+    def scheduled_at(self) -> dt.datetime:
+        return self.spec.scheduled_at
+
+    def key(self) -> tuple[dt.datetime, int, Ready]:
+        return (self.spec.scheduled_at, self.spec.execution_id, self)
 
 
 @dataclass
 class Pending:
-    """A start or an outcome of ``attempt``, waiting for the recorder thread."""
+    """A start, an outcome or a skip, waiting for the recorder thread."""
 
-    attempt: Attempt
-    record: StartRecord | OutcomeRecord
+    attempt: Attempt | None
+    record: StartRecord | OutcomeRecord | SkipRecord
 
 
 @dataclass
@@ -116,7 +137,7 @@ class Attempt:
     retry_delay: int
     finished: bool = False
     recorded: threading.Event = field(default_factory=threading.Event, repr=False)
-    thread: threading.Thread | None = field(default=None, repr=False)
+    handler_done: bool = False
 
 
 class Runner:
@@ -131,7 +152,7 @@ class Runner:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._pending: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
-        self._ready: list[Ready] = []
+        self._ready: list[tuple[dt.datetime, int, Ready]] = []  # a heap, by fire time
         self._known: set[int] = set()  # ids in the ready heap or running here
         # Ids finished here recently (id -> monotonic time): a poll's snapshot may still
         # show them queued, and must not start them again.
@@ -139,6 +160,8 @@ class Runner:
         self._poll_now = threading.Event()
         self._recorder: threading.Thread | None = None
         self._finished_jobs: set[str] = set()  # jobs with new rows, for history pruning
+        self._work: queue.SimpleQueue[Attempt] = queue.SimpleQueue()
+        self._idle_workers = 0
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -173,9 +196,8 @@ class Runner:
             )
         # Give handlers a moment to act on the token (a shell run kills its group).
         handlers_deadline = time.monotonic() + 2
-        for attempt in leftovers:
-            if attempt.thread is not None:
-                attempt.thread.join(timeout=max(0.0, handlers_deadline - time.monotonic()))
+        while time.monotonic() < handlers_deadline and not all(a.handler_done for a in leftovers):
+            time.sleep(0.02)
         for thread in self._threads:
             thread.join(timeout=2)
         self._threads.clear()
@@ -189,13 +211,17 @@ class Runner:
         self._poll_now.set()
         self._wake.set()
 
-    def offer(self, specs: list[RunSpec]) -> None:
-        """Queued rows to start when due and a slot is free (from the intake or a poll)."""
+    def offer(self, specs: list[RunSpec], *, verified: bool = True) -> None:
+        """Queued rows to start when due and a slot is free (from the intake or a poll).
+
+        ``verified``: the rows were read or written as queued just now.
+        """
+        checked = time.monotonic() if verified else 0.0
         with self._lock:
             for spec in specs:
                 if spec.execution_id not in self._known and spec.execution_id not in self._done:
                     self._known.add(spec.execution_id)
-                    heapq.heappush(self._ready, Ready(spec.scheduled_at, spec.execution_id, spec))
+                    heapq.heappush(self._ready, Ready(spec, checked).key())
         self._wake.set()
 
     def take_finished_jobs(self) -> set[str]:
@@ -226,7 +252,7 @@ class Runner:
     def _dispatch_loop(self) -> None:
         last_poll = 0.0
         while not self._stopping.is_set():
-            self._wake.wait(POLL_SECONDS)
+            self._wake.wait(self._seconds_to_next_start(POLL_SECONDS))
             self._wake.clear()
             if self._stopping.is_set():
                 return
@@ -241,46 +267,127 @@ class Runner:
                 logger.exception("Starting queued executions failed")
                 time.sleep(POLL_SECONDS)
 
+    def _seconds_to_next_start(self, longest: float) -> float:
+        """How long the dispatch loop may sleep: until the next run is due, at most ``longest``."""
+        with self._lock:
+            if not self._ready or len(self._active) >= self.max_concurrent:
+                return longest
+            head = self._ready[0][0]
+        seconds = (head - utcnow()).total_seconds()
+        # A due head that did not start waits for its job's run (a finish wakes us);
+        # look again soon anyway.
+        return min(longest, seconds if seconds > 0 else 0.01)
+
     def _poll_queued(self) -> None:
-        """Add due queued rows this runner does not know yet (read-only)."""
+        """Add queued rows due soon that this runner does not know yet (read-only)."""
+        horizon = utcnow() + dt.timedelta(seconds=POLL_SECONDS)
         with self.db.read() as session:
-            rows = session.execute(
-                select(*RUN_SPEC_COLUMNS)
-                .join(Job, Job.id == Execution.job_id)
-                .where(Execution.status == "queued", Execution.scheduled_at <= utcnow())
+            ids = session.scalars(
+                select(Execution.id)
+                .where(Execution.status == "queued", Execution.scheduled_at <= horizon)
                 .order_by(Execution.scheduled_at, Execution.id)
                 .limit(5000)
             ).all()
-        with self._lock:
-            cutoff = time.monotonic() - DONE_MEMORY_SECONDS
-            self._done = {i: t for i, t in self._done.items() if t > cutoff}
+            with self._lock:
+                cutoff = time.monotonic() - DONE_MEMORY_SECONDS
+                self._done = {i: t for i, t in self._done.items() if t > cutoff}
+                new = [i for i in ids if i not in self._known and i not in self._done]
+            # Definitions only for rows not known yet (most are, in a burst).
+            rows = (
+                session.execute(
+                    select(*RUN_SPEC_COLUMNS)
+                    .join(Job, Job.id == Execution.job_id)
+                    .where(Execution.id.in_(new), Execution.status == "queued")
+                ).all()
+                if new
+                else []
+            )
         self.offer([RunSpec(**row._mapping) for row in rows])
+
+    def _verify(self) -> None:
+        """Re-read the due rows about to start, with their job's definition (one read a batch).
+
+        A row withdrawn (its job rescheduled), cancelled or deleted since it was offered is
+        dropped; the others start with the job as it is now (a change to the job's
+        configuration or limits applies to a fire already written ahead). Rows read within
+        VERIFY_SECONDS are not read again.
+        """
+        mono = time.monotonic()
+        with self._lock:
+            soon = utcnow() + dt.timedelta(seconds=VERIFY_SECONDS)
+            if not self._ready:
+                return
+            head = self._ready[0]
+            if head[0] > soon or head[2].verified >= mono - VERIFY_SECONDS:
+                return  # the next run to start was read just now (or is not due yet)
+            stale = [
+                item
+                for when, _, item in heapq.nsmallest(VERIFY_BATCH, self._ready)
+                if when <= soon and item.verified < mono - VERIFY_SECONDS
+            ]
+        if not stale:
+            return
+        with self.db.read() as session:
+            current = {
+                row.execution_id: RunSpec(**row._mapping)
+                for row in session.execute(
+                    select(*RUN_SPEC_COLUMNS)
+                    .join(Job, Job.id == Execution.job_id)
+                    .where(
+                        Execution.id.in_([item.execution_id for item in stale]),
+                        Execution.status == "queued",
+                    )
+                )
+            }
+        with self._lock:
+            for item in stale:
+                spec = current.get(item.execution_id)
+                if spec is not None:
+                    item.spec, item.verified = spec, mono
+                else:
+                    self._known.discard(item.execution_id)  # skipped when popped
 
     def _start_round(self) -> bool:
         """Start what fits in the free slots, in fire order; True if it filled them."""
-        started = 0
+        self._verify()
+        skips: list[RunSpec] = []
         with self._lock:
             free = self.max_concurrent - len(self._active)
             now = utcnow()
             running_jobs = {a.job_id for a in self._active.values()}
-            deferred: list[Ready] = []
+            deferred: list[tuple[dt.datetime, int, Ready]] = []
             to_start: list[RunSpec] = []
-            while self._ready and len(to_start) < free and self._ready[0].scheduled_at <= now:
-                item = heapq.heappop(self._ready)
+            while self._ready and len(to_start) < free and self._ready[0][0] <= now:
+                entry = heapq.heappop(self._ready)
+                item = entry[2]
                 if item.execution_id not in self._known:
-                    continue  # cancelled while queued
+                    continue  # withdrawn or cancelled while queued
                 spec = item.spec
                 if spec.overlap_policy == "skip" and spec.job_id in running_jobs:
-                    deferred.append(item)  # a retry or run-now waits for its job's run
+                    if spec.trigger == "schedule":
+                        skips.append(spec)  # a fire while its job still runs: skipped
+                    else:
+                        deferred.append(entry)  # a retry or run-now waits for its job's run
                     continue
                 to_start.append(spec)
                 running_jobs.add(spec.job_id)
-            for item in deferred:
-                heapq.heappush(self._ready, item)
+            for entry in deferred:
+                heapq.heappush(self._ready, entry)
+        for spec in skips:
+            self._pending.put(Pending(None, self._skip_record(spec)))
         for spec in to_start:
             self._start_attempt(spec)
-            started += 1
-        return started > 0 and started == free
+        return bool(to_start) and len(to_start) == free
+
+    def _skip_record(self, spec: RunSpec) -> SkipRecord:
+        running = [a.execution_id for a in self.active_attempts() if a.job_id == spec.job_id]
+        return SkipRecord(
+            execution_id=spec.execution_id,
+            finished_at=utcnow(),
+            error="Skipped: the previous run "
+            f"(execution {running[0] if running else 'unknown'}) was still in progress "
+            "and overlap_policy is skip.",
+        )
 
     def _start_attempt(self, spec: RunSpec) -> None:
         context = RunContext(
@@ -305,14 +412,24 @@ class Runner:
         )
         with self._lock:
             self._active[spec.execution_id] = attempt
+            spawn = self._idle_workers == 0
+            if not spawn:
+                self._idle_workers -= 1  # that worker takes this attempt (or an equal one)
         self._pending.put(Pending(attempt, StartRecord(spec.execution_id, attempt.started_at)))
-        attempt.thread = threading.Thread(
-            target=self._run_attempt,
-            args=(attempt,),
-            name=f"cronwell-run-{spec.execution_id}",
-            daemon=True,
-        )
-        attempt.thread.start()
+        self._work.put(attempt)
+        if spawn:
+            threading.Thread(target=self._work_loop, name="cronwell-run", daemon=True).start()
+
+    def _work_loop(self) -> None:
+        """A worker thread: runs attempts, one at a time, for the life of the process."""
+        while True:
+            attempt = self._work.get()
+            try:
+                self._run_attempt(attempt)
+            finally:
+                attempt.handler_done = True
+                with self._lock:
+                    self._idle_workers += 1
 
     def _run_attempt(self, attempt: Attempt) -> None:
         try:
@@ -405,6 +522,10 @@ class Runner:
                 time.sleep(min(0.05 * 2**attempt_no, 2))
         for pending in batch:
             attempt = pending.attempt
+            if attempt is None:  # a skip
+                with self._lock:
+                    self._forget(pending.record.execution_id)
+                continue
             if isinstance(pending.record, StartRecord):
                 if attempt.execution_id in lost:  # cancelled before its start was written
                     attempt.context.cancelled.set()

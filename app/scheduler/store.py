@@ -18,12 +18,15 @@ import logging
 import pickle
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from threading import TIMEOUT_MAX
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_PAUSED
 from apscheduler.util import datetime_to_utc_timestamp
 from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
@@ -190,29 +193,98 @@ class CronwellJobStore(SQLAlchemyJobStore):
 
 
 class CronwellScheduler(BackgroundScheduler):
-    """A BackgroundScheduler whose passes write the job store in one batch, and which
-    says when it plans to wake (so a change need not wake it for nothing)."""
+    """A BackgroundScheduler that hands fires out ahead of their time, writes each pass in
+    one batch, and says when it plans to wake (so a change need not wake it for nothing).
+
+    A pass takes every job due within ``prefire_seconds`` and hands out its fire times,
+    future ones included: the intake writes them as ``queued`` rows in the pass's
+    transaction and the runner starts each at its time. The pass's database work is then
+    off the path from a fire's time to its start, and a burst of a thousand jobs due at
+    once is written before the instant comes. Passes are at least half of
+    ``prefire_seconds`` apart (unless a change wakes the scheduler), so each covers many
+    fires. ``prefire_seconds=0`` is APScheduler's own behaviour: a pass at each fire time.
+    """
 
     #: time.monotonic() of the next planned pass; None: none planned (no jobs).
     planned_wakeup: float | None = 0.0
 
-    def _process_jobs(self):
-        stores = [s for s in self._jobstores.values() if isinstance(s, CronwellJobStore)]
-        for store in stores:
-            store.begin_batch()
-        try:
-            wait_seconds = super()._process_jobs()
-        finally:
-            for store in stores:
-                store.end_batch()
+    def __init__(self, *args: Any, prefire_seconds: float = 0.0, **kwargs: Any) -> None:
+        self.prefire = timedelta(seconds=max(0.0, prefire_seconds))
+        super().__init__(*args, **kwargs)
+
+    def _process_jobs(self) -> float | None:
+        """APScheduler's pass (``BaseScheduler._process_jobs``) with a horizon."""
+        if self.state == STATE_PAUSED:
+            return None
+        now = datetime.now(self.timezone)
+        horizon = now + self.prefire
+        next_wakeup: datetime | None = None
+        events = []
+        with self._jobstores_lock:
+            for alias, store in self._jobstores.items():
+                batching = isinstance(store, CronwellJobStore)
+                if batching:
+                    store.begin_batch()
+                try:
+                    due_jobs = store.get_due_jobs(horizon)
+                except Exception as exc:
+                    logger.warning("Error getting due jobs from job store %r: %s", alias, exc)
+                    retry = now + timedelta(seconds=self.jobstore_retry_interval)
+                    next_wakeup = min(next_wakeup or retry, retry)
+                    if batching:
+                        store.end_batch()
+                    continue
+                try:
+                    for job in due_jobs:
+                        events += self._hand_out(job, alias, horizon)
+                finally:
+                    if batching:
+                        store.end_batch()
+                store_next = store.get_next_run_time()
+                if store_next and (next_wakeup is None or store_next < next_wakeup):
+                    next_wakeup = store_next.astimezone(self.timezone)
+        for event in events:
+            self._dispatch_event(event)
+        if self.state == STATE_PAUSED or next_wakeup is None:
+            wait_seconds = None
+        else:
+            until_due = (next_wakeup - self.prefire - datetime.now(self.timezone)).total_seconds()
+            wait_seconds = min(max(until_due, self.prefire.total_seconds() / 2), TIMEOUT_MAX)
         self.planned_wakeup = None if wait_seconds is None else time.monotonic() + wait_seconds
         return wait_seconds
 
+    def _hand_out(self, job, alias: str, horizon: datetime) -> list[JobSubmissionEvent]:
+        """Submit one due job's fire times up to ``horizon``; advance or remove it."""
+        try:
+            executor = self._lookup_executor(job.executor)
+        except BaseException:
+            logger.error("Executor lookup (%r) failed for job %r: removing it", job.executor, job)
+            self.remove_job(job.id, alias)
+            return []
+        run_times = job._get_run_times(horizon)
+        run_times = run_times[-1:] if run_times and job.coalesce else run_times
+        if not run_times:
+            return []
+        events = []
+        try:
+            executor.submit_job(job, run_times)
+        except BaseException:
+            logger.exception("Error submitting job %r to executor %r", job, job.executor)
+        else:
+            events.append(JobSubmissionEvent(EVENT_JOB_SUBMITTED, job.id, alias, run_times))
+        job_next_run = job.trigger.get_next_fire_time(run_times[-1], horizon)
+        if job_next_run:
+            job._modify(next_run_time=job_next_run)
+            self._jobstores[alias].update_job(job)
+        else:
+            self.remove_job(job.id, alias)
+        return events
+
     def wakeup_before(self, moment) -> None:
-        """Wake now if ``moment`` (aware datetime) comes before the planned pass."""
+        """Wake now if ``moment`` (aware datetime) must be handed out before the planned pass."""
         if moment is None:
             return
-        seconds_away = (moment - datetime.now(UTC)).total_seconds()
+        seconds_away = (moment - datetime.now(UTC)).total_seconds() - self.prefire.total_seconds()
         planned = self.planned_wakeup
         if planned is None or time.monotonic() + seconds_away < planned:
             self.wakeup()

@@ -32,7 +32,9 @@ DEFAULTS: dict[str, Any] = {
     "overlap_policy": "skip",
     "misfire_grace_seconds": 60,
 }
-#: Changing one of these changes what the APScheduler store must hold.
+#: Changing one of these changes what the APScheduler store must hold: the job is
+#: rescheduled (and its fires written ahead are planned again). The rest of a job's
+#: definition is read by the runner just before each run starts.
 SCHEDULING_FIELDS = (
     "schedule_type",
     "schedule_config",
@@ -106,13 +108,17 @@ def check_schedule_text(text: str, timezone: str, kinds: tuple[str, ...]) -> Sch
     return schedule
 
 
-def _attach_next_run(job: Job, next_run_time: float | None) -> Job:
-    """Fill ``job.next_run_at`` from the store's next_run_time joined in the query."""
+def _attach_next_run(
+    job: Job, next_run_time: float | None, planned: dt.datetime | None = None
+) -> Job:
+    """Fill ``job.next_run_at`` from the store's next_run_time joined in the query, or
+    from a fire already written ahead of its time (``planned``), whichever comes first."""
     job.next_run_at = None
     if not job.is_schedulable:
         return job
-    if next_run_time is not None:
-        job.next_run_at = dt.datetime.fromtimestamp(next_run_time, dt.UTC)
+    if next_run_time is not None or planned is not None:
+        stored = None if next_run_time is None else dt.datetime.fromtimestamp(next_run_time, dt.UTC)
+        job.next_run_at = min(t for t in (stored, planned) if t is not None)
     elif job.sync_pending:
         # Not applied by the leader yet (it polls other workers' changes): show the time
         # the schedule gives, so a response never says "no next run" for a live job.
@@ -122,8 +128,20 @@ def _attach_next_run(job: Job, next_run_time: float | None) -> Job:
 
 
 def _select_jobs():
+    """Jobs with the store's next run time and their earliest fire written ahead."""
     store = job_store_table
-    return select(Job, store.c.next_run_time).outerjoin(store, store.c.id == Job.id)
+    planned = (
+        select(func.min(Execution.scheduled_at))
+        .where(
+            Execution.job_id == Job.id,
+            Execution.trigger == "schedule",
+            Execution.status == "queued",
+            Execution.scheduled_at > utcnow(),
+        )
+        .correlate(Job)
+        .scalar_subquery()
+    )
+    return select(Job, store.c.next_run_time, planned).outerjoin(store, store.c.id == Job.id)
 
 
 def load_job(session, job_id: str, *, include_deleted: bool = False) -> Job:
@@ -131,7 +149,7 @@ def load_job(session, job_id: str, *, include_deleted: bool = False) -> Job:
     row = session.execute(_select_jobs().where(Job.id == job_id)).first()
     if row is None or (row[0].deleted_at is not None and not include_deleted):
         raise JobNotFound(job_id)
-    return _attach_next_run(row[0], row[1])
+    return _attach_next_run(*row)
 
 
 def get_job(rt: Runtime, job_id: str) -> Job:
@@ -175,7 +193,7 @@ def list_jobs(rt: Runtime, filters: JobFilters, page: int, page_size: int) -> tu
             .offset((page - 1) * page_size)
             .limit(page_size)
         ).all()
-        return [_attach_next_run(job, nrt) for job, nrt in rows], int(total or 0)
+        return [_attach_next_run(*row) for row in rows], int(total or 0)
 
 
 def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
@@ -230,6 +248,7 @@ def update_job(
         raise ValidationFailed("_body", "No fields to update.")
     with rt.manager.changing(), rt.db.write() as session:
         job = load_job(session, job_id)
+        before = {f: getattr(job, f) for f in SCHEDULING_FIELDS}
         timezone = changes.get("timezone") or job.timezone
         schedule = resolve_schedule(changes, timezone, current=job)
         new_type = changes.get("type") or job.type
@@ -239,7 +258,6 @@ def update_job(
                 config = {**(job.configuration or {}), **(config or {})}
             job.configuration = rt.registry.validate(new_type, config)
             job.type = new_type
-        before = {f: getattr(job, f) for f in SCHEDULING_FIELDS}
         if schedule is not None:
             job.schedule_type, job.schedule_config = schedule.type, schedule.config
         job.timezone = timezone
@@ -295,6 +313,8 @@ def delete_job(rt: Runtime, job_id: str) -> None:
     def apply(session, job: Job) -> bool:
         now = utcnow()
         job.deleted_at = now
+        # Fires planned ahead are withdrawn, not cancelled: a restore plans them again.
+        rt.manager.intake.withdraw_planned(session, job_id)
         cancelled.extend(
             session.scalars(
                 update(Execution)

@@ -280,7 +280,7 @@ class SchedulerManager:
         with scheduler._jobstores_lock if scheduler is not None else contextlib.nullcontext():
             yield
 
-    def apply_to_store(self, session, job: Job) -> dt.datetime | None:
+    def apply_to_store(self, session, job: Job, *, new: bool = False) -> dt.datetime | None:
         """Put the job's schedule in the store (or take it out), in the caller's
         transaction; the next run time, or None.
 
@@ -288,13 +288,16 @@ class SchedulerManager:
         process makes the change (see :meth:`Intake.withdraw_planned`): the store hands
         them out again as the job now is, or not at all.
         When this process does not lead, the job stays ``sync_pending`` and the leader
-        applies it within SYNC_INTERVAL_SECONDS.
+        applies it within SYNC_INTERVAL_SECONDS. ``new``: the job is being created (it
+        has no store row and no planned fires yet).
         """
-        self.intake.withdraw_planned(session, job.id)
+        if not new:
+            self.intake.withdraw_planned(session, job.id)
         if self.scheduler is None:
             return None
         store = job_store_table
-        session.execute(delete(store).where(store.c.id == job.id))
+        if not new:
+            session.execute(delete(store).where(store.c.id == job.id))
         next_run = None
         if job.is_schedulable and not self._is_spent(job):
             schedule = Schedule(job.schedule_type, job.schedule_config, job.timezone)

@@ -221,9 +221,11 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
             setattr(job, key, data.get(key, default) if data.get(key) is not None else default)
     try:
         with rt.manager.changing(), rt.db.write() as session:
+            # The store row first: it settles sync_pending, so the job is one INSERT. A
+            # taken id fails that INSERT, and the transaction (store row too) rolls back.
+            next_run = rt.manager.apply_to_store(session, job, new=True)
             session.add(job)
-            session.flush()  # the primary key decides whether the id is taken
-            next_run = rt.manager.apply_to_store(session, job)
+            session.flush()
     except IntegrityError:
         with rt.db.read() as session:
             existing = session.get(Job, job.id)

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.db import utcnow
@@ -127,8 +127,10 @@ def _attach_next_run(
     return job
 
 
-def _select_jobs():
-    """Jobs with the store's next run time and their earliest fire written ahead."""
+def _build_jobs_select():
+    """Jobs with the store's next run time and their earliest fire written ahead (after
+    the ``now`` parameter). Built once: building it and its cache key cost more than
+    running it."""
     store = job_store_table
     planned = (
         select(func.min(Execution.scheduled_at))
@@ -136,7 +138,7 @@ def _select_jobs():
             Execution.job_id == Job.id,
             Execution.trigger == "schedule",
             Execution.status == "queued",
-            Execution.scheduled_at > utcnow(),
+            Execution.scheduled_at > bindparam("now"),
         )
         .correlate(Job)
         .scalar_subquery()
@@ -144,9 +146,19 @@ def _select_jobs():
     return select(Job, store.c.next_run_time, planned).outerjoin(store, store.c.id == Job.id)
 
 
+_JOBS_SELECT = _build_jobs_select()
+_ONE_JOB = _JOBS_SELECT.where(Job.id == bindparam("job_id"))
+_RECENT = (
+    select(Execution)
+    .where(Execution.job_id == bindparam("job_id"))
+    .order_by(Execution.id.desc())
+    .limit(RECENT_EXECUTIONS)
+)
+
+
 def load_job(session, job_id: str, *, include_deleted: bool = False) -> Job:
     """The job with its next run time, in ``session``; JobNotFound if unknown or deleted."""
-    row = session.execute(_select_jobs().where(Job.id == job_id)).first()
+    row = session.execute(_ONE_JOB, {"job_id": job_id, "now": utcnow()}).first()
     if row is None or (row[0].deleted_at is not None and not include_deleted):
         raise JobNotFound(job_id)
     return _attach_next_run(*row)
@@ -161,12 +173,7 @@ def get_job_with_recent(rt: Runtime, job_id: str) -> tuple[Job, list[Execution]]
     """The job and its newest executions (for GET /api/jobs/{id})."""
     with rt.db.read() as session:
         job = load_job(session, job_id)
-        recent = session.scalars(
-            select(Execution)
-            .where(Execution.job_id == job_id)
-            .order_by(Execution.id.desc())
-            .limit(RECENT_EXECUTIONS)
-        ).all()
+        recent = session.scalars(_RECENT, {"job_id": job_id}).all()
         return job, list(recent)
 
 
@@ -187,11 +194,11 @@ def list_jobs(rt: Runtime, filters: JobFilters, page: int, page_size: int) -> tu
     with rt.db.read() as session:
         total = session.scalar(select(func.count()).select_from(Job).where(*conditions))
         rows = session.execute(
-            _select_jobs()
-            .where(*conditions)
+            _JOBS_SELECT.where(*conditions)
             .order_by(Job.created_at, Job.id)
             .offset((page - 1) * page_size)
-            .limit(page_size)
+            .limit(page_size),
+            {"now": utcnow()},
         ).all()
         return [_attach_next_run(*row) for row in rows], int(total or 0)
 

@@ -50,7 +50,9 @@ logger = logging.getLogger("cronwell.runner")
 POLL_SECONDS = 0.5
 #: A row is checked to be still queued at most this long before its run starts.
 VERIFY_SECONDS = 0.1
-VERIFY_BATCH = 500
+#: Rows read per check, in slots: about what starts before the check is stale, so a row
+#: waiting in a backlog is not read again and again.
+VERIFY_BATCH_SLOTS = 4
 WATCH_SECONDS = 0.1
 CANCEL_POLL_SECONDS = 0.25
 #: Longer than any poll's snapshot can be old.
@@ -322,7 +324,9 @@ class Runner:
                 return  # the next run to start was read just now (or is not due yet)
             stale = [
                 item
-                for when, _, item in heapq.nsmallest(VERIFY_BATCH, self._ready)
+                for when, _, item in heapq.nsmallest(
+                    VERIFY_BATCH_SLOTS * self.max_concurrent, self._ready
+                )
                 if when <= soon and item.verified < mono - VERIFY_SECONDS
             ]
         if not stale:

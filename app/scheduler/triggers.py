@@ -429,6 +429,20 @@ def _plural(count: int, unit: str) -> str:
     return f"{count} {unit}{'' if count == 1 else 's'}"
 
 
+@functools.cache
+def _share_cron_descriptor_translations() -> None:
+    """Make cron-descriptor load its translation file once, not for every description.
+
+    ``ExpressionDescriptor.__init__`` builds a ``GetText`` (it resolves a path, opens and
+    parses the ``.mo`` file): 0.3 ms of the 0.5 ms a description costs. The loaded
+    translations are only read afterwards, so one per locale can be shared by all threads.
+    """
+    import importlib
+
+    module = importlib.import_module("cron_descriptor.ExpressionDescriptor")
+    module.GetText = functools.cache(module.GetText)
+
+
 def describe(schedule: Schedule) -> str:
     """A human-readable sentence for the schedule."""
     return _describe(schedule.type, schedule.text, schedule.timezone)
@@ -455,6 +469,7 @@ def _describe(schedule_type: str, text: str, timezone: str) -> str:
         return f"Once, at {local:%Y-%m-%d %H:%M:%S} ({schedule.timezone})"
     from cron_descriptor import Options, get_description
 
+    _share_cron_descriptor_translations()
     spec = parse_cron(schedule.config["expression"])
     text = " ".join(spec.texts) if spec.texts[0] != "0" else " ".join(spec.texts[1:])
     options = Options()

@@ -93,7 +93,6 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA mmap_size=268435456")
             cursor.close()
 
         @event.listens_for(engine, "begin")

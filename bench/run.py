@@ -455,8 +455,10 @@ class Bench:
                         end.replace(tzinfo=None).isoformat(" "),
                     ),
                 ).fetchone()[0]
+                # Due and not started (rows written ahead of their time are not a backlog).
                 backlog = db.execute(
-                    "SELECT count(*) FROM executions WHERE status = 'queued'"
+                    "SELECT count(*) FROM executions WHERE status = 'queued' AND scheduled_at <= ?",
+                    (end.replace(tzinfo=None).isoformat(" "),),
                 ).fetchone()[0]
         finally:
             server.stop()

@@ -90,7 +90,7 @@ class CronJobs(MethodView):
         )
         return {"total": total, "jobs": jobs, "scheduler_running": True}
 
-    @blp.arguments(CronJobCreate)
+    @blp.arguments(CronJobCreate())
     @blp.response(201, CronJobResponse)
     @blp.alt_response(409, description="The id is taken.")
     @blp.alt_response(503, description=UNAVAILABLE)
@@ -117,7 +117,7 @@ class CronJobById(MethodView):
         """Get a single cron job by ID"""
         return jobs_service.get_job(runtime(), job_id)
 
-    @blp.arguments(CronJobUpdate)
+    @blp.arguments(CronJobUpdate())
     @blp.response(200, CronJobResponse)
     @blp.alt_response(400, description="No fields to update.")
     @blp.alt_response(404, description="Job not found.")
@@ -154,7 +154,7 @@ class CronTrigger(MethodView):
 
 @blp.route("/<string:job_id>/history")
 class CronHistory(MethodView):
-    @blp.arguments(CronHistoryArgs, location="query")
+    @blp.arguments(CronHistoryArgs(), location="query")
     @blp.response(200, CronHistoryResponse)
     @blp.alt_response(404, description="Job not found.")
     @blp.alt_response(503, description=UNAVAILABLE)

@@ -17,7 +17,7 @@ blp = Blueprint(
 
 @blp.route("")
 class Executions(MethodView):
-    @blp.arguments(ExecutionListArgs, location="query")
+    @blp.arguments(ExecutionListArgs(), location="query")
     @blp.response(200, ExecutionSchema(many=True))
     @blp.paginate(page_size=50, max_page_size=1000)
     @blp.alt_response(404, description="Unknown or deleted job.")

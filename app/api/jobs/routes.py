@@ -29,7 +29,7 @@ def _detail(job_id: str) -> dict:
 
 @blp.route("")
 class Jobs(MethodView):
-    @blp.arguments(JobListArgs, location="query")
+    @blp.arguments(JobListArgs(), location="query")
     @blp.response(200, JobSchema(many=True))
     @blp.paginate(page_size=50, max_page_size=1000)
     def get(self, args, pagination_parameters):
@@ -47,7 +47,7 @@ class Jobs(MethodView):
         pagination_parameters.item_count = total
         return jobs
 
-    @blp.arguments(JobCreateSchema)
+    @blp.arguments(JobCreateSchema())
     @blp.response(201, JobSchema, headers={"Location": {"schema": {"type": "string"}}})
     @blp.alt_response(409, description="The id is taken (by a live or a deleted job).")
     def post(self, data):
@@ -64,7 +64,7 @@ class JobById(MethodView):
         """Get a job with its 10 newest executions"""
         return _detail(job_id)
 
-    @blp.arguments(JobUpdateSchema)
+    @blp.arguments(JobUpdateSchema())
     @blp.response(200, JobSchema)
     @blp.alt_response(404, description="Unknown or deleted job.")
     def put(self, data, job_id):
@@ -75,7 +75,7 @@ class JobById(MethodView):
         """
         return service.update_job(runtime(), job_id, data)
 
-    @blp.arguments(JobUpdateSchema)
+    @blp.arguments(JobUpdateSchema())
     @blp.response(200, JobSchema)
     @blp.alt_response(404, description="Unknown or deleted job.")
     def patch(self, data, job_id):
@@ -122,7 +122,7 @@ class DisableJob(MethodView):
 
 @blp.route("/<string:job_id>/run")
 class RunJob(MethodView):
-    @blp.arguments(IdempotencyHeaders, location="headers")
+    @blp.arguments(IdempotencyHeaders(), location="headers")
     @blp.response(202, ExecutionSchema, headers={"Location": {"schema": {"type": "string"}}})
     @blp.alt_response(200, schema=ExecutionSchema, description="Repeated Idempotency-Key.")
     @blp.alt_response(404, description="Unknown or deleted job.")

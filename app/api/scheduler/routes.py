@@ -28,7 +28,7 @@ class SchedulerStatus(MethodView):
 
 @blp.route("/schedules/preview")
 class SchedulePreview(MethodView):
-    @blp.arguments(PreviewRequestSchema)
+    @blp.arguments(PreviewRequestSchema())
     @blp.response(200, PreviewSchema)
     def post(self, data):
         """Preview a schedule: description, next fire times, DST and day-field warnings"""

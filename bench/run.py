@@ -168,6 +168,7 @@ class Bench:
         )
         peer = self.recorder.snapshot()
         peer_late = [(times[0] - peer_due) * 1000 for times in peer.values()]
+        floor = self.http_floor(count)
         self.figures += [
             Figure(
                 "burst",
@@ -190,8 +191,32 @@ class Bench:
                 "<= 0.3 x APScheduler",
                 pct(cw_late, 99) <= 0.3 * pct(peer_late, 99),
             ),
+            Figure(
+                "burst",
+                f"floor: {count} bare GETs from {SLOTS} threads of one process "
+                f"(CPU {floor['cpu_seconds'] * 1000:.0f} ms)",
+                "ms",
+                floor["seconds"] * 1000,
+            ),
         ]
         print(f"  burst: Cronwell jobs created with {spare:.1f} s to spare")
+
+    def http_floor(self, count: int) -> dict:
+        """How long ``count`` bare GETs to the recorder take from SLOTS threads of one
+        process: no scheduler, no rows, no bookkeeping (bench.peers.floor)."""
+        self.recorder.reset()
+        spec = {"count": count, "threads": int(SLOTS), "recorder": self.recorder.url}
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.peers.floor", json.dumps(spec)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr[-2000:])
+        self.recorder.reset()
+        return json.loads(done.stdout.strip().splitlines()[-1])
 
     @staticmethod
     def _steady_lateness(
@@ -336,10 +361,7 @@ class Bench:
             self._latencies(server.client, ["/api/jobs"] * 5)  # warm up
             listing = self._latencies(
                 server.client,
-                [
-                    f"/api/jobs?page={rng.randint(1, pages)}&page_size=50"
-                    for _ in range(samples)
-                ],
+                [f"/api/jobs?page={rng.randint(1, pages)}&page_size=50" for _ in range(samples)],
             )
             one = self._latencies(
                 server.client, [f"/api/jobs/{rng.choice(ids)}" for _ in range(samples)]
@@ -380,9 +402,7 @@ class Bench:
         populate.apscheduler_store(peer_url, min(jobs, 1000), self.recorder.url)
         peer = self.flask_aps("flask-aps-read")
         try:
-            peer_list = self._latencies(
-                peer.client, ["/scheduler/jobs"] * max(5, samples // 10)
-            )
+            peer_list = self._latencies(peer.client, ["/scheduler/jobs"] * max(5, samples // 10))
         finally:
             peer.stop()
         self.figures.append(

@@ -85,10 +85,17 @@ def test_mixed_concurrent_use_keeps_jobs_and_scheduler_consistent(start_service,
     for action in ("create", "update", "delete", "enable", "disable", "run", "list", "get"):
         assert any(a == action and code < 300 for (a, code) in statuses), (action, statuses)
 
+    def all_jobs() -> list[dict]:
+        jobs, page = [], 1
+        while batch := service.get(
+            "/api/jobs", params={"include_deleted": "true", "page_size": 1000, "page": page}
+        ).json():
+            jobs += batch
+            page += 1
+        return jobs
+
     def settled():
-        jobs = service.get(
-            "/api/jobs", params={"include_deleted": "true", "page_size": 1000}
-        ).json()
+        jobs = all_jobs()
         live = {j["id"] for j in jobs if j["is_enabled"] and not j["deleted_at"]}
         with sqlite3.connect(service.db_path) as db:
             stored = {row[0] for row in db.execute("SELECT id FROM apscheduler_jobs")}

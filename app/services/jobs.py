@@ -193,11 +193,19 @@ def list_jobs(rt: Runtime, filters: JobFilters, page: int, page_size: int) -> tu
         conditions.append(Job.name.ilike(f"%{escaped}%", escape="\\"))
     with rt.db.read() as session:
         total = session.scalar(select(func.count()).select_from(Job).where(*conditions))
-        rows = session.execute(
-            _JOBS_SELECT.where(*conditions)
+        # The page's ids first (an index walk), then only those rows with their store
+        # and planned-fire lookups: SQLite would otherwise join every row it skips.
+        page_ids = (
+            select(Job.id)
+            .where(*conditions)
             .order_by(Job.created_at, Job.id)
             .offset((page - 1) * page_size)
-            .limit(page_size),
+            .limit(page_size)
+        )
+        rows = session.execute(
+            _JOBS_SELECT.where(Job.id.in_(page_ids.scalar_subquery())).order_by(
+                Job.created_at, Job.id
+            ),
             {"now": utcnow()},
         ).all()
         return [_attach_next_run(*row) for row in rows], int(total or 0)

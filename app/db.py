@@ -93,6 +93,9 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # 1 MiB of page cache a connection (SQLite: 2 MiB). Pooled connections each keep
+            # their own; the OS page cache holds the file anyway.
+            cursor.execute("PRAGMA cache_size=-1024")
             cursor.close()
 
         @event.listens_for(engine, "begin")

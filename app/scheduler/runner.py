@@ -213,12 +213,10 @@ class Runner:
         self._poll_now.set()
         self._wake.set()
 
-    def offer(self, specs: list[RunSpec], *, verified: bool = True) -> None:
-        """Queued rows to start when due and a slot is free (from the intake or a poll).
-
-        ``verified``: the rows were read or written as queued just now.
-        """
-        checked = time.monotonic() if verified else 0.0
+    def offer(self, specs: list[RunSpec]) -> None:
+        """Queued rows, just written or read, to start at their time when a slot is free
+        (from the intake or a poll)."""
+        checked = time.monotonic()
         with self._lock:
             for spec in specs:
                 if spec.execution_id not in self._known and spec.execution_id not in self._done:

@@ -66,6 +66,11 @@ class Figure:
     bar: str = ""
     met: bool | None = None
 
+    @classmethod
+    def under(cls, workload: str, figure: str, ms: float, limit_ms: float) -> Figure:
+        """A latency figure whose bar is "under ``limit_ms``"."""
+        return cls(workload, figure, "ms", ms, bar=f"< {limit_ms} ms", met=ms < limit_ms)
+
 
 def pct(values: list[float], q: float) -> float:
     if not values:
@@ -377,24 +382,10 @@ class Bench:
         finally:
             server.stop()
         self.figures += [
-            Figure(
-                "api-read",
-                f"list page p50 ({jobs} jobs)",
-                "ms",
-                pct(listing, 50),
-                bar="< 10 ms",
-                met=pct(listing, 50) < 10,
-            ),
-            Figure(
-                "api-read", "one job p50", "ms", pct(one, 50), bar="< 3 ms", met=pct(one, 50) < 3
-            ),
-            Figure(
-                "api-read",
-                f"executions page p50 ({executions} rows)",
-                "ms",
-                pct(history, 50),
-                bar="< 15 ms",
-                met=pct(history, 50) < 15,
+            Figure.under("api-read", f"list page p50 ({jobs} jobs)", pct(listing, 50), 10),
+            Figure.under("api-read", "one job p50", pct(one, 50), 3),
+            Figure.under(
+                "api-read", f"executions page p50 ({executions} rows)", pct(history, 50), 15
             ),
         ]
         # The peer's list has no pagination: all of its jobs in one response.

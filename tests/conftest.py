@@ -6,11 +6,14 @@ own with ``start_service``. ``target`` is an HTTP server on 127.0.0.1 that recor
 request it gets (path, arrival time, body) and answers by path:
 
 * ``/ok``: 200 with a small body; ``/status/<code>``: that status;
-* ``/slow/<seconds>``: waits, then 200; ``/big/<bytes>``: a large body.
+* ``/slow/<seconds>``: waits, then 200; ``/big/<bytes>``: a large body;
+* ``/gzip``: a gzip-encoded body; ``/drop``: 200, then closes the connection without
+  saying so (as a server whose keep-alive timeout ran out).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -202,10 +205,12 @@ class Target:
                             "at": time.time(),
                             "body": body.decode(errors="replace"),
                             "headers": dict(self.headers),
+                            "client_port": self.client_address[1],
                         }
                     )
                 parts = self.path.split("?")[0].strip("/").split("/")
                 status, payload = 200, b"hello from target"
+                extra_headers = {}
                 try:
                     if parts[0] == "status":
                         status = int(parts[1])
@@ -213,11 +218,18 @@ class Target:
                         time.sleep(float(parts[1]))
                     elif parts[0] == "big":
                         payload = b"x" * int(parts[1])
+                    elif parts[0] == "gzip":
+                        payload = gzip.compress(b"hello, compressed")
+                        extra_headers["Content-Encoding"] = "gzip"
+                    elif parts[0] == "drop":
+                        self.close_connection = True
                 except (IndexError, ValueError):
                     status = 400
                 try:
                     self.send_response(status)
                     self.send_header("Content-Length", str(len(payload)))
+                    for name, value in extra_headers.items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):

@@ -6,7 +6,6 @@ import http.client
 import json
 import select
 import ssl
-import time
 import zlib
 from collections import deque
 from collections.abc import Mapping
@@ -71,27 +70,22 @@ class _ConnectionPool:
     objects, header containers), which a burst of a thousand runs pays on one core.
     """
 
-    #: An idle connection younger than this is reused without asking the kernel whether
-    #: the server closed it (servers keep idle connections for seconds: gunicorn 2 s,
-    #: nginx 75 s). A system call saved is a lot of a burst's time.
-    TRUST_SECONDS = 0.5
-
     def __init__(self, per_host: int = 20) -> None:
         self.per_host = per_host
-        # deque's append and pop are atomic: no lock for 20 threads to queue on. Entries
-        # are (connection, time.monotonic() it was given back).
-        self._idle: dict[tuple[str, str, int], deque[tuple[http.client.HTTPConnection, float]]]
-        self._idle = {}
+        # deque's append and pop are atomic: no lock for 20 threads to queue on.
+        self._idle: dict[tuple[str, str, int], deque[http.client.HTTPConnection]] = {}
         self._tls: ssl.SSLContext | None = None
 
     def take(self, scheme: str, host: str, port: int, timeout: float) -> http.client.HTTPConnection:
         key = (scheme, host, port)
         while True:
             try:
-                connection, since = self._idle[key].pop()
+                connection = self._idle[key].pop()
             except (KeyError, IndexError):
                 break
-            if time.monotonic() - since < self.TRUST_SECONDS or _still_open(connection):
+            # Asked every time: a server may close a kept-alive connection right after
+            # its answer without saying so, and a request sent on it would fail.
+            if _still_open(connection):
                 connection.sock.settimeout(timeout)
                 return connection
             connection.close()
@@ -104,7 +98,7 @@ class _ConnectionPool:
     def give_back(self, scheme: str, host: str, port: int, connection) -> None:
         idle = self._idle.setdefault((scheme, host, port), deque())
         if len(idle) < self.per_host:
-            idle.append((connection, time.monotonic()))
+            idle.append(connection)
         else:
             connection.close()
 

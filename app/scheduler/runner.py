@@ -98,6 +98,16 @@ RUN_SPEC_COLUMNS = (
 )
 
 
+def _queued_specs(session, ids: list[int]) -> dict[int, RunSpec]:
+    """The rows among ``ids`` still ``queued``, with their job's definition as it is now."""
+    rows = session.execute(
+        select(*RUN_SPEC_COLUMNS)
+        .join(Job, Job.id == Execution.job_id)
+        .where(Execution.id.in_(ids), Execution.status == "queued")
+    )
+    return {row.execution_id: RunSpec(**row._mapping) for row in rows}
+
+
 @dataclass
 class Ready:
     """A queued execution the runner knows of (in the heap as (time, id, Ready))."""
@@ -108,10 +118,6 @@ class Ready:
     @property
     def execution_id(self) -> int:
         return self.spec.execution_id
-
-    @property
-    def scheduled_at(self) -> dt.datetime:
-        return self.spec.scheduled_at
 
     def key(self) -> tuple[dt.datetime, int, Ready]:
         return (self.spec.scheduled_at, self.spec.execution_id, self)
@@ -293,16 +299,8 @@ class Runner:
                 self._done = {i: t for i, t in self._done.items() if t > cutoff}
                 new = [i for i in ids if i not in self._known and i not in self._done]
             # Definitions only for rows not known yet (most are, in a burst).
-            rows = (
-                session.execute(
-                    select(*RUN_SPEC_COLUMNS)
-                    .join(Job, Job.id == Execution.job_id)
-                    .where(Execution.id.in_(new), Execution.status == "queued")
-                ).all()
-                if new
-                else []
-            )
-        self.offer([RunSpec(**row._mapping) for row in rows])
+            specs = _queued_specs(session, new) if new else {}
+        self.offer(list(specs.values()))
 
     def _verify(self) -> None:
         """Re-read the due rows about to start, with their job's definition (one read a batch).
@@ -330,17 +328,7 @@ class Runner:
         if not stale:
             return
         with self.db.read() as session:
-            current = {
-                row.execution_id: RunSpec(**row._mapping)
-                for row in session.execute(
-                    select(*RUN_SPEC_COLUMNS)
-                    .join(Job, Job.id == Execution.job_id)
-                    .where(
-                        Execution.id.in_([item.execution_id for item in stale]),
-                        Execution.status == "queued",
-                    )
-                )
-            }
+            current = _queued_specs(session, [item.execution_id for item in stale])
         with self._lock:
             for item in stale:
                 spec = current.get(item.execution_id)

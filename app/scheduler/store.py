@@ -226,15 +226,13 @@ class CronwellScheduler(BackgroundScheduler):
                 if batching:
                     store.begin_batch()
                 try:
-                    due_jobs = store.get_due_jobs(horizon)
-                except Exception as exc:
-                    logger.warning("Error getting due jobs from job store %r: %s", alias, exc)
-                    retry = now + timedelta(seconds=self.jobstore_retry_interval)
-                    next_wakeup = min(next_wakeup or retry, retry)
-                    if batching:
-                        store.end_batch()
-                    continue
-                try:
+                    try:
+                        due_jobs = store.get_due_jobs(horizon)
+                    except Exception as exc:
+                        logger.warning("Error getting due jobs from job store %r: %s", alias, exc)
+                        retry = now + timedelta(seconds=self.jobstore_retry_interval)
+                        next_wakeup = min(next_wakeup or retry, retry)
+                        continue
                     for job in due_jobs:
                         events += self._hand_out(job, alias, horizon)
                 finally:

@@ -42,7 +42,6 @@ def cronwell(db_url: str, jobs: int, executions: int, recorder: str) -> list[str
     """``jobs`` http jobs (hourly cron, a far-off fire) and ``executions`` finished runs."""
     engine = make_engine(db_url)
     Base.metadata.create_all(engine)
-    scheduler = BackgroundScheduler(timezone=dt.UTC)
     now = dt.datetime.now(dt.UTC)
     ids = [f"job-{i:05d}" for i in range(jobs)]
     job_rows, store_rows = [], []
@@ -73,7 +72,7 @@ def cronwell(db_url: str, jobs: int, executions: int, recorder: str) -> list[str
             }
         )
         trigger = CrontabTrigger(expression, "UTC")
-        store_rows.append(stored_job_row(scheduler, job_id, trigger, 60, now))
+        store_rows.append(stored_job_row(job_id, trigger, 60, now))
     with engine.begin() as conn:
         conn.execute(insert(Job), job_rows)
         conn.execute(insert(job_store_table), store_rows)

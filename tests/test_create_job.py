@@ -143,3 +143,58 @@ def test_the_shell_type_is_refused_when_the_server_has_it_off(start_service):
     )
     assert response.status_code == 422
     assert "CRONWELL_SHELL_JOBS_ENABLED" in response.json()["errors"]["type"][0]
+
+
+def test_the_store_row_is_what_apscheduler_writes_for_the_job(service, target):
+    """Cronwell writes a new job's APScheduler store row itself (no Job per create): it
+    must be the row APScheduler's own add_job would have written, and load as that job."""
+    import pickle
+    import sqlite3
+
+    from apscheduler.job import Job as APSJob
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from app.scheduler import dispatch
+
+    response = service.post(
+        "/api/jobs",
+        json={
+            "id": "store-row",
+            "name": "Store row",
+            "type": "http",
+            "configuration": {"url": target.url("/ok")},
+            "schedule": "*/5 * * * *",
+            "timezone": "Europe/Paris",
+            "misfire_grace_seconds": 42,
+        },
+    )
+    assert response.status_code == 201, response.text
+    with sqlite3.connect(service.db_path) as db:
+        next_run_time, state = db.execute(
+            "SELECT next_run_time, job_state FROM apscheduler_jobs WHERE id = 'store-row'"
+        ).fetchone()
+    state = pickle.loads(state)
+    trigger = state["trigger"]
+    assert str(trigger) == "crontab[*/5 * * * *, Europe/Paris]"
+    reference = APSJob(
+        BackgroundScheduler(timezone=dt.UTC),
+        id="store-row",
+        func=dispatch.fire,
+        args=["store-row"],
+        kwargs={},
+        name="store-row",
+        trigger=trigger,
+        executor="default",
+        misfire_grace_time=42,
+        coalesce=False,
+        max_instances=1_000_000,
+        next_run_time=state["next_run_time"],
+    ).__getstate__()
+    assert state == reference
+    loaded = APSJob.__new__(APSJob)
+    loaded.__setstate__(state)
+    assert loaded.func is dispatch.fire and list(loaded.args) == ["store-row"]
+    next_run_at = dt.datetime.fromisoformat(response.json()["next_run_at"])
+    assert loaded.next_run_time == next_run_at
+    assert next_run_time == next_run_at.timestamp()
+    assert next_run_at.minute % 5 == 0 and next_run_at > dt.datetime.now(dt.UTC)

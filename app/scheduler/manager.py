@@ -40,6 +40,8 @@ logger = logging.getLogger("cronwell.scheduler")
 HEARTBEAT_SECONDS = 2.0
 PRUNE_SECONDS = 2.0
 PRUNE_BATCH = 500
+#: Built once (a statement built per call costs more than running it).
+_STORE_INSERT = insert(job_store_table)
 
 
 class SchedulerManager:
@@ -282,7 +284,8 @@ class SchedulerManager:
 
     def apply_to_store(self, session, job: Job, *, new: bool = False) -> dt.datetime | None:
         """Put the job's schedule in the store (or take it out), in the caller's
-        transaction; the next run time, or None.
+        transaction (a Session, or a Core Connection for a new job); the next run time,
+        or None.
 
         Fires of the job written ahead of their time are withdrawn first, in whichever
         process makes the change (see :meth:`Intake.withdraw_planned`): the store hands
@@ -301,10 +304,8 @@ class SchedulerManager:
         next_run = None
         if job.is_schedulable and not self._is_spent(job):
             schedule = Schedule(job.schedule_type, job.schedule_config, job.timezone)
-            row = stored_job_row(
-                self.scheduler, job.id, schedule.trigger(), job.misfire_grace_seconds, utcnow()
-            )
-            session.execute(insert(store).values(**row))
+            row = stored_job_row(job.id, schedule.trigger(), job.misfire_grace_seconds, utcnow())
+            session.execute(_STORE_INSERT, row)
             if row["next_run_time"] is not None:
                 next_run = dt.datetime.fromtimestamp(row["next_run_time"], dt.UTC)
         job.sync_pending = False

@@ -14,6 +14,7 @@ Reads use the database's read-only view; writes go through :meth:`Database.write
 
 from __future__ import annotations
 
+import functools
 import logging
 import pickle
 import threading
@@ -38,31 +39,50 @@ from app.scheduler.intake import Intake
 logger = logging.getLogger("cronwell.scheduler")
 
 
-def stored_job_row(scheduler, job_id: str, trigger, grace_seconds: int, now) -> dict[str, Any]:
+def stored_job_row(job_id: str, trigger, grace_seconds: int, now) -> dict[str, Any]:
     """The store row of a Cronwell job, exactly as ``SQLAlchemyJobStore.add_job`` writes it."""
+    next_run_time = trigger.get_next_fire_time(None, now)
+    state = {
+        **_shared_job_state(),
+        "id": job_id,
+        "trigger": trigger,
+        "args": [job_id],
+        "name": job_id,
+        "misfire_grace_time": grace_seconds,
+        "next_run_time": next_run_time,
+    }
+    return {
+        "id": job_id,
+        "next_run_time": datetime_to_utc_timestamp(next_run_time),
+        "job_state": pickle.dumps(state, pickle.HIGHEST_PROTOCOL),
+    }
+
+
+@functools.cache
+def _shared_job_state() -> dict[str, Any]:
+    """The state APScheduler pickles for a job, from a real ``Job``: what every Cronwell
+    job shares (its function, executor, limits). Building a ``Job`` per row costs more than
+    the rest of a create (it inspects the function's signature each time)."""
     from apscheduler.job import Job as APSJob
+    from apscheduler.triggers.date import DateTrigger
 
     from app.scheduler import dispatch
 
     job = APSJob(
-        scheduler,
-        id=job_id,
+        BackgroundScheduler(timezone=UTC),
+        id="template",
         func=dispatch.fire,
-        args=[job_id],
+        args=["template"],
         kwargs={},
-        name=job_id,
-        trigger=trigger,
+        name="template",
+        trigger=DateTrigger(datetime(2000, 1, 1, tzinfo=UTC)),
         executor="default",
-        misfire_grace_time=grace_seconds,
+        misfire_grace_time=1,
         coalesce=False,
         max_instances=1_000_000,
-        next_run_time=trigger.get_next_fire_time(None, now),
+        next_run_time=None,
     )
-    return {
-        "id": job_id,
-        "next_run_time": datetime_to_utc_timestamp(job.next_run_time),
-        "job_state": pickle.dumps(job.__getstate__(), pickle.HIGHEST_PROTOCOL),
-    }
+    return job.__getstate__()
 
 
 class CronwellJobStore(SQLAlchemyJobStore):

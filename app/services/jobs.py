@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.db import utcnow
@@ -147,6 +147,8 @@ def _build_jobs_select():
 
 
 _JOBS_SELECT = _build_jobs_select()
+_JOB_INSERT = insert(Job.__table__)
+_JOB_COLUMNS = tuple(column.key for column in Job.__table__.columns)
 _ONE_JOB = _JOBS_SELECT.where(Job.id == bindparam("job_id"))
 _RECENT = (
     select(Execution)
@@ -218,7 +220,8 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
     assert schedule is not None
     configuration = rt.registry.validate(data["type"], data.get("configuration"))
     now = utcnow()
-    job = Job(
+    values = {column: None for column in _JOB_COLUMNS}
+    values.update(
         id=data.get("id") or str(uuid.uuid4()),
         name=data["name"],
         type=data["type"],
@@ -226,6 +229,9 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
         schedule_type=schedule.type,
         schedule_config=schedule.config,
         timezone=timezone,
+        run_count=0,
+        success_count=0,
+        fail_count=0,
         created_at=now,
         updated_at=now,
         version=1,
@@ -233,14 +239,17 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
     )
     for key, default in DEFAULTS.items():
         if key != "configuration":
-            setattr(job, key, data.get(key, default) if data.get(key) is not None else default)
+            values[key] = data.get(key, default) if data.get(key) is not None else default
+    job = Job(**values)
     try:
-        with rt.manager.changing(), rt.db.write() as session:
-            # The store row first: it settles sync_pending, so the job is one INSERT. A
-            # taken id fails that INSERT, and the transaction (store row too) rolls back.
-            next_run = rt.manager.apply_to_store(session, job, new=True)
-            session.add(job)
-            session.flush()
+        # Core, not the ORM: a create is one INSERT per table, and the unit of work
+        # would cost more than the rest of the request.
+        with rt.manager.changing(), rt.db.write_connection() as connection:
+            # The store row first: it settles sync_pending. A taken id fails the job's
+            # INSERT, and the transaction (store row too) rolls back.
+            next_run = rt.manager.apply_to_store(connection, job, new=True)
+            values["sync_pending"] = job.sync_pending
+            connection.execute(_JOB_INSERT, values)
     except IntegrityError:
         with rt.db.read() as session:
             existing = session.get(Job, job.id)

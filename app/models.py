@@ -46,18 +46,29 @@ class Job(Base):
     """A job definition; the source of truth the scheduler is reconciled from."""
 
     __tablename__ = "jobs"
-    # Serves the job list: live jobs (deleted_at IS NULL) in creation order, paged.
-    __table_args__ = (Index("ix_jobs_live_order", "deleted_at", "created_at", "id"),)
+    __table_args__ = (
+        # Serves the job list: live jobs (deleted_at IS NULL) in creation order, paged
+        # (and any lookup by deleted_at). type and is_enabled have a few values each: an
+        # index of theirs would not narrow a read, and every create would write it.
+        Index("ix_jobs_live_order", "deleted_at", "created_at", "id"),
+        # The leader's poll for changes to apply: only pending jobs are in it.
+        Index(
+            "ix_jobs_sync_pending",
+            "id",
+            sqlite_where=text("sync_pending = 1"),
+            postgresql_where=text("sync_pending"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
-    type: Mapped[str] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(64))
     configuration: Mapped[dict[str, Any]] = mapped_column(default=dict)
     schedule_type: Mapped[str] = mapped_column(String(16))
     schedule_config: Mapped[dict[str, Any]]
     timezone: Mapped[str] = mapped_column(String(64))
-    is_enabled: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     max_duration_seconds: Mapped[int] = mapped_column(default=300)
     retry_count: Mapped[int] = mapped_column(default=0)
     retry_delay_seconds: Mapped[int] = mapped_column(default=10)
@@ -74,12 +85,12 @@ class Job(Base):
 
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    deleted_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    deleted_at: Mapped[dt.datetime | None]
 
     # Bumped on every change that affects scheduling; the leader applies the job to the
     # APScheduler store and clears sync_pending for that version.
     version: Mapped[int] = mapped_column(default=1)
-    sync_pending: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    sync_pending: Mapped[bool] = mapped_column(Boolean, default=True)
 
     #: Not columns: filled in by the services (next_run_at from the job store's join).
     __allow_unmapped__ = True

@@ -9,6 +9,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
     Boolean,
     Column,
@@ -21,7 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     Unicode,
-    text,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -51,13 +52,8 @@ class Job(Base):
         # (and any lookup by deleted_at). type and is_enabled have a few values each: an
         # index of theirs would not narrow a read, and every create would write it.
         Index("ix_jobs_live_order", "deleted_at", "created_at", "id"),
-        # The leader's poll for changes to apply: only pending jobs are in it.
-        Index(
-            "ix_jobs_sync_pending",
-            "id",
-            sqlite_where=text("sync_pending = 1"),
-            postgresql_where=text("sync_pending"),
-        ),
+        # The leader's poll for changes to apply is served by ix_jobs_sync_pending, a
+        # partial index (below the classes).
     )
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
@@ -111,16 +107,8 @@ class Execution(Base):
         Index("ix_executions_status_scheduled", "status", "scheduled_at"),
         Index("ix_executions_job_status", "job_id", "status"),
         Index("ux_executions_idempotency", "job_id", "idempotency_key", unique=True),
-        # One row per scheduled fire time: a fire handed out again after a crash (the
-        # store not yet advanced) is not recorded, or run, twice.
-        Index(
-            "ux_executions_fire",
-            "job_id",
-            "scheduled_at",
-            unique=True,
-            sqlite_where=text("trigger = 'schedule'"),
-            postgresql_where=text("trigger = 'schedule'"),
-        ),
+        # One row per scheduled fire time is ux_executions_fire, a partial index (below
+        # the classes).
         # Ids are never reused (SQLite would reuse the highest after a delete, e.g. of a
         # withdrawn fire): an id names one execution for good, to clients and the runner.
         {"sqlite_autoincrement": True},
@@ -155,6 +143,36 @@ class LeaderRecord(Base):
     host: Mapped[str] = mapped_column(String(255))
     since: Mapped[dt.datetime]
     heartbeat_at: Mapped[dt.datetime]
+
+
+def _partial_index(
+    table: Table, name: str, columns: str, where: dict[str, str], *, unique: bool = False
+) -> None:
+    """Create a partial index with ``table``: DDL per dialect (``where`` maps a dialect
+    name to the predicate). SQLAlchemy's ``postgresql_where`` would import its PostgreSQL
+    dialect in every process, on SQLite too, to check the argument (2 MiB of memory)."""
+    kind = "UNIQUE INDEX" if unique else "INDEX"
+    for dialect, predicate in where.items():
+        statement = f"CREATE {kind} {name} ON {table.name} ({columns}) WHERE {predicate}"
+        event.listen(table, "after_create", DDL(statement).execute_if(dialect=dialect))
+
+
+# One row per scheduled fire time: a fire handed out again after a crash (the store not
+# yet advanced) is not recorded, or run, twice.
+_partial_index(
+    Execution.__table__,
+    "ux_executions_fire",
+    "job_id, scheduled_at",
+    {"sqlite": "trigger = 'schedule'", "postgresql": "trigger = 'schedule'"},
+    unique=True,
+)
+# The leader's poll for changes to apply: only pending jobs are in it.
+_partial_index(
+    Job.__table__,
+    "ix_jobs_sync_pending",
+    "id",
+    {"sqlite": "sync_pending = 1", "postgresql": "sync_pending"},
+)
 
 
 #: APScheduler's SQLAlchemyJobStore table, declared in our metadata so that one

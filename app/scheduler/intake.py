@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, insert, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from app.db import Database, utcnow
 from app.models import Execution, Job
@@ -43,6 +43,9 @@ def _insert_new_fires(dialect: str):
     if dialect == "sqlite":
         return sqlite.insert(Execution).on_conflict_do_nothing()
     if dialect == "postgresql":
+        # Imported here: the PostgreSQL dialect costs a SQLite process 2 MiB.
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(Execution).on_conflict_do_nothing()
     return insert(Execution)
 

@@ -1,5 +1,7 @@
 """The http job type's client: keep-alive reuse, a connection the server dropped, gzip."""
 
+import time
+
 from tests.conftest import wait_for
 
 
@@ -35,3 +37,21 @@ def test_a_gzip_body_is_recorded_decoded(service, make_job, target):
     job = make_job(configuration={"url": target.url("/gzip")})
     done = _run(service, job)
     assert done["status"] == "success" and done["output"] == "hello, compressed", done
+
+
+def test_a_reused_connection_takes_the_new_runs_deadline(service, make_job, target):
+    """A connection left by a run with a long limit, then reused by a run with a short
+    one: its socket gives up at the short run's deadline, so the slow answer that comes
+    later is never read (it would be attached to the timed-out row as late output)."""
+    long_limit = make_job(configuration={"url": target.url("/ok?deadline")})
+    assert _run(service, long_limit)["status"] == "success"
+    short_limit = make_job(
+        configuration={"url": target.url("/slow/3?deadline")}, max_duration_seconds=1
+    )
+    row = _run(service, short_limit)
+    assert row["status"] == "timeout", row
+    first, second = target.hits_for("deadline")[-2:]
+    assert first["client_port"] == second["client_port"], "the run used a new connection"
+    time.sleep(3)  # the slow answer has come by now
+    row = service.get(f"/api/jobs/{short_limit['id']}/executions/{row['id']}").json()
+    assert row["output"] is None, row

@@ -16,11 +16,11 @@ at that moment.
 
 Starting is in memory; the ``running`` transition and every outcome are written by one
 recorder thread in batches (a transaction per batch, never per run), so the write lock
-is off the path from fire to run. While due runs wait for a slot (a burst), the recorder
-holds its writes (at most RECORD_LAG_SECONDS) so that the runs start first. A crash
-before a start is written leaves the row ``queued``, and the next leader records it
-``interrupted``. If the start finds the row no longer queued (cancelled in between), the
-attempt is stopped through its cancel token.
+is off the path from fire to run. While the runner is busy starting due runs (a burst),
+the recorder holds its writes (at most RECORD_LAG_SECONDS) so that the runs start first.
+A crash before a start is written leaves the row ``queued``, and the next leader records
+it ``interrupted``. If the start finds the row no longer queued (cancelled in between),
+the attempt is stopped through its cancel token.
 
 Handlers run on a pool of worker threads that grows when every worker is busy (so a
 handler that ignores its timeout keeps a thread, never a slot). The watchdog does not
@@ -62,6 +62,8 @@ CANCEL_POLL_SECONDS = 0.25
 DONE_MEMORY_SECONDS = 60.0
 #: How long the recorder may hold its writes while due runs wait for a slot.
 RECORD_LAG_SECONDS = 0.5
+#: The runner counts as busy starting runs this long after its last start.
+BUSY_STARTING_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,7 @@ class Runner:
         self._finished_jobs: set[str] = set()  # jobs with new rows, for history pruning
         self._work: queue.SimpleQueue[Attempt] = queue.SimpleQueue()
         self._idle_workers = 0
+        self._last_start = 0.0  # monotonic time of the last attempt started
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -441,6 +444,7 @@ class Runner:
         )
         with self._lock:
             self._active[spec.execution_id] = attempt
+            self._last_start = attempt.started_mono
             spawn = self._idle_workers == 0
             if not spawn:
                 self._idle_workers -= 1  # that worker takes this attempt (or an equal one)
@@ -540,14 +544,16 @@ class Runner:
                 return
 
     def _yield_to_starts(self) -> None:
-        """While runs are due and waiting for a slot (a burst), let them start before
+        """While the runner is busy starting due runs (a burst), let them start before
         writing: the recorder's work would take the GIL from the run threads, and the
-        batch written after is bigger and cheaper a row. At most RECORD_LAG_SECONDS."""
+        batch written after is bigger and cheaper a row. At most RECORD_LAG_SECONDS; not
+        at all when due runs wait on slots held by long runs (nothing starts then)."""
         give_up = time.monotonic() + RECORD_LAG_SECONDS
         while time.monotonic() < give_up and not self._stopping.is_set():
             with self._lock:
                 waiting = bool(self._ready) and self._ready[0][0] <= utcnow()
-            if not waiting:
+                starting = time.monotonic() - self._last_start < BUSY_STARTING_SECONDS
+            if not (waiting and starting):
                 return
             time.sleep(0.005)
 

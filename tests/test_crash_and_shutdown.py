@@ -1,6 +1,8 @@
 """kill -9 and SIGTERM: no run vanishes, jobs keep their schedules, no process is left over."""
 
+import datetime as dt
 import signal
+import time
 
 from tests.conftest import wait_for
 from tests.helpers import process_alive
@@ -75,3 +77,44 @@ def test_sigterm_lets_short_runs_finish_and_interrupts_the_rest(start_service, t
     assert ended["status"] == "interrupted"
     assert "shut down before the run finished" in ended["error"]
     assert 2500 <= ended["duration_ms"] < 6000
+
+
+def test_a_clean_stop_hands_fires_written_ahead_back(start_service, target):
+    """Fires written ahead of their time (here up to 5 s) that had not started when the
+    service stopped are handed back to the store: after a restart past their time they
+    run late, within their misfire grace, instead of being recorded `interrupted`."""
+    env = {"CRONWELL_PREFIRE_SECONDS": "5"}
+    service = start_service(env)
+    run_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3)
+    for job_id, schedule in (("handback-once", run_at.isoformat()), ("handback-every", "4s")):
+        response = service.post(
+            "/api/jobs",
+            json={
+                "id": job_id,
+                "name": job_id,
+                "type": "http",
+                "schedule": schedule,
+                "configuration": {"url": target.url(f"/ok?{job_id}")},
+            },
+        )
+        assert response.status_code == 201, response.text
+    planned = {
+        job_id: wait_for(lambda j=job_id: service.executions(j, status="queued"))[0]
+        for job_id in ("handback-once", "handback-every")
+    }
+    service.signal(signal.SIGTERM)
+    service.proc.wait(timeout=20)
+    last = max(dt.datetime.fromisoformat(row["scheduled_at"]) for row in planned.values())
+    time.sleep(max(0.0, (last - dt.datetime.now(dt.UTC)).total_seconds()) + 0.5)
+    again = start_service(env, workdir=service.workdir)
+    for job_id, row in planned.items():
+        ran = wait_for(
+            lambda j=job_id, at=row["scheduled_at"]: [
+                e
+                for e in again.executions(j, status="success")
+                if e["scheduled_at"] == at and e["trigger"] == "schedule"
+            ],
+            timeout=10,
+        )
+        assert len(ran) == 1, ran
+        assert not again.executions(job_id, status="interrupted")

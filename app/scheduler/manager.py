@@ -274,11 +274,11 @@ class SchedulerManager:
                     if job is None or not job.is_schedulable or job.schedule_type != "once":
                         continue
                     # A one-shot left the store when it was handed out: put it back.
-                    trigger = Schedule(job.schedule_type, job.schedule_config, job.timezone)
-                    session.execute(
-                        _STORE_INSERT,
-                        stored_job_row(job_id, trigger.trigger(), job.misfire_grace_seconds, first),
+                    schedule = Schedule(job.schedule_type, job.schedule_config, job.timezone)
+                    row = stored_job_row(
+                        job_id, schedule.trigger(), job.misfire_grace_seconds, first
                     )
+                    session.execute(_STORE_INSERT, row)
                 handed_back += session.execute(
                     delete(Execution).where(
                         Execution.job_id == job_id,

@@ -1,4 +1,4 @@
-"""Small helpers for tests that watch real processes."""
+"""Small helpers for tests that watch real processes or start their own service."""
 
 import datetime as dt
 from pathlib import Path
@@ -19,3 +19,21 @@ def ts(value: str) -> dt.datetime:
 
 def seconds_between(a: str, b: str) -> float:
     return (ts(b) - ts(a)).total_seconds()
+
+
+def create_http_job(service, job_id: str, target, schedule: str = "1s", **extra) -> dict:
+    """Create an http job to the target through the API (for tests that start their own
+    service, without the ``make_job`` fixture)."""
+    response = service.post(
+        "/api/jobs",
+        json={
+            "id": job_id,
+            "name": job_id,
+            "type": "http",
+            "schedule": schedule,
+            "configuration": {"url": target.url(f"/ok?{job_id}-")},
+            **extra,
+        },
+    )
+    assert response.status_code == 201, response.text
+    return response.json()

@@ -5,7 +5,7 @@ import signal
 import time
 
 from tests.conftest import wait_for
-from tests.helpers import process_alive
+from tests.helpers import create_http_job, process_alive
 
 
 def _shell_job(service, job_id, command, **extra):
@@ -86,18 +86,8 @@ def test_a_clean_stop_hands_fires_written_ahead_back(start_service, target):
     env = {"CRONWELL_PREFIRE_SECONDS": "5"}
     service = start_service(env)
     run_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3)
-    for job_id, schedule in (("handback-once", run_at.isoformat()), ("handback-every", "4s")):
-        response = service.post(
-            "/api/jobs",
-            json={
-                "id": job_id,
-                "name": job_id,
-                "type": "http",
-                "schedule": schedule,
-                "configuration": {"url": target.url(f"/ok?{job_id}")},
-            },
-        )
-        assert response.status_code == 201, response.text
+    create_http_job(service, "handback-once", target, run_at.isoformat())
+    create_http_job(service, "handback-every", target, "4s")
     planned = {
         job_id: wait_for(lambda j=job_id: service.executions(j, status="queued"))[0]
         for job_id in ("handback-once", "handback-every")

@@ -145,7 +145,7 @@ def test_the_shell_type_is_refused_when_the_server_has_it_off(start_service):
     assert "CRONWELL_SHELL_JOBS_ENABLED" in response.json()["errors"]["type"][0]
 
 
-def test_the_store_row_is_what_apscheduler_writes_for_the_job(service, target):
+def test_the_store_row_is_what_apscheduler_writes_for_the_job(service, make_job):
     """Cronwell writes a new job's APScheduler store row itself (no Job per create): it
     must be the row APScheduler's own add_job would have written, and load as that job."""
     import pickle
@@ -156,19 +156,12 @@ def test_the_store_row_is_what_apscheduler_writes_for_the_job(service, target):
 
     from app.scheduler import dispatch
 
-    response = service.post(
-        "/api/jobs",
-        json={
-            "id": "store-row",
-            "name": "Store row",
-            "type": "http",
-            "configuration": {"url": target.url("/ok")},
-            "schedule": "*/5 * * * *",
-            "timezone": "Europe/Paris",
-            "misfire_grace_seconds": 42,
-        },
+    created = make_job(
+        id="store-row",
+        schedule="*/5 * * * *",
+        timezone="Europe/Paris",
+        misfire_grace_seconds=42,
     )
-    assert response.status_code == 201, response.text
     with sqlite3.connect(service.db_path) as db:
         next_run_time, state = db.execute(
             "SELECT next_run_time, job_state FROM apscheduler_jobs WHERE id = 'store-row'"
@@ -194,7 +187,7 @@ def test_the_store_row_is_what_apscheduler_writes_for_the_job(service, target):
     loaded = APSJob.__new__(APSJob)
     loaded.__setstate__(state)
     assert loaded.func is dispatch.fire and list(loaded.args) == ["store-row"]
-    next_run_at = dt.datetime.fromisoformat(response.json()["next_run_at"])
+    next_run_at = dt.datetime.fromisoformat(created["next_run_at"])
     assert loaded.next_run_time == next_run_at
     assert next_run_time == next_run_at.timestamp()
     assert next_run_at.minute % 5 == 0 and next_run_at > dt.datetime.now(dt.UTC)

@@ -6,22 +6,7 @@ import signal
 import time
 
 from tests.conftest import wait_for
-
-
-def _create(service, job_id, target, schedule="1s", **extra):
-    response = service.post(
-        "/api/jobs",
-        json={
-            "id": job_id,
-            "name": job_id,
-            "type": "http",
-            "schedule": schedule,
-            "configuration": {"url": target.url(f"/ok?{job_id}-")},
-            **extra,
-        },
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
+from tests.helpers import create_http_job
 
 
 def _settled(rows: list[dict]) -> list[dict] | None:
@@ -51,12 +36,12 @@ def test_three_workers_run_each_fire_once(start_service, target):
     service = start_service({"WEB_CONCURRENCY": "3"})
     statuses = [service.get("/api/scheduler").json() for _ in range(30)]
     assert len({s["leader"]["pid"] for s in statuses}) == 1, "one leader for all workers"
-    _create(service, "workers-1s", target)
+    create_http_job(service, "workers-1s", target)
     # Jobs created through whichever worker answers (the kernel spreads connections).
     others = []
     for i in range(9):
         fresh = service.connection()
-        others.append(_create(fresh, f"workers-spread-{i}", target, schedule="2s")["id"])
+        others.append(create_http_job(fresh, f"workers-spread-{i}", target, schedule="2s")["id"])
     time.sleep(10)
     service.post("/api/jobs/workers-1s/disable")
     time.sleep(0.5)
@@ -71,7 +56,7 @@ def test_changes_made_in_any_worker_reach_the_scheduler_within_a_second(start_se
     for i in range(6):
         fresh = service.connection()
         started = time.monotonic()
-        job = _create(fresh, f"reach-{i}", target, schedule="1s")
+        job = create_http_job(fresh, f"reach-{i}", target, schedule="1s")
         assert job["next_run_at"], "the response shows the next run even before the leader syncs"
         wait_for(lambda: target.hits_for(f"reach-{i}-"), timeout=3)  # noqa: B023
         assert time.monotonic() - started < 2.5
@@ -84,7 +69,7 @@ def test_changes_made_in_any_worker_reach_the_scheduler_within_a_second(start_se
 
 def test_killing_the_leader_worker_hands_over_within_5_seconds(start_service, target):
     service = start_service({"WEB_CONCURRENCY": "3"})
-    _create(service, "failover-1s", target, misfire_grace_seconds=1)
+    create_http_job(service, "failover-1s", target, misfire_grace_seconds=1)
     service.wait_executions("failover-1s", 2)
     old = service.get("/api/scheduler").json()["leader"]
     os.kill(old["pid"], signal.SIGKILL)
@@ -114,7 +99,7 @@ def test_separate_instances_on_one_database_share_one_scheduler(start_service, t
     leaders = {s.get("/api/scheduler").json()["leader"]["pid"] for s in (first, second, third)}
     assert len(leaders) == 1
     for index, instance in enumerate((first, second, third)):
-        _create(instance, f"instance-{index}", target, schedule="1s")
+        create_http_job(instance, f"instance-{index}", target, schedule="1s")
     for index in range(3):
         wait_for(lambda: target.hits_for(f"instance-{index}-"), timeout=4)  # noqa: B023
     for index, instance in enumerate((first, second, third)):
@@ -129,7 +114,7 @@ def test_with_preload_the_master_never_runs_the_scheduler(start_service, target)
     service = start_service({"WEB_CONCURRENCY": "2", "GUNICORN_CMD_ARGS": "--preload"})
     leader = service.get("/api/scheduler").json()["leader"]
     assert leader["pid"] != service.proc.pid, "the scheduler runs in a worker, not the master"
-    _create(service, "preload-1s", target)
+    create_http_job(service, "preload-1s", target)
     time.sleep(3)
     service.post("/api/jobs/preload-1s/disable")
     assert len(assert_once_per_fire(service, target, "preload-1s")) >= 2

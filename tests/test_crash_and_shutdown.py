@@ -45,10 +45,9 @@ def test_after_kill_9_running_and_queued_rows_are_interrupted(start_service, tmp
     crashed = again.get(f"/api/jobs/crash-long/executions/{run['id']}").json()
     assert crashed["status"] == "interrupted"
     assert "stopped while this run was in progress" in crashed["error"]
-    assert (
-        again.get(f"/api/jobs/crash-waiting/executions/{queued['id']}").json()["status"]
-        == "interrupted"
-    )
+    never_started = again.get(f"/api/jobs/crash-waiting/executions/{queued['id']}").json()
+    assert never_started["status"] == "interrupted"
+    assert "stopped before this run's start was recorded" in never_started["error"]
     wait_for(lambda: not process_alive(child), timeout=3)  # ...until the next start kills it
     # Jobs keep their schedules.
     for job in (long, waiting):

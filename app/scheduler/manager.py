@@ -233,7 +233,10 @@ class SchedulerManager:
                 .values(
                     status="interrupted",
                     finished_at=now,
-                    error="The service stopped before this run started.",
+                    # The runner writes starts in batches: a run started just before a
+                    # crash may still read queued.
+                    error="The service stopped before this run's start was recorded: "
+                    "it did not start, or started just before the stop.",
                 )
             ).rowcount
         if running:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from apscheduler.jobstores.base import JobLookupError
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from app.db import Database, sqlite_path, utcnow
 from app.jobtypes import JobTypeRegistry
@@ -33,12 +33,7 @@ from app.scheduler.intake import Intake
 from app.scheduler.leader import make_leader_lock
 from app.scheduler.recording import apply_outcome
 from app.scheduler.runner import Runner
-from app.scheduler.store import (
-    CronwellJobStore,
-    CronwellScheduler,
-    rewound_job_row,
-    stored_job_row,
-)
+from app.scheduler.store import CronwellJobStore, CronwellScheduler, stored_job_row
 from app.scheduler.triggers import Schedule
 
 logger = logging.getLogger("cronwell.scheduler")
@@ -142,10 +137,6 @@ class SchedulerManager:
         self.runner.stop(grace)
         dispatch.set_sink(None)
         try:
-            self.hand_back_planned()
-        except Exception:
-            logger.exception("Could not hand planned fires back to the store")
-        try:
             with self.db.write() as session:
                 session.execute(delete(LeaderRecord).where(LeaderRecord.pid == os.getpid()))
         except Exception:
@@ -248,50 +239,6 @@ class SchedulerManager:
                 "Marked %d running and %d queued run(s) interrupted", len(running), queued
             )
         return len(running) + queued
-
-    def hand_back_planned(self) -> int:
-        """At a clean stop: fires written ahead that never started go back to the store.
-
-        Their rows are deleted and each job's store entry is set back to its earliest one,
-        so the next leader hands them out again as APScheduler would have: on time, late
-        within the job's misfire grace, or ``missed``. (Left queued, they would be
-        recorded ``interrupted`` once their time passed.) A job no longer in the store
-        (disabled or deleted meanwhile) keeps its rows. The runner has stopped and written
-        every start, so a queued row here never ran.
-        """
-        store = job_store_table
-        handed_back = 0
-        with self.changing(), self.db.write() as session:
-            planned = session.execute(
-                select(Execution.job_id, func.min(Execution.scheduled_at))
-                .where(Execution.status == "queued", Execution.trigger == "schedule")
-                .group_by(Execution.job_id)
-            ).all()
-            for job_id, first in planned:
-                state = session.scalar(select(store.c.job_state).where(store.c.id == job_id))
-                if state is not None:
-                    row = rewound_job_row(job_id, state, first)
-                    session.execute(update(store).where(store.c.id == job_id).values(**row))
-                else:
-                    job = session.get(Job, job_id)
-                    if job is None or not job.is_schedulable or job.schedule_type != "once":
-                        continue
-                    # A one-shot left the store when it was handed out: put it back.
-                    schedule = Schedule(job.schedule_type, job.schedule_config, job.timezone)
-                    row = stored_job_row(
-                        job_id, schedule.trigger(), job.misfire_grace_seconds, first
-                    )
-                    session.execute(_STORE_INSERT, row)
-                handed_back += session.execute(
-                    delete(Execution).where(
-                        Execution.job_id == job_id,
-                        Execution.status == "queued",
-                        Execution.trigger == "schedule",
-                    )
-                ).rowcount
-        if handed_back:
-            logger.info("Handed %d planned fire(s) back to the store", handed_back)
-        return handed_back
 
     # -- the APScheduler store, reconciled from our jobs --------------------------------
 

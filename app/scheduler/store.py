@@ -58,23 +58,6 @@ def stored_job_row(job_id: str, trigger, grace_seconds: int, now) -> dict[str, A
     }
 
 
-def rewound_job_row(job_id: str, job_state: bytes, fire: datetime) -> dict[str, Any]:
-    """A store row's columns with its next run time set back to ``fire`` (if later)."""
-    state = pickle.loads(job_state)
-    current = state["next_run_time"]
-    if current is None or current > fire:
-        # In the trigger's timezone, as APScheduler keeps it.
-        zone = (
-            current.tzinfo if current is not None else getattr(state["trigger"], "timezone", None)
-        )
-        state["next_run_time"] = fire.astimezone(zone) if zone is not None else fire
-    return {
-        "id": job_id,
-        "next_run_time": datetime_to_utc_timestamp(state["next_run_time"]),
-        "job_state": pickle.dumps(state, pickle.HIGHEST_PROTOCOL),
-    }
-
-
 @functools.cache
 def _shared_job_state() -> dict[str, Any]:
     """The state APScheduler pickles for a job, from a real ``Job``: what every Cronwell

@@ -158,6 +158,8 @@ def perform_request(
             tail.feed(decoder.decompress(chunk) if decoder else chunk)
             if context.cancelled.is_set() or context.remaining() <= 0:
                 break
+        if finished and decoder:
+            tail.feed(decoder.flush())
         if finished and not response.will_close and not context.cancelled.is_set():
             _pool.give_back(scheme, host, port, connection)
             connection = None

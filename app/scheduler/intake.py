@@ -36,6 +36,8 @@ logger = logging.getLogger("cronwell.intake")
 JOB_COLUMNS = (Job.id, *RUN_SPEC_JOB_COLUMNS, Job.misfire_grace_seconds)
 #: Fires closer than this to their time are not withdrawn by a change (see withdraw_planned).
 WITHDRAW_MARGIN_SECONDS = VERIFY_SECONDS + 0.15
+#: A scheduled fire not started yet: with ``scheduled_at`` ahead, a fire written ahead.
+PLANNED = (Execution.trigger == "schedule", Execution.status == "queued")
 
 
 def _insert_new_fires(dialect: str):
@@ -180,10 +182,7 @@ class Intake:
         margin = dt.timedelta(seconds=WITHDRAW_MARGIN_SECONDS)
         return session.execute(
             delete(Execution).where(
-                Execution.job_id == job_id,
-                Execution.trigger == "schedule",
-                Execution.status == "queued",
-                Execution.scheduled_at > utcnow() + margin,
+                Execution.job_id == job_id, *PLANNED, Execution.scheduled_at > utcnow() + margin
             )
         ).rowcount
 

@@ -19,6 +19,21 @@ from app.models import FAILED_STATUSES, RAN_STATUSES, Execution, Job
 
 executions = Execution.__table__
 jobs = Job.__table__
+#: A job's counters and last_* fields after one or more outcomes (b_runs, b_ok, b_failed:
+#: how many to add).
+_JOB_OUTCOME = (
+    update(jobs)
+    .where(jobs.c.id == bindparam("b_job"))
+    .values(
+        run_count=jobs.c.run_count + bindparam("b_runs"),
+        success_count=jobs.c.success_count + bindparam("b_ok"),
+        fail_count=jobs.c.fail_count + bindparam("b_failed"),
+        last_run_at=bindparam("b_last_run_at"),
+        last_status=bindparam("b_last_status"),
+        last_duration_ms=bindparam("b_last_duration_ms"),
+        last_error=bindparam("b_last_error"),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -171,20 +186,7 @@ def record(
             outcomes,
         )
     if per_job:
-        connection.execute(
-            update(jobs)
-            .where(jobs.c.id == bindparam("b_job"))
-            .values(
-                run_count=jobs.c.run_count + bindparam("b_runs"),
-                success_count=jobs.c.success_count + bindparam("b_ok"),
-                fail_count=jobs.c.fail_count + bindparam("b_failed"),
-                last_run_at=bindparam("b_last_run_at"),
-                last_status=bindparam("b_last_status"),
-                last_duration_ms=bindparam("b_last_duration_ms"),
-                last_error=bindparam("b_last_error"),
-            ),
-            list(per_job.values()),
-        )
+        connection.execute(_JOB_OUTCOME, list(per_job.values()))
     if retries:
         connection.execute(insert(executions), retries)
     return lost
@@ -203,15 +205,15 @@ def apply_outcome(
     if not runs:
         return
     connection.execute(
-        update(jobs)
-        .where(jobs.c.id == job_id)
-        .values(
-            run_count=jobs.c.run_count + runs,
-            success_count=jobs.c.success_count + successes,
-            fail_count=jobs.c.fail_count + failures,
-            last_run_at=started_at,
-            last_status=status,
-            last_duration_ms=duration_ms,
-            last_error=error,
-        )
+        _JOB_OUTCOME,
+        {
+            "b_job": job_id,
+            "b_runs": runs,
+            "b_ok": successes,
+            "b_failed": failures,
+            "b_last_run_at": started_at,
+            "b_last_status": status,
+            "b_last_duration_ms": duration_ms,
+            "b_last_error": error,
+        },
     )

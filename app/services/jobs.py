@@ -19,6 +19,7 @@ from app.db import utcnow
 from app.errors import JobConflict, JobNotFound, ValidationFailed
 from app.models import Execution, Job, job_store_table
 from app.runtime import Runtime
+from app.scheduler.intake import PLANNED
 from app.scheduler.triggers import Schedule, make_schedule, schedule_from_text
 
 #: Fields a client may set, with their defaults on create.
@@ -134,12 +135,7 @@ def _build_jobs_select():
     store = job_store_table
     planned = (
         select(func.min(Execution.scheduled_at))
-        .where(
-            Execution.job_id == Job.id,
-            Execution.trigger == "schedule",
-            Execution.status == "queued",
-            Execution.scheduled_at > bindparam("now"),
-        )
+        .where(Execution.job_id == Job.id, *PLANNED, Execution.scheduled_at > bindparam("now"))
         .correlate(Job)
         .scalar_subquery()
     )

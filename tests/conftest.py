@@ -8,7 +8,8 @@ request it gets (path, arrival time, body) and answers by path:
 * ``/ok``: 200 with a small body; ``/status/<code>``: that status;
 * ``/slow/<seconds>``: waits, then 200; ``/big/<bytes>``: a large body;
 * ``/gzip``: a gzip-encoded body; ``/drop``: 200, then closes the connection without
-  saying so (as a server whose keep-alive timeout ran out).
+  saying so (as a server whose keep-alive timeout ran out);
+* ``/stall/<seconds>``: 200 and the first half of its body, then waits, then the rest.
 """
 
 from __future__ import annotations
@@ -211,6 +212,7 @@ class Target:
                 parts = self.path.split("?")[0].strip("/").split("/")
                 status, payload = 200, b"hello from target"
                 extra_headers = {}
+                stall = 0.0
                 try:
                     if parts[0] == "status":
                         status = int(parts[1])
@@ -223,6 +225,8 @@ class Target:
                         extra_headers["Content-Encoding"] = "gzip"
                     elif parts[0] == "drop":
                         self.close_connection = True
+                    elif parts[0] == "stall":
+                        stall, payload = float(parts[1]), b"first half, second half"
                 except (IndexError, ValueError):
                     status = 400
                 try:
@@ -231,6 +235,10 @@ class Target:
                     for name, value in extra_headers.items():
                         self.send_header(name, value)
                     self.end_headers()
+                    if stall:
+                        self.wfile.write(payload[:11])
+                        time.sleep(stall)
+                        payload = payload[11:]
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
                     pass

@@ -55,3 +55,22 @@ def test_a_reused_connection_takes_the_new_runs_deadline(service, make_job, targ
     time.sleep(3)  # the slow answer has come by now
     row = service.get(f"/api/jobs/{short_limit['id']}/executions/{row['id']}").json()
     assert row["output"] is None, row
+
+
+def test_a_body_that_stalls_past_the_deadline_is_not_read_on(service, make_job, target):
+    """The socket gives up at the run's deadline in the middle of a body: the row says
+    timeout with what came before it, the rest is never read, and the connection is not
+    reused (the next request would read the rest as its answer)."""
+    stalled = make_job(
+        configuration={"url": target.url("/stall/2.5?stalled")}, max_duration_seconds=1
+    )
+    row = _run(service, stalled)
+    assert row["status"] == "timeout", row
+    time.sleep(2.5)  # the rest of the body has come by now
+    row = service.get(f"/api/jobs/{stalled['id']}/executions/{row['id']}").json()
+    assert row["output"] == "first half,", row
+    after = make_job(configuration={"url": target.url("/ok?stalled")})
+    done = _run(service, after)
+    assert done["status"] == "success" and done["output"] == "hello from target", done
+    first, second = target.hits_for("stalled")[-2:]
+    assert first["client_port"] != second["client_port"]

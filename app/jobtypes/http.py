@@ -5,7 +5,9 @@ from __future__ import annotations
 import http.client
 import json
 import select
+import socket
 import ssl
+import struct
 import zlib
 from collections import deque
 from collections.abc import Mapping
@@ -86,19 +88,14 @@ class _ConnectionPool:
             # Asked every time: a server may close a kept-alive connection right after
             # its answer without saying so, and a request sent on it would fail.
             if _still_open(connection):
-                # Setting a timeout is a system call (the GIL changes hands, which a
-                # burst's 20 run threads queue for): kept when it is within a second
-                # under the time left (or 50 ms over), as it is for the runs of one job.
-                current = connection.sock.gettimeout()
-                if current is None or not timeout - 1.0 <= current <= timeout + 0.05:
-                    connection.sock.settimeout(timeout)
+                _bound(connection, timeout)
                 return connection
             connection.close()
         if scheme == "https":
             if self._tls is None:
                 self._tls = ssl.create_default_context()
             return http.client.HTTPSConnection(host, port, timeout=timeout, context=self._tls)
-        return http.client.HTTPConnection(host, port, timeout=timeout)
+        return _PlainConnection(host, port, timeout=timeout)
 
     def give_back(self, scheme: str, host: str, port: int, connection) -> None:
         idle = self._idle.setdefault((scheme, host, port), deque())
@@ -118,6 +115,48 @@ def _still_open(connection: http.client.HTTPConnection) -> bool:
     except (OSError, ValueError):
         return False
     return not readable
+
+
+class _PlainConnection(http.client.HTTPConnection):
+    """A plain-TCP connection whose reads and writes are bounded by the kernel.
+
+    A socket with a Python timeout polls before every send and receive: a system call
+    more each time, and the GIL changes hands for each (a burst's 20 run threads queue
+    for it). Once connected (Python's timeout bounds the connect), the socket blocks and
+    SO_RCVTIMEO/SO_SNDTIMEO bound each read and write instead.
+    """
+
+    limit: float | None = None  # the kernel timeout set on the socket, in seconds
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.settimeout(None)
+        self.limit = None
+        _bound(self, self.timeout)
+
+
+def _bound(connection: http.client.HTTPConnection, timeout: float) -> None:
+    """Bound each socket operation of ``connection`` by ``timeout`` seconds or a little more.
+
+    Never less: a kernel timeout ends a read as if the body had ended (the standard
+    library's socket file reads it as no data), so it must not come before the run's
+    deadline, after which the runner records ``timeout`` whatever the handler returns.
+    Kept when within a second over, as it is for the runs of one job: setting it is two
+    system calls. TLS connections keep Python's timeout (a kernel timeout there would
+    surface as an SSL error).
+    """
+    if not isinstance(connection, _PlainConnection):
+        current = connection.sock.gettimeout()
+        if current is None or not timeout - 1.0 <= current <= timeout + 0.05:
+            connection.sock.settimeout(timeout)
+        return
+    if connection.limit is not None and timeout <= connection.limit <= timeout + 1.0:
+        return
+    seconds = int(timeout)
+    value = struct.pack("@ll", seconds, int((timeout - seconds) * 1_000_000) + 1)
+    connection.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+    connection.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+    connection.limit = timeout
 
 
 _pool = _ConnectionPool()
@@ -160,12 +199,15 @@ def perform_request(
                 break
         if finished and decoder:
             tail.feed(decoder.flush())
-        if finished and not response.will_close and not context.cancelled.is_set():
+        # Past the deadline, an end of the body may be the socket's timeout (see _bound).
+        reusable = not response.will_close and context.remaining() > 0
+        if finished and reusable and not context.cancelled.is_set():
             _pool.give_back(scheme, host, port, connection)
             connection = None
         return response.status, tail
     except (OSError, http.client.HTTPException, zlib.error) as exc:
-        raise RequestFailed(_describe(exc, host, port)) from exc
+        timed_out = isinstance(exc, TimeoutError) or context.remaining() <= 0
+        raise RequestFailed(_describe(exc, host, port, timed_out)) from exc
     finally:
         if connection is not None:
             connection.close()
@@ -181,8 +223,8 @@ def _decoder(encoding: str | None):
     return None
 
 
-def _describe(exc: BaseException, host: str, port: int) -> str:
-    if isinstance(exc, TimeoutError):
+def _describe(exc: BaseException, host: str, port: int, timed_out: bool) -> str:
+    if timed_out:  # whatever the socket made of it (see _bound)
         return f"timed out talking to {host}:{port}"
     return f"{type(exc).__name__} talking to {host}:{port}: {exc}"
 

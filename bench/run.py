@@ -56,6 +56,8 @@ TINY = {
 SLOTS = "20"
 #: Creates a round in the create workload (alternating between the two servers).
 CREATE_ROUND = 100
+#: Flask-APScheduler is served by stock gunicorn (gthread, 8 threads), not Cronwell's worker.
+PEER_GUNICORN_CONFIG = "bench/peers/gunicorn.conf.py"
 
 
 @dataclass
@@ -106,7 +108,11 @@ class Bench:
     def flask_aps(self, name: str) -> Server:
         _, url = self.db(name)
         server = Server(
-            "bench.peers.flask_aps_app:app", {"BENCH_DB_URL": url}, "/healthz", self.workdir
+            "bench.peers.flask_aps_app:app",
+            {"BENCH_DB_URL": url},
+            "/healthz",
+            self.workdir,
+            config=PEER_GUNICORN_CONFIG,
         )
         server.wait_healthy()
         return server

@@ -59,7 +59,14 @@ class Client:
 
 
 class Server:
-    def __init__(self, app: str, env: dict[str, str], health_path: str, workdir: Path) -> None:
+    def __init__(
+        self,
+        app: str,
+        env: dict[str, str],
+        health_path: str,
+        workdir: Path,
+        config: str = "gunicorn.conf.py",
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.health_path = health_path
@@ -70,7 +77,7 @@ class Server:
         self.log = open(workdir / f"server-{self.port}.log", "ab")  # noqa: SIM115
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", app],
+            [sys.executable, "-m", "gunicorn", "--config", config, app],
             cwd=ROOT,
             env=full_env,
             stdout=self.log,

@@ -1,0 +1,15 @@
+"""How the peers are served: gunicorn's own threaded worker (gthread), with Cronwell's
+other settings (one worker, 8 threads), as a Flask-APScheduler user would run it.
+
+Cronwell's gunicorn.conf.py uses its own worker class (app/serving.py); the peers do not
+have it, so they get the stock one.
+"""
+
+import os
+
+bind = f"127.0.0.1:{os.environ['PORT']}"
+workers = 1
+worker_class = "gthread"
+threads = 8
+timeout = 30
+accesslog = None

@@ -12,6 +12,8 @@ SQLite hazards handled here, in one place:
 * Writers in this process take a Python lock before SQLite's: they queue in order
   instead of polling in SQLite's busy handler, whose back-off sleeps (up to 100 ms a
   try) made fires late under load. Other processes still wait on the busy timeout.
+  Holding that lock, they all write through one connection, kept open: a checkout from
+  the pool and back cost as much as a small write's own SQL.
 * SQLite hands datetimes back naive: :class:`UTCDateTime` stores UTC and returns aware
   values.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,21 +118,42 @@ class Database:
         self.reader = engine.execution_options(**{_READ_OPTION: True})
         self._write_sessions = sessionmaker(engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.reader, expire_on_commit=False)
+        self._sqlite = engine.dialect.name == "sqlite"
         self._write_lock: contextlib.AbstractContextManager = (
-            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+            threading.Lock() if self._sqlite else contextlib.nullcontext()
         )
+        self._writer: tuple[int, Connection] | None = None  # (pid, connection), SQLite
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
         """A session in one write transaction, committed on success, rolled back on error."""
-        with self._write_lock, self._write_sessions() as session, session.begin():
+        with (
+            self._write_lock,
+            self._writing() as connection,
+            self._write_sessions(bind=connection) as session,
+            session.begin(),
+        ):
             yield session
 
     @contextlib.contextmanager
     def write_connection(self) -> Iterator[Connection]:
         """A Core connection in one write transaction (for the job store's writes)."""
-        with self._write_lock, self.engine.begin() as connection:
+        with self._write_lock, self._writing() as connection, connection.begin():
             yield connection
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """The connection to write through, under the write lock: on SQLite the one kept
+        open for this process (a new one after a fork, or if it was invalidated); on
+        other databases a connection from the pool, for this transaction."""
+        if not self._sqlite:
+            with self.engine.connect() as connection:
+                yield connection
+            return
+        pid = os.getpid()
+        if self._writer is None or self._writer[0] != pid or self._writer[1].invalidated:
+            self._writer = (pid, self.engine.connect())
+        yield self._writer[1]
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:

@@ -77,7 +77,7 @@ def test_mixed_concurrent_use_keeps_jobs_and_scheduler_consistent(start_service,
         thread.start()
     for thread in threads:
         thread.join(timeout=SECONDS + 30)
-    assert not problems, problems[:10]
+    assert not problems, f"{problems[:10]}\n{service.log()}"
     assert sum(statuses.values()) > 500, statuses
     # Only the expected refusals: 404 for a job another thread deleted, 409 for a run
     # already in progress (overlap skip) or an id taken.

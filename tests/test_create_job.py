@@ -2,6 +2,10 @@
 
 import datetime as dt
 
+import requests
+
+from tests.conftest import wait_for
+
 
 def test_it_creates_a_job_with_defaults_and_a_location(service, target):
     response = service.post(
@@ -191,3 +195,29 @@ def test_the_store_row_is_what_apscheduler_writes_for_the_job(service, make_job)
     assert loaded.next_run_time == next_run_at
     assert next_run_time == next_run_at.timestamp()
     assert next_run_at.minute % 5 == 0 and next_run_at > dt.datetime.now(dt.UTC)
+
+
+def test_a_fresh_process_can_answer_a_create_first(start_service, target):
+    """A create builds its answer without the ORM's constructor: it must work before
+    anything else in the process has used the ORM (an API-only process runs no scheduler
+    queries, and its /healthz waits for a scheduler elsewhere)."""
+    service = start_service({"CRONWELL_SCHEDULER_ENABLED": "false"}, wait=False)
+    wait_for(lambda: _answers(service, "/api/openapi.json"))
+    response = service.post(
+        "/api/jobs",
+        json={
+            "name": "first",
+            "type": "http",
+            "schedule": "1h",
+            "configuration": {"url": target.url("/ok")},
+        },
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["name"] == "first"
+
+
+def _answers(service, path: str) -> bool:
+    try:
+        return service.get(path).status_code == 200
+    except requests.RequestException:
+        return False

@@ -236,7 +236,7 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
     for key, default in DEFAULTS.items():
         if key != "configuration":
             values[key] = data.get(key, default) if data.get(key) is not None else default
-    job = Job(**values)
+    job = Job.transient(values)
     try:
         # Core, not the ORM: a create is one INSERT per table, and the unit of work
         # would cost more than the rest of the request.

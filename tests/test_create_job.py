@@ -5,6 +5,7 @@ import datetime as dt
 import requests
 
 from tests.conftest import wait_for
+from tests.helpers import create_http_job
 
 
 def test_it_creates_a_job_with_defaults_and_a_location(service, target):
@@ -203,17 +204,7 @@ def test_a_fresh_process_can_answer_a_create_first(start_service, target):
     queries, and its /healthz waits for a scheduler elsewhere)."""
     service = start_service({"CRONWELL_SCHEDULER_ENABLED": "false"}, wait=False)
     wait_for(lambda: _answers(service, "/api/openapi.json"))
-    response = service.post(
-        "/api/jobs",
-        json={
-            "name": "first",
-            "type": "http",
-            "schedule": "1h",
-            "configuration": {"url": target.url("/ok")},
-        },
-    )
-    assert response.status_code == 201, response.text
-    assert response.json()["name"] == "first"
+    assert create_http_job(service, "first", target, schedule="1h")["name"] == "first"
 
 
 def _answers(service, path: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import select
 import socket
 import ssl
@@ -152,8 +153,9 @@ def _bound(connection: http.client.HTTPConnection, timeout: float) -> None:
         return
     if connection.limit is not None and timeout <= connection.limit <= timeout + 1.0:
         return
-    seconds = int(timeout)
-    value = struct.pack("@ll", seconds, int((timeout - seconds) * 1_000_000) + 1)
+    # Rounded up to the microsecond, carried into the seconds (tv_usec must stay < 10**6).
+    seconds, micros = divmod(math.ceil(timeout * 1_000_000), 1_000_000)
+    value = struct.pack("@ll", seconds, micros)
     connection.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
     connection.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
     connection.limit = timeout

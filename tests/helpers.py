@@ -3,6 +3,8 @@
 import datetime as dt
 from pathlib import Path
 
+from tests.conftest import wait_for
+
 
 def process_alive(pid: int) -> bool:
     """True if the pid runs (a zombie counts as dead)."""
@@ -21,9 +23,11 @@ def seconds_between(a: str, b: str) -> float:
     return (ts(b) - ts(a)).total_seconds()
 
 
-def create_http_job(service, job_id: str, target, schedule: str = "1s", **extra) -> dict:
-    """Create an http job to the target through the API (for tests that start their own
-    service, without the ``make_job`` fixture)."""
+def create_http_job(
+    service, job_id: str, target=None, schedule: str = "1s", url: str | None = None, **extra
+) -> dict:
+    """Create an http job to ``url`` (else to the target) through the API (for tests that
+    start their own service, without the ``make_job`` fixture)."""
     response = service.post(
         "/api/jobs",
         json={
@@ -31,9 +35,21 @@ def create_http_job(service, job_id: str, target, schedule: str = "1s", **extra)
             "name": job_id,
             "type": "http",
             "schedule": schedule,
-            "configuration": {"url": target.url(f"/ok?{job_id}-")},
+            "configuration": {"url": url or target.url(f"/ok?{job_id}-")},
             **extra,
         },
     )
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def run_and_wait(service, job_id: str) -> dict:
+    """Run the job now through the API and wait for its execution row to end."""
+    execution = service.post(f"/api/jobs/{job_id}/run").json()
+    return wait_for(
+        lambda: (
+            (e := service.get(f"/api/jobs/{job_id}/executions/{execution['id']}").json())
+            and e["status"] not in ("queued", "running")
+            and e
+        )
+    )

@@ -4,33 +4,22 @@ import socket
 import struct
 import time
 
-from app.jobtypes.http import _bound, _PlainConnection
-from tests.conftest import wait_for
-
-
-def _run(service, job) -> dict:
-    execution = service.post(f"/api/jobs/{job['id']}/run").json()
-    return wait_for(
-        lambda: (
-            (e := service.get(f"/api/jobs/{job['id']}/executions/{execution['id']}").json())
-            and e["status"] not in ("queued", "running")
-            and e
-        )
-    )
+from app.jobtypes.http import _bound, _ConnectionPool
+from tests.helpers import run_and_wait
 
 
 def test_runs_to_one_server_reuse_a_connection(service, make_job, target):
     job = make_job(configuration={"url": target.url("/ok?reuse")})
-    assert _run(service, job)["status"] == "success"
-    assert _run(service, job)["status"] == "success"
+    assert run_and_wait(service, job["id"])["status"] == "success"
+    assert run_and_wait(service, job["id"])["status"] == "success"
     first, second = target.hits_for("reuse")[-2:]
     assert first["client_port"] == second["client_port"], "the second run used a new connection"
 
 
 def test_a_connection_the_server_dropped_is_not_reused(service, make_job, target):
     job = make_job(configuration={"url": target.url("/drop?dropped")})
-    assert _run(service, job)["status"] == "success"
-    again = _run(service, job)  # at once: the pool asks the kernel before each reuse
+    assert run_and_wait(service, job["id"])["status"] == "success"
+    again = run_and_wait(service, job["id"])  # at once: the pool asks the kernel before each reuse
     assert again["status"] == "success", again
     first, second = target.hits_for("dropped")[-2:]
     assert first["client_port"] != second["client_port"]
@@ -38,7 +27,7 @@ def test_a_connection_the_server_dropped_is_not_reused(service, make_job, target
 
 def test_a_gzip_body_is_recorded_decoded(service, make_job, target):
     job = make_job(configuration={"url": target.url("/gzip")})
-    done = _run(service, job)
+    done = run_and_wait(service, job["id"])
     assert done["status"] == "success" and done["output"] == "hello, compressed", done
 
 
@@ -47,11 +36,11 @@ def test_a_reused_connection_takes_the_new_runs_deadline(service, make_job, targ
     one: its socket gives up at the short run's deadline, so the slow answer that comes
     later is never read (it would be attached to the timed-out row as late output)."""
     long_limit = make_job(configuration={"url": target.url("/ok?deadline")})
-    assert _run(service, long_limit)["status"] == "success"
+    assert run_and_wait(service, long_limit["id"])["status"] == "success"
     short_limit = make_job(
         configuration={"url": target.url("/slow/3?deadline")}, max_duration_seconds=1
     )
-    row = _run(service, short_limit)
+    row = run_and_wait(service, short_limit["id"])
     assert row["status"] == "timeout", row
     first, second = target.hits_for("deadline")[-2:]
     assert first["client_port"] == second["client_port"], "the run used a new connection"
@@ -67,13 +56,13 @@ def test_a_body_that_stalls_past_the_deadline_is_not_read_on(service, make_job, 
     stalled = make_job(
         configuration={"url": target.url("/stall/2.5?stalled")}, max_duration_seconds=1
     )
-    row = _run(service, stalled)
+    row = run_and_wait(service, stalled["id"])
     assert row["status"] == "timeout", row
     time.sleep(2.5)  # the rest of the body has come by now
     row = service.get(f"/api/jobs/{stalled['id']}/executions/{row['id']}").json()
     assert row["output"] == "first half,", row
     after = make_job(configuration={"url": target.url("/ok?stalled")})
-    done = _run(service, after)
+    done = run_and_wait(service, after["id"])
     assert done["status"] == "success" and done["output"] == "hello from target", done
     first, second = target.hits_for("stalled")[-2:]
     assert first["client_port"] != second["client_port"]
@@ -82,8 +71,7 @@ def test_a_body_that_stalls_past_the_deadline_is_not_read_on(service, make_job, 
 def test_a_time_left_just_under_a_whole_second_bounds_the_socket(target):
     """The kernel timeout is rounded up to the microsecond: a time left such as 2.9999996 s
     must carry into the seconds (tv_usec 1000000 is refused by the kernel)."""
-    connection = _PlainConnection("127.0.0.1", target.port, timeout=5)
-    connection.connect()
+    connection = _ConnectionPool().open("http", "127.0.0.1", target.port, 5)
     try:
         for left in (2.9999996, 0.0000001, 7.5):
             _bound(connection, left + 2)  # out of the kept window: set again

@@ -1,20 +1,29 @@
-"""The ``http`` job type: one HTTP request with a total deadline."""
+"""The ``http`` job type: one HTTP request with a total deadline.
+
+The client is small and ours: a pool of kept-alive sockets, the request written in one
+send, and the answer parsed by httptools (the parser under uvicorn). The standard
+library's ``http.client``, used before, spent about 0.1 ms more CPU a request (its header
+parsing goes through the ``email`` package), which a burst of a thousand runs pays on one
+core; see docs/design.md, "The http type's client".
+"""
 
 from __future__ import annotations
 
-import http.client
 import json
 import math
+import re
 import select
 import socket
 import ssl
+import string
 import struct
 import zlib
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
+import httptools
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from app.jobtypes.base import JobType, OutputTail, RunContext, RunResult
@@ -54,6 +63,16 @@ class HttpConfigSchema(Schema):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValidationError("Must be an absolute http:// or https:// URL.")
+        try:
+            _ = parts.port  # out of range or not a number: ValueError
+        except ValueError as exc:
+            raise ValidationError(f"Bad port: {exc}.") from exc
+
+    @validates("headers")
+    def _check_headers(self, value: dict[str, str], **_: Any) -> None:
+        problems = [p for p in (header_problem(k, v) for k, v in value.items()) if p]
+        if problems:
+            raise ValidationError(problems)
 
     @validates_schema
     def _one_body(self, data: dict[str, Any], **_: Any) -> None:
@@ -62,24 +81,47 @@ class HttpConfigSchema(Schema):
 
 
 class RequestFailed(Exception):
-    """The request could not be made or its answer not read (connect, TLS, protocol)."""
+    """The request could not be made or its answer not read (connect, TLS, protocol).
+
+    ``tail`` holds what of the body was read before it failed.
+    """
+
+    def __init__(self, message: str, tail: OutputTail | None = None) -> None:
+        super().__init__(message)
+        self.tail = tail if tail is not None else OutputTail()
+
+
+class _Connection:
+    """A socket to one (scheme, host, port), kept alive between runs.
+
+    Plain TCP sockets block, and the kernel bounds each read and write
+    (SO_RCVTIMEO/SO_SNDTIMEO, see :func:`_bound`): a socket with a Python timeout polls
+    before every send and receive, a system call more each time, and the GIL changes hands
+    for each (a burst's 20 run threads queue for it). TLS sockets keep Python's timeout (a
+    kernel timeout there would surface as an SSL error).
+    """
+
+    __slots__ = ("limit", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.limit: float | None = None  # the kernel timeout set on a plain socket
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 class _ConnectionPool:
-    """Idle keep-alive connections per (scheme, host, port), shared by the run threads.
-
-    The standard library's ``http.client`` does the protocol. urllib3, used before, spent
-    about 0.15 ms more CPU a request on this path (URL parsing, retries and timeout
-    objects, header containers), which a burst of a thousand runs pays on one core.
-    """
+    """Idle keep-alive connections per (scheme, host, port), shared by the run threads."""
 
     def __init__(self, per_host: int = 20) -> None:
         self.per_host = per_host
         # deque's append and pop are atomic: no lock for 20 threads to queue on.
-        self._idle: dict[tuple[str, str, int], deque[http.client.HTTPConnection]] = {}
+        self._idle: dict[tuple[str, str, int], deque[_Connection]] = {}
         self._tls: ssl.SSLContext | None = None
 
-    def take(self, scheme: str, host: str, port: int, timeout: float) -> http.client.HTTPConnection:
+    def take(self, scheme: str, host: str, port: int, timeout: float) -> tuple[_Connection, bool]:
+        """A connection bounded by ``timeout``, and whether it was kept from an earlier run."""
         key = (scheme, host, port)
         while True:
             try:
@@ -90,15 +132,28 @@ class _ConnectionPool:
             # its answer without saying so, and a request sent on it would fail.
             if _still_open(connection):
                 _bound(connection, timeout)
-                return connection
+                return connection, True
             connection.close()
-        if scheme == "https":
-            if self._tls is None:
-                self._tls = ssl.create_default_context()
-            return http.client.HTTPSConnection(host, port, timeout=timeout, context=self._tls)
-        return _PlainConnection(host, port, timeout=timeout)
+        return self.open(scheme, host, port, timeout), False
 
-    def give_back(self, scheme: str, host: str, port: int, connection) -> None:
+    def open(self, scheme: str, host: str, port: int, timeout: float) -> _Connection:
+        sock = socket.create_connection((host, port), timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if scheme == "https":
+                if self._tls is None:
+                    self._tls = ssl.create_default_context()
+                sock = self._tls.wrap_socket(sock, server_hostname=host)
+                return _Connection(sock)
+            sock.settimeout(None)
+        except BaseException:
+            sock.close()
+            raise
+        connection = _Connection(sock)
+        _bound(connection, timeout)
+        return connection
+
+    def give_back(self, scheme: str, host: str, port: int, connection: _Connection) -> None:
         idle = self._idle.setdefault((scheme, host, port), deque())
         if len(idle) < self.per_host:
             idle.append(connection)
@@ -106,10 +161,10 @@ class _ConnectionPool:
             connection.close()
 
 
-def _still_open(connection: http.client.HTTPConnection) -> bool:
+def _still_open(connection: _Connection) -> bool:
     """An idle connection the server has not closed (nothing to read on it yet)."""
     sock = connection.sock
-    if sock is None:
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
         return False
     try:
         readable, _, _ = select.select([sock], [], [], 0)
@@ -118,50 +173,171 @@ def _still_open(connection: http.client.HTTPConnection) -> bool:
     return not readable
 
 
-class _PlainConnection(http.client.HTTPConnection):
-    """A plain-TCP connection whose reads and writes are bounded by the kernel.
-
-    A socket with a Python timeout polls before every send and receive: a system call
-    more each time, and the GIL changes hands for each (a burst's 20 run threads queue
-    for it). Once connected (Python's timeout bounds the connect), the socket blocks and
-    SO_RCVTIMEO/SO_SNDTIMEO bound each read and write instead.
-    """
-
-    limit: float | None = None  # the kernel timeout set on the socket, in seconds
-
-    def connect(self) -> None:
-        super().connect()
-        self.sock.settimeout(None)
-        self.limit = None
-        _bound(self, self.timeout)
-
-
-def _bound(connection: http.client.HTTPConnection, timeout: float) -> None:
+def _bound(connection: _Connection, timeout: float) -> None:
     """Bound each socket operation of ``connection`` by ``timeout`` seconds or a little more.
 
-    Never less: a kernel timeout ends a read as if the body had ended (the standard
-    library's socket file reads it as no data), so it must not come before the run's
-    deadline, after which the runner records ``timeout`` whatever the handler returns.
+    Never less, so that the runner, not the socket, decides when a run has timed out.
     Kept when within a second over, as it is for the runs of one job: setting it is two
-    system calls. TLS connections keep Python's timeout (a kernel timeout there would
-    surface as an SSL error).
+    system calls.
     """
-    if not isinstance(connection, _PlainConnection):
-        current = connection.sock.gettimeout()
+    sock = connection.sock
+    if isinstance(sock, ssl.SSLSocket):
+        current = sock.gettimeout()
         if current is None or not timeout - 1.0 <= current <= timeout + 0.05:
-            connection.sock.settimeout(timeout)
+            sock.settimeout(timeout)
         return
     if connection.limit is not None and timeout <= connection.limit <= timeout + 1.0:
         return
     # Rounded up to the microsecond, carried into the seconds (tv_usec must stay < 10**6).
     seconds, micros = divmod(math.ceil(timeout * 1_000_000), 1_000_000)
     value = struct.pack("@ll", seconds, micros)
-    connection.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
-    connection.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
     connection.limit = timeout
 
 
 _pool = _ConnectionPool()
+
+# A header name is a token (RFC 9110, 5.1); a value may not break the line.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE_BREAK = re.compile(r"[\r\n\x00]")
+_PLAIN_TARGET = re.compile(r"[!-~]+")  # printable ASCII, no space
+# Set from the body by the client: the message's framing is not the job's to choose.
+FRAMING_HEADERS = ("content-length", "transfer-encoding")
+_HEAD_LIMIT = 256 * 1024  # bytes of status line and headers read before giving up
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """Why a request header cannot be sent as given, or None."""
+    if not _HEADER_NAME.fullmatch(name):
+        return f"Header name {name!r} is not a valid HTTP token."
+    if name.lower() in FRAMING_HEADERS:
+        return f"Header {name} is set from the body."
+    if _HEADER_VALUE_BREAK.search(value):
+        return f"Header {name} has a line break or NUL in its value."
+    return None
+
+
+def _request_head(
+    method: str,
+    target: str,
+    host_header: str,
+    headers: Mapping[str, str],
+    body: bytes | None,
+) -> bytes:
+    """The request line and headers, as the standard library's http.client wrote them:
+    Host and ``Accept-Encoding: identity`` unless given, Content-Length from the body."""
+    if not _PLAIN_TARGET.fullmatch(target):
+        target = quote(target, safe=string.punctuation)  # spaces, controls, non-ASCII
+    lines = [f"{method} {target} HTTP/1.1"]
+    given = {name.lower() for name in headers}
+    if "host" not in given:
+        lines.append(f"Host: {host_header}")
+    if "accept-encoding" not in given:
+        lines.append("Accept-Encoding: identity")
+    for name, value in headers.items():
+        problem = header_problem(name, value)
+        if problem:
+            raise RequestFailed(problem)
+        lines.append(f"{name}: {value}")
+    if body is not None or method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body or b'')}")
+    head = "\r\n".join(lines) + "\r\n\r\n"
+    try:
+        return head.encode("latin-1")
+    except UnicodeEncodeError:
+        return head.encode("utf-8")
+
+
+def _host_header(scheme: str, host: str, port: int) -> str:
+    try:
+        host.encode("ascii")
+    except UnicodeEncodeError:
+        host = host.encode("idna").decode("ascii")
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address
+    return host if port == (443 if scheme == "https" else 80) else f"{host}:{port}"
+
+
+class _Response:
+    """httptools' callbacks for one response: the status, its body into the tail.
+
+    httptools (llhttp, Node's parser) does the framing: Content-Length, chunked, interim
+    1xx answers, and the bodies that 204 and 304 never have. Two cases it leaves to the
+    caller: a HEAD answer has no body whatever its headers say, and a body with neither
+    length nor chunks ends when the server closes (:meth:`closed`).
+    """
+
+    def __init__(self, tail: OutputTail, head_only: bool) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.tail = tail
+        self.head_only = head_only
+        self.status = 0
+        self.headers_done = False  # of the final answer (not an interim 1xx)
+        self.done = False
+        self.keep_alive = False
+        self._framed = False  # a length or chunks say where the body ends
+        self._encoding = b""
+        self._decoder: Any = None
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()
+        if name == b"content-encoding":
+            self._encoding = value.strip().lower()
+        elif name == b"content-length" or (
+            name == b"transfer-encoding" and b"chunked" in value.lower()
+        ):
+            self._framed = True
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if status == 101:  # what follows is another protocol (the parser stops)
+            self.status, self.headers_done, self.done = status, True, True
+            return
+        if 100 <= status < 200:  # interim: the answer follows
+            self._framed, self._encoding = False, b""
+            return
+        self.status, self.headers_done = status, True
+        self._decoder = _decoder(self._encoding)
+        if self.head_only:
+            self.done, self.keep_alive = True, self.parser.should_keep_alive()
+
+    def on_body(self, data: bytes) -> None:
+        if not self.done:
+            self.tail.feed(self._decoder.decompress(data) if self._decoder else data)
+
+    def on_message_complete(self) -> None:
+        if self.headers_done and not self.done:
+            self._end()
+            self.keep_alive = self.parser.should_keep_alive()
+
+    def on_message_begin(self) -> None:
+        if self.done:  # more than one answer came: the connection is out of step
+            self.keep_alive = False
+
+    def feed(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            if self.done:  # bytes after the answer, or another protocol after a 101
+                self.keep_alive = False
+                return
+            cause = exc.__context__ if isinstance(exc, httptools.HttpParserCallbackError) else exc
+            raise RequestFailed(f"bad response: {cause}", self.tail) from exc
+
+    def closed(self) -> None:
+        """The server closed the connection: the end of a body with no length, else an error."""
+        if not self.headers_done or self._framed:
+            raise RequestFailed(
+                "the server closed the connection before its answer ended", self.tail
+            )
+        self._end()
+        self.keep_alive = False
+
+    def _end(self) -> None:
+        if self._decoder:
+            self.tail.feed(self._decoder.flush())
+        self.done = True
 
 
 def perform_request(
@@ -176,51 +352,86 @@ def perform_request(
 
     Every socket operation is bounded by the time left when the request starts, and the
     body is read only while time is left; the runner records the timeout at the deadline
-    itself, so a server trickling bytes cannot hold the run.
-    Redirects are not followed (the status is the answer). Raises RequestFailed.
+    itself, so a server trickling bytes cannot hold the run. A kept-alive connection that
+    the server closed as the request went out is replaced once by a new one, as curl
+    does. Redirects are not followed (the status is the answer). Raises RequestFailed.
     """
     parts = urlsplit(url)
     scheme, host = parts.scheme, parts.hostname or ""
-    port = parts.port or (443 if scheme == "https" else 80)
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError as exc:
+        raise RequestFailed(f"bad URL: {exc}") from exc
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    message = _request_head(method, target, _host_header(scheme, host, port), headers or {}, body)
+    if body:
+        message += body
     tail = OutputTail()
     connection = None
     try:
-        connection = _pool.take(scheme, host, port, max(context.remaining(), 0.001))
-        connection.request(method, target, body=body, headers=dict(headers or {}))
-        response = connection.getresponse()
-        decoder = _decoder(response.getheader("Content-Encoding"))
-        finished = False
-        while True:
-            chunk = response.read(16384)
-            if not chunk:
-                finished = True
-                break
-            tail.feed(decoder.decompress(chunk) if decoder else chunk)
-            if context.cancelled.is_set() or context.remaining() <= 0:
-                break
-        if finished and decoder:
-            tail.feed(decoder.flush())
-        # Past the deadline, an end of the body may be the socket's timeout (see _bound).
-        reusable = not response.will_close and context.remaining() > 0
-        if finished and reusable and not context.cancelled.is_set():
+        connection, kept = _pool.take(scheme, host, port, max(context.remaining(), 0.001))
+        response = _exchange(connection, message, method == "HEAD", tail, context)
+        if response is None and kept:  # closed under us before a byte of answer came
+            connection.close()
+            connection = _pool.open(scheme, host, port, max(context.remaining(), 0.001))
+            response = _exchange(connection, message, method == "HEAD", tail, context)
+        if response is None:
+            raise RequestFailed("the server closed the connection without answering")
+        if not response.headers_done:  # the deadline came first
+            raise RequestFailed("timed out", tail)
+        # Past the deadline, the socket may have given up in the middle of the body.
+        reusable = response.done and response.keep_alive and context.remaining() > 0
+        if reusable and not context.cancelled.is_set():
             _pool.give_back(scheme, host, port, connection)
             connection = None
         return response.status, tail
-    except (OSError, http.client.HTTPException, zlib.error) as exc:
-        timed_out = isinstance(exc, TimeoutError) or context.remaining() <= 0
-        raise RequestFailed(_describe(exc, host, port, timed_out)) from exc
+    except RequestFailed as exc:
+        if context.remaining() <= 0:
+            raise RequestFailed(_describe(exc, host, port, True), exc.tail) from exc
+        raise RequestFailed(f"{exc} ({host}:{port})", exc.tail) from exc
+    except (OSError, zlib.error) as exc:
+        timed_out = isinstance(exc, TimeoutError | BlockingIOError) or context.remaining() <= 0
+        raise RequestFailed(_describe(exc, host, port, timed_out), tail) from exc
     finally:
         if connection is not None:
             connection.close()
 
 
-def _decoder(encoding: str | None):
+def _exchange(
+    connection: _Connection, message: bytes, head_only: bool, tail: OutputTail, context: RunContext
+) -> _Response | None:
+    """Send the request and read the answer while time is left; None if the server closed
+    the connection (or reset it) before a byte of the answer came."""
+    sock = connection.sock
+    response = _Response(tail, head_only)
+    received = 0
+    try:
+        sock.sendall(message)
+        while not response.done:
+            data = sock.recv(65536)
+            if not data:
+                if not received:
+                    return None
+                response.closed()
+                break
+            received += len(data)
+            response.feed(data)
+            if not response.headers_done and received > _HEAD_LIMIT:
+                raise RequestFailed("the answer's headers are too large", tail)
+            if context.cancelled.is_set() or context.remaining() <= 0:
+                break
+    except (ConnectionResetError, BrokenPipeError):
+        if received:
+            raise
+        return None
+    return response
+
+
+def _decoder(encoding: bytes) -> Any:
     """A decompressor for a gzip or deflate body (as urllib3 decoded them), else None."""
-    encoding = (encoding or "").strip().lower()
-    if encoding == "gzip":
+    if encoding == b"gzip":
         return zlib.decompressobj(16 + zlib.MAX_WBITS)
-    if encoding == "deflate":
+    if encoding == b"deflate":
         return zlib.decompressobj()
     return None
 
@@ -269,7 +480,12 @@ class HttpJobType(JobType):
                 context, url=url, method=config.get("method", "GET"), headers=headers, body=body
             )
         except RequestFailed as exc:
-            return RunResult(ok=False, error=f"HTTP request failed: {exc}")
+            return RunResult(
+                ok=False,
+                output=exc.tail.text() or None,
+                output_truncated=exc.tail.truncated,
+                error=f"HTTP request failed: {exc}",
+            )
         expected = config.get("expected_status")
         ok = status in expected if expected else 200 <= status < 300
         return RunResult(

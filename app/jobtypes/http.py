@@ -43,6 +43,10 @@ class HttpConfigSchema(Schema):
         values=fields.String(validate=validate.Length(max=8192)),
         load_default=dict,
         validate=validate.Length(max=50),
+        metadata={
+            "description": "Request headers. Names are HTTP tokens, values have no line "
+            "breaks; Content-Length and Transfer-Encoding are set from the body."
+        },
     )
     params = fields.Dict(
         keys=fields.String(validate=validate.Length(max=256)),

@@ -1,6 +1,5 @@
 """Run a WSGI app under gunicorn (as `make run` does) and measure it from outside."""
 
-import http.client
 import json
 import os
 import signal
@@ -10,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import httptools
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,35 +21,73 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Client:
-    """A thin keep-alive HTTP/1.1 client for the measured calls.
+class _Answer:
+    """httptools' callbacks for one answer: its body, and when it is whole."""
 
-    requests spends about 1.2 ms of its own per call on this machine (more than a
-    service's whole answer to a small GET); timing through it would measure the client.
-    Every system is measured through this one.
+    def __init__(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.body = bytearray()
+        self.done = self.keep_alive = False
+
+    def on_body(self, data: bytes) -> None:
+        self.body += data
+
+    def on_message_complete(self) -> None:
+        # Asked here: once the message is complete, the parser is reset for the next one.
+        self.done, self.keep_alive = True, self.parser.should_keep_alive()
+
+
+class Client:
+    """A thin keep-alive HTTP/1.1 client for the measured calls: one send a request, the
+    answer parsed by httptools, about 0.05 ms of CPU a call.
+
+    requests spends about 1.2 ms of its own per call on this machine, and the standard
+    library's http.client about 0.2 ms (more than a small GET costs a service); timing
+    through either would measure the client. Every system is measured through this one.
     """
 
     def __init__(self, port: int) -> None:
         self.port = port
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.sock: socket.socket | None = None
 
     def call(self, method: str, path: str, body: object = None) -> bytes:
         """Send one request; return the body; raise on a status that is not 2xx."""
-        payload = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        payload = b"" if body is None else json.dumps(body).encode()
+        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+        if body is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+        request = head.encode() + b"\r\n" + payload
         for attempt in range(2):
             try:
-                self.connection.request(method, path, body=payload, headers=headers)
-                response = self.connection.getresponse()
-                data = response.read()
+                status, data, keep = self._exchange(request)
                 break
-            except (http.client.HTTPException, ConnectionError):
-                self.connection.close()  # the server dropped an idle connection: once more
+            except (ConnectionError, httptools.HttpParserError):
+                self.close()  # the server dropped an idle connection: once more
                 if attempt:
                     raise
-        if not 200 <= response.status < 300:
-            raise RuntimeError(f"{method} {path}: {response.status} {data[:300]!r}")
+        if not keep:
+            self.close()
+        if not 200 <= status < 300:
+            raise RuntimeError(f"{method} {path}: {status} {data[:300]!r}")
         return data
+
+    def _exchange(self, request: bytes) -> tuple[int, bytes, bool]:
+        if self.sock is None:
+            self.sock = socket.create_connection(("127.0.0.1", self.port), 30)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.sendall(request)
+        answer = _Answer()
+        while not answer.done:
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError("the server closed the connection")
+            answer.parser.feed_data(data)
+        return answer.parser.get_status_code(), bytes(answer.body), answer.keep_alive
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
 
     def get(self, path: str) -> bytes:
         return self.call("GET", path)

@@ -57,7 +57,7 @@ class AgentJobType(JobType):
                 body=json.dumps(message).encode(),
             )
         except RequestFailed as exc:
-            return RunResult(ok=False, error=f"Agent webhook request failed: {exc}")
+            return exc.as_result("Agent webhook request")
         ok = 200 <= status < 300
         return RunResult(
             ok=ok,

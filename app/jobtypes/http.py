@@ -94,6 +94,15 @@ class RequestFailed(Exception):
         super().__init__(message)
         self.tail = tail if tail is not None else OutputTail()
 
+    def as_result(self, what: str) -> RunResult:
+        """The failed run's result: ``what`` failed, with the body read before it."""
+        return RunResult(
+            ok=False,
+            output=self.tail.text() or None,
+            output_truncated=self.tail.truncated,
+            error=f"{what} failed: {self}",
+        )
+
 
 class _Connection:
     """A socket to one (scheme, host, port), kept alive between runs.
@@ -207,7 +216,7 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEADER_VALUE_BREAK = re.compile(r"[\r\n\x00]")
 _PLAIN_TARGET = re.compile(r"[!-~]+")  # printable ASCII, no space
 # Set from the body by the client: the message's framing is not the job's to choose.
-FRAMING_HEADERS = ("content-length", "transfer-encoding")
+_FRAMING_HEADERS = ("content-length", "transfer-encoding")
 _HEAD_LIMIT = 256 * 1024  # bytes of status line and headers read before giving up
 
 
@@ -215,7 +224,7 @@ def header_problem(name: str, value: str) -> str | None:
     """Why a request header cannot be sent as given, or None."""
     if not _HEADER_NAME.fullmatch(name):
         return f"Header name {name!r} is not a valid HTTP token."
-    if name.lower() in FRAMING_HEADERS:
+    if name.lower() in _FRAMING_HEADERS:
         return f"Header {name} is set from the body."
     if _HEADER_VALUE_BREAK.search(value):
         return f"Header {name} has a line break or NUL in its value."
@@ -484,12 +493,7 @@ class HttpJobType(JobType):
                 context, url=url, method=config.get("method", "GET"), headers=headers, body=body
             )
         except RequestFailed as exc:
-            return RunResult(
-                ok=False,
-                output=exc.tail.text() or None,
-                output_truncated=exc.tail.truncated,
-                error=f"HTTP request failed: {exc}",
-            )
+            return exc.as_result("HTTP request")
         expected = config.get("expected_status")
         ok = status in expected if expected else 200 <= status < 300
         return RunResult(

@@ -1,5 +1,7 @@
 """POST /api/jobs/{id}/run: run now, overlap, idempotency."""
 
+import sqlite3
+
 from tests.conftest import wait_for
 
 
@@ -55,6 +57,25 @@ def test_an_idempotency_key_returns_the_run_it_started(service, make_job):
     service.wait_executions(job["id"], 1)
     other = service.post(f"/api/jobs/{job['id']}/run", headers={"Idempotency-Key": "deploy-43"})
     assert other.status_code == 202 and other.json()["id"] != first.json()["id"]
+    assert len(service.wait_executions(job["id"], 2)) == 2
+
+
+def test_an_idempotency_key_older_than_a_day_starts_a_new_run(service, make_job):
+    """The key's run is made 25 hours old in the database (as a day passing would): the
+    same key then starts a new run, and the old run no longer answers to it."""
+    job = make_job()
+    headers = {"Idempotency-Key": "nightly-7"}
+    first = service.post(f"/api/jobs/{job['id']}/run", headers=headers).json()
+    service.wait_executions(job["id"], 1)
+    with sqlite3.connect(service.db_path) as db:
+        db.execute(
+            "UPDATE executions SET created_at = datetime(created_at, '-25 hours') WHERE id = ?",
+            (first["id"],),
+        )
+    again = service.post(f"/api/jobs/{job['id']}/run", headers=headers)
+    assert again.status_code == 202 and again.json()["id"] != first["id"], again.text
+    repeat = service.post(f"/api/jobs/{job['id']}/run", headers=headers)
+    assert repeat.status_code == 200 and repeat.json()["id"] == again.json()["id"]
     assert len(service.wait_executions(job["id"], 2)) == 2
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import httptools
 import requests
 
+from bench.peers.tasks import read_answer
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -19,22 +21,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-class _Answer:
-    """httptools' callbacks for one answer: its body, and when it is whole."""
-
-    def __init__(self) -> None:
-        self.parser = httptools.HttpResponseParser(self)
-        self.body = bytearray()
-        self.done = self.keep_alive = False
-
-    def on_body(self, data: bytes) -> None:
-        self.body += data
-
-    def on_message_complete(self) -> None:
-        # Asked here: once the message is complete, the parser is reset for the next one.
-        self.done, self.keep_alive = True, self.parser.should_keep_alive()
 
 
 class Client:
@@ -76,13 +62,8 @@ class Client:
             self.sock = socket.create_connection(("127.0.0.1", self.port), 30)
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.sendall(request)
-        answer = _Answer()
-        while not answer.done:
-            data = self.sock.recv(65536)
-            if not data:
-                raise ConnectionError("the server closed the connection")
-            answer.parser.feed_data(data)
-        return answer.parser.get_status_code(), bytes(answer.body), answer.keep_alive
+        answer = read_answer(self.sock)
+        return answer.status, bytes(answer.body), answer.keep_alive
 
     def close(self) -> None:
         if self.sock is not None:

@@ -282,7 +282,7 @@ class _Response:
     """
 
     def __init__(self, tail: OutputTail, head_only: bool) -> None:
-        self.parser = httptools.HttpResponseParser(self)
+        self.parser: Any = httptools.HttpResponseParser(self)
         self.tail = tail
         self.head_only = head_only
         self.status = 0
@@ -437,6 +437,8 @@ def _exchange(
         if received:
             raise
         return None
+    finally:
+        response.parser = None  # it holds the response's callbacks: no cycle for the GC
     return response
 
 

@@ -18,12 +18,34 @@ _local = threading.local()
 TIMEOUT = struct.pack("@ll", 10, 0)
 
 
-class _Answer:
+class Answer:
+    """httptools' callbacks for one answer: its body, and whether the connection stays."""
+
     def __init__(self) -> None:
-        self.done = False
+        self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
+        self.status = 0
+        self.body = bytearray()
+        self.done = self.keep_alive = False
+
+    def on_body(self, data: bytes) -> None:
+        self.body += data
 
     def on_message_complete(self) -> None:
-        self.done = True
+        # Asked here: once the message is complete, the parser is reset for the next one.
+        self.status = self.parser.get_status_code()
+        self.done, self.keep_alive = True, self.parser.should_keep_alive()
+
+
+def read_answer(sock: socket.socket) -> Answer:
+    """Read one whole answer from ``sock`` (the bench's client reads with it too)."""
+    answer = Answer()
+    while not answer.done:
+        data = sock.recv(65536)
+        if not data:
+            raise ConnectionError("the server closed the connection")
+        answer.parser.feed_data(data)
+    answer.parser = None  # no cycle between the parser and its callbacks' owner
+    return answer
 
 
 def hit(url: str) -> None:
@@ -39,16 +61,11 @@ def hit(url: str) -> None:
     request = (
         f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nAccept-Encoding: identity\r\n\r\n"
     )
+    keep = False
     try:
         sock.sendall(request.encode())
-        answer = _Answer()
-        parser = httptools.HttpResponseParser(answer)
-        while not answer.done:
-            data = sock.recv(65536)
-            if not data:
-                raise ConnectionError("the recorder closed the connection")
-            parser.feed_data(data)
-    except (OSError, httptools.HttpParserError):
-        sock.close()
-        _local.sock = None  # reconnects on the next call
-        raise
+        keep = read_answer(sock).keep_alive
+    finally:
+        if not keep:
+            sock.close()
+            _local.sock = None  # reconnects on the next call

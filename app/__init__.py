@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-__version__ = "0.1.0"
+from app.version import __version__
 
 logger = logging.getLogger("cronwell")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

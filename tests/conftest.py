@@ -9,7 +9,11 @@ request it gets (path, arrival time, body) and answers by path:
 * ``/slow/<seconds>``: waits, then 200; ``/big/<bytes>``: a large body;
 * ``/gzip``: a gzip-encoded body; ``/drop``: 200, then closes the connection without
   saying so (as a server whose keep-alive timeout ran out);
-* ``/stall/<seconds>``: 200 and the first half of its body, then waits, then the rest.
+* ``/stall/<seconds>``: 200 and the first half of its body, then waits, then the rest;
+* ``/redirect?to=<url>``: 302 to that URL.
+
+A request for an absolute URL (``GET http://host/path``, as a client sends to a proxy) is
+recorded with that URL as its path and answered 200: the target doubles as a proxy.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -227,7 +232,11 @@ class Target:
                         self.close_connection = True
                     elif parts[0] == "stall":
                         stall, payload = float(parts[1]), b"first half, second half"
-                except (IndexError, ValueError):
+                    elif parts[0] == "redirect":
+                        status, payload = 302, b""
+                        query = parse_qs(urlsplit(self.path).query)
+                        extra_headers["Location"] = query["to"][0]
+                except (IndexError, KeyError, ValueError):
                     status = 400
                 try:
                     self.send_response(status)

@@ -81,3 +81,20 @@ def test_an_untrusted_certificate_fails_the_run_clearly(service, tls_server):
     row = run_and_wait(service, "tls-untrusted")
     assert row["status"] == "failed", row
     assert "CERTIFICATE_VERIFY_FAILED" in row["error"], row
+
+
+def test_verify_tls_false_calls_a_server_whose_certificate_is_not_trusted(service, tls_server):
+    url, _ = tls_server
+    response = service.post(
+        "/api/jobs",
+        json={
+            "id": "tls-unverified",
+            "name": "tls-unverified",
+            "type": "http",
+            "schedule": "1h",
+            "configuration": {"url": f"{url}/unverified", "verify_tls": False},
+        },
+    )
+    assert response.status_code == 201, response.text
+    row = run_and_wait(service, "tls-unverified")
+    assert row["status"] == "success" and row["output"] == "secure", row

@@ -12,7 +12,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from app.jobtypes.base import JobType, RunContext, RunResult
-from app.jobtypes.http import RequestFailed, perform_request
+from app.jobtypes.client import Request, RequestFailed, perform_request
 
 SESSION_MODES = ("isolated", "shared", "persistent")
 AGENT_TYPES = ("prompt", "skill", "pipeline")
@@ -49,20 +49,22 @@ class AgentJobType(JobType):
             "session_mode": config.get("session_mode", "isolated"),
         }
         try:
-            status, tail = perform_request(
+            answer = perform_request(
                 context,
-                url=url,
-                method="POST",
-                headers={"Content-Type": "application/json"},
-                body=json.dumps(message).encode(),
+                Request(
+                    url=url,
+                    method="POST",
+                    headers={"Content-Type": "application/json"},
+                    body=json.dumps(message).encode(),
+                ),
             )
         except RequestFailed as exc:
             return exc.as_result("Agent webhook request")
-        ok = 200 <= status < 300
+        ok = 200 <= answer.status < 300
         return RunResult(
             ok=ok,
-            result={"status_code": status},
-            output=tail.text(),
-            output_truncated=tail.truncated,
-            error=None if ok else f"Agent webhook answered HTTP {status}.",
+            result={"status_code": answer.status},
+            output=answer.body.text(),
+            output_truncated=answer.body.truncated,
+            error=None if ok else f"Agent webhook answered HTTP {answer.status}.",
         )

@@ -10,10 +10,11 @@ later fire. The built-in types stop promptly: ``shell`` kills its process group 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -33,10 +34,40 @@ class RunContext:
     deadline: float  # time.monotonic() value
     settings: Mapping[str, Any]
     cancelled: threading.Event = field(default_factory=threading.Event)
+    _on_cancel: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def remaining(self) -> float:
         """Seconds left before the deadline (never negative)."""
         return max(0.0, self.deadline - time.monotonic())
+
+    def cancel(self) -> None:
+        """Stop the attempt (the runner's timeout, a cancel request, a shutdown): set the
+        token and call what the handler registered with :meth:`call_on_cancel`."""
+        with self._lock:
+            if self.cancelled.is_set():
+                return
+            self.cancelled.set()
+            callbacks, self._on_cancel = self._on_cancel, []
+        for callback in callbacks:
+            with contextlib.suppress(Exception):  # a socket already closed, say
+                callback()
+
+    def call_on_cancel(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` when the attempt is cancelled (at once if it already is), from
+        the cancelling thread: for I/O that blocks, e.g. to shut a socket. Returns a
+        function that takes it back."""
+        with self._lock:
+            if not self.cancelled.is_set():
+                self._on_cancel.append(callback)
+                return lambda: self._forget(callback)
+        with contextlib.suppress(Exception):
+            callback()
+        return lambda: None
+
+    def _forget(self, callback: Callable[[], None]) -> None:
+        with self._lock, contextlib.suppress(ValueError):
+            self._on_cancel.remove(callback)
 
 
 @dataclass

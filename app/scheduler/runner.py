@@ -237,7 +237,7 @@ class Runner:
             time.sleep(0.05)
         leftovers = self.active_attempts()
         for attempt in leftovers:
-            attempt.context.cancelled.set()
+            attempt.context.cancel()
             self.finish(
                 attempt,
                 "interrupted",
@@ -577,7 +577,7 @@ class Runner:
                 continue
             if isinstance(pending.record, StartRecord):
                 if attempt.execution_id in lost:  # cancelled before its start was written
-                    attempt.context.cancelled.set()
+                    attempt.context.cancel()
                     with self._lock:
                         attempt.finished = True
                         self._active.pop(attempt.execution_id, None)
@@ -614,7 +614,7 @@ class Runner:
     # -- watchdog: deadlines and cancel requests ------------------------------------
 
     def _cancel(self, attempt: Attempt) -> None:
-        attempt.context.cancelled.set()
+        attempt.context.cancel()
         self.finish(attempt, "cancelled", RunResult(ok=False, error="Cancelled on request."))
 
     @staticmethod
@@ -631,7 +631,7 @@ class Runner:
             now = time.monotonic()
             for attempt in attempts:
                 if now >= attempt.context.deadline:
-                    attempt.context.cancelled.set()
+                    attempt.context.cancel()
                     self.finish(
                         attempt,
                         "timeout",

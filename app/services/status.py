@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import case, func, select, text
 
-from app import __version__
 from app.models import Execution, Job
 from app.runtime import Runtime
 from app.services.jobs import resolve_schedule
+from app.version import __version__
 
 
 def scheduler_status(rt: Runtime) -> dict[str, Any]:

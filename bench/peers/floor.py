@@ -1,6 +1,6 @@
 """The floor under the burst: ``count`` GETs to the recorder from 20 threads of one process,
-doing nothing else, with the peers' GET (bench.peers.tasks, made as Cronwell's http type
-makes it).
+doing nothing else, with the peers' GET (bench.peers.tasks: urllib3, as APScheduler users
+make it).
 
 Run as a child process: ``python -m bench.peers.floor SPEC_JSON``; prints one JSON line
 with the seconds the GETs took and the CPU seconds they used.

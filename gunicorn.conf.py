@@ -4,9 +4,8 @@ import os
 
 bind = f"{os.environ.get('CRONWELL_HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
-# Threads so that one slow request does not hold up the others in a worker; gthread
-# serving a kept-alive connection's next request without a hand-off (app/serving.py).
-worker_class = "app.serving.KeepAliveWorker"
+# gunicorn's threaded worker: one slow request does not hold up the others in a worker.
+worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # Runs are executed by the scheduler threads, not in requests: keep the default timeout.
 timeout = 30

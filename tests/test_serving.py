@@ -6,7 +6,6 @@ import socket
 import threading
 import time
 
-
 GET = b"GET /api/job-types HTTP/1.1\r\nHost: cronwell\r\n\r\n"
 
 

@@ -72,7 +72,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Base.metadata.create_all(db.engine)
     settings = app.config
     registry = JobTypeRegistry(settings)
-    runtime = Runtime(settings, db, registry, SchedulerManager(db, registry, settings))
+    runtime = Runtime(settings, db, registry, scheduler=SchedulerManager(db, registry, settings))
     app.extensions["cronwell"] = runtime
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

@@ -24,8 +24,7 @@ from sqlalchemy import (
     Unicode,
     event,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column
-from sqlalchemy.orm.instrumentation import manager_of_class
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from app.db import UTCDateTime, utcnow
 
@@ -98,17 +97,6 @@ class Job(Base):
     def is_schedulable(self) -> bool:
         return self.is_enabled and self.deleted_at is None
 
-    @classmethod
-    def transient(cls, values: dict[str, Any]) -> Job:
-        """A Job to read from, holding ``values`` (every column): the answer for a row
-        just written with Core. Filled without the ORM's attribute events, which cost more
-        than the INSERT; never add it to a session."""
-        if not cls.__mapper__.configured:  # the constructor would have configured it
-            configure_mappers()
-        job = manager_of_class(cls).new_instance()
-        job.__dict__.update(values)
-        return job
-
 
 class Execution(Base):
     """One fire or attempt of a job, from queued to its final status."""
@@ -143,6 +131,11 @@ class Execution(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+#: A scheduled fire not started yet: with ``scheduled_at`` ahead, a fire written ahead of
+#: its time (see app/scheduler/passes.py).
+PLANNED_FIRE = (Execution.trigger == "schedule", Execution.status == "queued")
 
 
 class LeaderRecord(Base):

@@ -17,7 +17,7 @@ class Runtime:
     settings: dict[str, Any]
     db: Database
     registry: JobTypeRegistry
-    manager: SchedulerManager
+    scheduler: SchedulerManager
     started_monotonic: float = field(default_factory=time.monotonic)
     created_pid: int = field(default_factory=os.getpid)
 
@@ -35,7 +35,7 @@ class Runtime:
             # must not be shared, so this process opens its own.
             self.db.engine.dispose(close=False)
         if self.settings.get("SCHEDULER_ENABLED", True):
-            self.manager.start()
+            self.scheduler.start()
 
     def shutdown(self, grace_seconds: float | None = None) -> None:
-        self.manager.shutdown(grace_seconds)
+        self.scheduler.shutdown(grace_seconds)

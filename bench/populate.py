@@ -15,8 +15,8 @@ from sqlalchemy import MetaData, create_engine, insert, text
 
 from app.db import make_engine
 from app.models import Base, Execution, Job, job_store_table
-from app.scheduler.store import stored_job_row
-from app.scheduler.triggers import CrontabTrigger
+from app.scheduler.cron import CrontabTrigger
+from app.scheduler.dispatch import fire
 from app.services.jobs import DEFAULTS
 
 CHUNK = 20_000
@@ -25,7 +25,7 @@ JOB_DEFAULTS = {k: v for k, v in DEFAULTS.items() if k != "configuration"}
 
 
 def _store_row(scheduler, job_id: str, func, args, trigger, now) -> dict:
-    """A peer's store row: an APScheduler Job pickled as SQLAlchemyJobStore pickles it."""
+    """A store row (either system's): an APScheduler Job pickled as SQLAlchemyJobStore does."""
     job = APSJob(
         scheduler, id=job_id, func=func, args=args, kwargs={}, name=job_id, trigger=trigger,
         executor="default", misfire_grace_time=60, coalesce=False, max_instances=1,
@@ -44,6 +44,7 @@ def cronwell(db_url: str, jobs: int, executions: int, recorder: str) -> list[str
     Base.metadata.create_all(engine)
     now = dt.datetime.now(dt.UTC)
     ids = [f"job-{i:05d}" for i in range(jobs)]
+    scheduler = BackgroundScheduler(timezone=dt.UTC)
     job_rows, store_rows = [], []
     for i, job_id in enumerate(ids):
         expression = f"{i % 60} {i % 24} * * *"
@@ -72,7 +73,7 @@ def cronwell(db_url: str, jobs: int, executions: int, recorder: str) -> list[str
             }
         )
         trigger = CrontabTrigger(expression, "UTC")
-        store_rows.append(stored_job_row(job_id, trigger, 60, now))
+        store_rows.append(_store_row(scheduler, job_id, fire, [job_id], trigger, now))
     with engine.begin() as conn:
         conn.execute(insert(Job), job_rows)
         conn.execute(insert(job_store_table), store_rows)

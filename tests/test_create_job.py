@@ -150,14 +150,13 @@ def test_the_shell_type_is_refused_when_the_server_has_it_off(start_service):
     assert "CRONWELL_SHELL_JOBS_ENABLED" in response.json()["errors"]["type"][0]
 
 
-def test_the_store_row_is_what_apscheduler_writes_for_the_job(service, make_job):
-    """Cronwell writes a new job's APScheduler store row itself (no Job per create): it
-    must be the row APScheduler's own add_job would have written, and load as that job."""
+def test_the_leader_puts_a_new_job_in_apscheduler_s_store(service, make_job):
+    """The job is the source of truth; the leader applies it to APScheduler's store with
+    APScheduler's own add_job: a row that loads as the job, at the time the API said."""
     import pickle
     import sqlite3
 
     from apscheduler.job import Job as APSJob
-    from apscheduler.schedulers.background import BackgroundScheduler
 
     from app.scheduler import dispatch
 
@@ -167,31 +166,20 @@ def test_the_store_row_is_what_apscheduler_writes_for_the_job(service, make_job)
         timezone="Europe/Paris",
         misfire_grace_seconds=42,
     )
-    with sqlite3.connect(service.db_path) as db:
-        next_run_time, state = db.execute(
-            "SELECT next_run_time, job_state FROM apscheduler_jobs WHERE id = 'store-row'"
-        ).fetchone()
-    state = pickle.loads(state)
-    trigger = state["trigger"]
-    assert str(trigger) == "crontab[*/5 * * * *, Europe/Paris]"
-    reference = APSJob(
-        BackgroundScheduler(timezone=dt.UTC),
-        id="store-row",
-        func=dispatch.fire,
-        args=["store-row"],
-        kwargs={},
-        name="store-row",
-        trigger=trigger,
-        executor="default",
-        misfire_grace_time=42,
-        coalesce=False,
-        max_instances=1_000_000,
-        next_run_time=state["next_run_time"],
-    ).__getstate__()
-    assert state == reference
+
+    def stored():
+        with sqlite3.connect(service.db_path) as db:
+            return db.execute(
+                "SELECT s.next_run_time, s.job_state FROM apscheduler_jobs s"
+                " JOIN jobs j ON j.id = s.id WHERE s.id = 'store-row' AND NOT j.sync_pending"
+            ).fetchone()
+
+    next_run_time, state = wait_for(stored)
     loaded = APSJob.__new__(APSJob)
-    loaded.__setstate__(state)
+    loaded.__setstate__(pickle.loads(state))
     assert loaded.func is dispatch.fire and list(loaded.args) == ["store-row"]
+    assert str(loaded.trigger) == "crontab[*/5 * * * *, Europe/Paris]"
+    assert loaded.misfire_grace_time == 42
     next_run_at = dt.datetime.fromisoformat(created["next_run_at"])
     assert loaded.next_run_time == next_run_at
     assert next_run_time == next_run_at.timestamp()
@@ -199,9 +187,9 @@ def test_the_store_row_is_what_apscheduler_writes_for_the_job(service, make_job)
 
 
 def test_a_fresh_process_can_answer_a_create_first(start_service, target):
-    """A create builds its answer without the ORM's constructor: it must work before
-    anything else in the process has used the ORM (an API-only process runs no scheduler
-    queries, and its /healthz waits for a scheduler elsewhere)."""
+    """A create answers before anything else in the process has used the ORM (an
+    API-only process runs no scheduler queries, and its /healthz waits for a scheduler
+    elsewhere)."""
     service = start_service({"CRONWELL_SCHEDULER_ENABLED": "false"}, wait=False)
     wait_for(lambda: _answers(service, "/api/openapi.json"))
     assert create_http_job(service, "first", target, schedule="1h")["name"] == "first"

@@ -11,12 +11,9 @@ import pickle
 import pytest
 
 from app.errors import InvalidSchedule, ValidationFailed
-from app.scheduler.triggers import (
-    CrontabTrigger,
-    make_schedule,
-    parse_interval,
-    schedule_from_text,
-)
+from app.scheduler.cron import CrontabTrigger
+from app.scheduler.describe import schedule_warnings
+from app.scheduler.schedules import make_schedule, parse_interval, schedule_from_text
 
 NOW = dt.datetime(2026, 11, 23, 10, 15, 30, tzinfo=dt.UTC)
 
@@ -129,13 +126,13 @@ def test_noon_keeps_its_wall_time_across_a_dst_change():
 
 
 def test_preview_warns_about_dst_and_or_ed_day_fields():
-    dst = make_schedule("cron", {"expression": "30 2 * * *"}, "America/New_York").warnings()
+    dst = schedule_warnings(make_schedule("cron", {"expression": "30 2 * * *"}, "America/New_York"))
     assert any("skips 02:30:00" in w for w in dst), dst
-    fold = make_schedule("cron", {"expression": "30 1 * * *"}, "America/New_York").warnings()
+    fold = schedule_warnings(make_schedule("cron", {"expression": "30 1 * * *"}, "America/New_York"))
     assert any("repeats 01:30:00" in w for w in fold), fold
-    days = make_schedule("cron", {"expression": "0 0 1 * 1"}, "UTC").warnings()
+    days = schedule_warnings(make_schedule("cron", {"expression": "0 0 1 * 1"}, "UTC"))
     assert any("either" in w for w in days)
-    assert make_schedule("cron", {"expression": "0 12 * * *"}, "America/New_York").warnings() == []
+    assert schedule_warnings(make_schedule("cron", {"expression": "0 12 * * *"}, "America/New_York")) == []
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""The leader lock: exactly one process per database runs the scheduler.
+"""Who leads: the lock that lets exactly one process per database run the scheduler, and
+the record that says which process it is (for GET /api/scheduler and /healthz).
 
 The lock dies with its holder, so a crashed leader is replaced by another process:
 
@@ -10,12 +11,18 @@ The lock dies with its holder, so a crashed leader is replaced by another proces
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import logging
 import os
+import socket
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, delete, text
+
+from app.db import Database, utcnow
+from app.models import LeaderRecord
 
 logger = logging.getLogger("cronwell.leader")
 ADVISORY_KEY = 0x43524F4E  # "CRON"
@@ -97,3 +104,36 @@ def make_leader_lock(engine: Engine, sqlite_file: Path | None) -> LeaderLock:
     if sqlite_file is not None:
         return FileLeaderLock(sqlite_file.with_name(sqlite_file.name + ".lock"))
     return NullLeaderLock()
+
+
+def write_leader_record(db: Database, since: dt.datetime) -> None:
+    """Say (again) that this process leads, since ``since``: its heartbeat."""
+    now = utcnow()
+    with db.write() as session:
+        record = session.get(LeaderRecord, 1)
+        if record is None or record.pid != os.getpid() or record.host != socket.gethostname():
+            session.merge(
+                LeaderRecord(
+                    id=1, pid=os.getpid(), host=socket.gethostname(), since=since, heartbeat_at=now
+                )
+            )
+        else:
+            record.heartbeat_at = now
+
+
+def clear_leader_record(db: Database) -> None:
+    with db.write() as session:
+        session.execute(delete(LeaderRecord).where(LeaderRecord.pid == os.getpid()))
+
+
+def read_leader_record(db: Database) -> dict[str, Any] | None:
+    with db.read() as session:
+        record = session.get(LeaderRecord, 1)
+        if record is None:
+            return None
+        return {
+            "pid": record.pid,
+            "host": record.host,
+            "since": record.since,
+            "heartbeat_at": record.heartbeat_at,
+        }

@@ -65,7 +65,7 @@ def run_now(rt: Runtime, job_id: str, idempotency_key: str | None = None) -> tup
             created_at=now,
         )
         session.add(execution)
-    rt.manager.runner.wake()
+    rt.scheduler.wake()
     return execution, True
 
 
@@ -119,7 +119,7 @@ def cancel_execution(rt: Runtime, job_id: str, execution_id: int) -> Execution:
             execution.cancel_requested = True
     # Queued: dropped from this process's ready queue. Running: the leader's runner stops
     # it (at once here, else at its next poll).
-    rt.manager.runner.request_cancel(execution_id)
+    rt.scheduler.cancel(execution_id)
     if queued:
         return execution
     deadline = time.monotonic() + CANCEL_WAIT_SECONDS

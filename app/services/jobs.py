@@ -17,10 +17,16 @@ from sqlalchemy.exc import IntegrityError
 
 from app.db import utcnow
 from app.errors import JobConflict, JobNotFound, ValidationFailed
-from app.models import Execution, Job, job_store_table
+from app.models import PLANNED_FIRE, Execution, Job, job_store_table
 from app.runtime import Runtime
-from app.scheduler.intake import PLANNED
-from app.scheduler.triggers import Schedule, make_schedule, schedule_from_text
+from app.scheduler import schedules
+from app.scheduler.describe import schedule_description
+from app.scheduler.schedules import (
+    Schedule,
+    first_fire_after_change,
+    make_schedule,
+    schedule_from_text,
+)
 
 #: Fields a client may set, with their defaults on create.
 DEFAULTS: dict[str, Any] = {
@@ -44,6 +50,8 @@ SCHEDULING_FIELDS = (
     "misfire_grace_seconds",
 )
 RECENT_EXECUTIONS = 10
+#: The kinds of schedule a job may have.
+SCHEDULE_TYPES = schedules.SCHEDULE_TYPES
 
 
 @dataclass
@@ -57,6 +65,16 @@ class JobFilters:
 
 def schedule_of(job: Job) -> Schedule:
     return Schedule(job.schedule_type, job.schedule_config, job.timezone)
+
+
+def schedule_text(job: Job) -> str:
+    """The job's schedule as one string (``"0 2 * * *"``, ``"15m"`` or an ISO time)."""
+    return schedule_of(job).text
+
+
+def describe_schedule(job: Job) -> str:
+    """The job's schedule in words."""
+    return schedule_description(schedule_of(job))
 
 
 def resolve_schedule(
@@ -117,14 +135,18 @@ def _attach_next_run(
     job.next_run_at = None
     if not job.is_schedulable:
         return job
-    if next_run_time is not None or planned is not None:
-        stored = None if next_run_time is None else dt.datetime.fromtimestamp(next_run_time, dt.UTC)
-        job.next_run_at = min(t for t in (stored, planned) if t is not None)
-    elif job.sync_pending:
-        # Not applied by the leader yet (it polls other workers' changes): show the time
-        # the schedule gives, so a response never says "no next run" for a live job.
-        times = schedule_of(job).next_fire_times(1)
-        job.next_run_at = times[0] if times else None
+    if job.sync_pending:
+        # A change the leader has not applied yet (the store's row, if any, is older):
+        # the time the store will hold.
+        stored = first_fire_after_change(
+            schedule_of(job), job.updated_at, job.misfire_grace_seconds
+        )
+    elif next_run_time is not None:
+        stored = dt.datetime.fromtimestamp(next_run_time, dt.UTC)
+    else:
+        stored = None
+    times = [t for t in (stored, planned) if t is not None]
+    job.next_run_at = min(times) if times else None
     return job
 
 
@@ -135,7 +157,7 @@ def _build_jobs_select():
     store = job_store_table
     planned = (
         select(func.min(Execution.scheduled_at))
-        .where(Execution.job_id == Job.id, *PLANNED, Execution.scheduled_at > bindparam("now"))
+        .where(Execution.job_id == Job.id, *PLANNED_FIRE, Execution.scheduled_at > bindparam("now"))
         .correlate(Job)
         .scalar_subquery()
     )
@@ -236,26 +258,21 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
     for key, default in DEFAULTS.items():
         if key != "configuration":
             values[key] = data.get(key, default) if data.get(key) is not None else default
-    job = Job.transient(values)
     try:
-        # Core, not the ORM: a create is one INSERT per table, and the unit of work
-        # would cost more than the rest of the request.
-        with rt.manager.changing(), rt.db.write_connection() as connection:
-            # The store row first: it settles sync_pending. A taken id fails the job's
-            # INSERT, and the transaction (store row too) rolls back.
-            next_run = rt.manager.apply_to_store(connection, job, new=True)
-            values["sync_pending"] = job.sync_pending
+        # Core, not the ORM: a create is one INSERT, and the unit of work would cost more
+        # than the rest of the request. The leader puts the job in its store.
+        with rt.db.write_connection() as connection:
             connection.execute(_JOB_INSERT, values)
     except IntegrityError:
         with rt.db.read() as session:
-            existing = session.get(Job, job.id)
+            existing = session.get(Job, values["id"])
         deleted = existing is not None and existing.deleted_at is not None
         hint = " by a deleted job (restore it, or choose another id)" if deleted else ""
         raise JobConflict(
-            f"Job id {job.id!r} is already taken{hint}.", {"id": ["Already taken."]}
+            f"Job id {values['id']!r} is already taken{hint}.", {"id": ["Already taken."]}
         ) from None
-    rt.manager.after_change(next_run)
-    return _attach_next_run(job, next_run.timestamp() if next_run else None)
+    rt.scheduler.job_changed()
+    return get_job(rt, values["id"])
 
 
 def update_job(
@@ -268,7 +285,7 @@ def update_job(
     """
     if not changes:
         raise ValidationFailed("_body", "No fields to update.")
-    with rt.manager.changing(), rt.db.write() as session:
+    with rt.db.write() as session:
         job = load_job(session, job_id)
         before = {f: getattr(job, f) for f in SCHEDULING_FIELDS}
         timezone = changes.get("timezone") or job.timezone
@@ -291,28 +308,22 @@ def update_job(
         job.updated_at = utcnow()
         rescheduled = schedule is not None or any(getattr(job, f) != v for f, v in before.items())
         if rescheduled:
-            job.version += 1
-            job.sync_pending = True
-            next_run = rt.manager.apply_to_store(session, job)
+            rt.scheduler.reschedule(session, job)
     if rescheduled:
-        rt.manager.after_change(next_run)
+        rt.scheduler.job_changed()
     return get_job(rt, job_id)
 
 
 def _change_state(rt: Runtime, job_id: str, *, include_deleted: bool, apply) -> None:
     """Run ``apply(session, job)``; when it reports a change, reschedule the job."""
-    with rt.manager.changing(), rt.db.write() as session:
+    with rt.db.write() as session:
         job = load_job(session, job_id, include_deleted=include_deleted)
-        if apply(session, job):
-            job.version += 1
-            job.sync_pending = True
+        changed = apply(session, job)
+        if changed:
             job.updated_at = utcnow()
-            next_run = rt.manager.apply_to_store(session, job)
-            changed = True
-        else:
-            changed = False
+            rt.scheduler.reschedule(session, job)
     if changed:
-        rt.manager.after_change(next_run)
+        rt.scheduler.job_changed()
 
 
 def set_enabled(rt: Runtime, job_id: str, enabled: bool) -> Job:
@@ -336,7 +347,7 @@ def delete_job(rt: Runtime, job_id: str) -> None:
         now = utcnow()
         job.deleted_at = now
         # Fires planned ahead are withdrawn, not cancelled: a restore plans them again.
-        rt.manager.intake.withdraw_planned(session, job_id)
+        rt.scheduler.withdraw_planned(session, job_id)
         cancelled.extend(
             session.scalars(
                 update(Execution)
@@ -349,7 +360,7 @@ def delete_job(rt: Runtime, job_id: str) -> None:
 
     _change_state(rt, job_id, include_deleted=False, apply=apply)
     for execution_id in cancelled:  # drop them from this process's ready queue too
-        rt.manager.runner.request_cancel(execution_id)
+        rt.scheduler.cancel(execution_id)
 
 
 def restore_job(rt: Runtime, job_id: str) -> Job:

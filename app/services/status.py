@@ -9,6 +9,7 @@ from sqlalchemy import case, func, select, text
 
 from app.models import Execution, Job
 from app.runtime import Runtime
+from app.scheduler.describe import schedule_description, schedule_warnings
 from app.services.jobs import resolve_schedule
 from app.version import __version__
 
@@ -34,7 +35,7 @@ def scheduler_status(rt: Runtime) -> dict[str, Any]:
         )
     total, enabled, disabled, deleted = (int(v or 0) for v in counts)
     return {
-        "running": rt.manager.scheduler_alive_anywhere(),
+        "running": rt.scheduler.running_anywhere(),
         "active_executions": len(active),
         "active_job_ids": sorted(set(active)),
         "queued_executions": int(queued or 0),
@@ -48,9 +49,14 @@ def scheduler_status(rt: Runtime) -> dict[str, Any]:
         "timezone": rt.settings["TIMEZONE"],
         "version": __version__,
         "uptime_seconds": rt.uptime_seconds,
-        "this_process_leads": rt.manager.is_leader,
-        "leader": rt.manager.leader_info(),
+        "this_process_leads": rt.scheduler.is_leader,
+        "leader": rt.scheduler.leader_info(),
     }
+
+
+def scheduler_running(rt: Runtime) -> bool:
+    """Whether a scheduler runs, in this process or another."""
+    return rt.scheduler.running_anywhere()
 
 
 def health(rt: Runtime) -> tuple[bool, dict[str, Any]]:
@@ -61,7 +67,7 @@ def health(rt: Runtime) -> tuple[bool, dict[str, Any]]:
         database = True
     except Exception:
         database = False
-    scheduler = database and rt.manager.scheduler_alive_anywhere()
+    scheduler = database and rt.scheduler.running_anywhere()
     return database and scheduler, {
         "status": "ok" if database and scheduler else "unavailable",
         "database": "ok" if database else "unavailable",
@@ -90,9 +96,9 @@ def preview_schedule(rt: Runtime, data: dict[str, Any]) -> Preview:
         schedule_type=schedule.type,
         schedule_config=schedule.config,
         timezone=timezone,
-        description=schedule.description(),
+        description=schedule_description(schedule),
         next_run_times=schedule.next_fire_times(data.get("count", 5)),
-        warnings=schedule.warnings(),
+        warnings=schedule_warnings(schedule),
     )
 
 

@@ -53,7 +53,7 @@ class NoFieldsToUpdate(CronwellError):
 
 @blp.before_request
 def _require_scheduler() -> None:
-    if not runtime().manager.scheduler_alive_anywhere():
+    if not status_service.scheduler_running(runtime()):
         raise SchedulerUnavailable(UNAVAILABLE)
 
 

@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from app.api.fields import StrictBoolean, StrictInteger, job_id_field
 from app.errors import ValidationFailed
-from app.services.jobs import check_schedule_text, schedule_of
+from app.services.jobs import check_schedule_text, schedule_text
 
 PAYLOAD_TYPE = validate.Regexp(
     r"^(prompt|skill|pipeline)$", error="String does not match pattern ^(prompt|skill|pipeline)$."
@@ -133,7 +133,7 @@ class CronJobResponse(Schema):
 
     id = fields.String()
     name = fields.String()
-    schedule = fields.Function(lambda job: schedule_of(job).text, metadata={"type": "string"})
+    schedule = fields.Function(schedule_text, metadata={"type": "string"})
     agent_id = fields.Function(_config("agent_id"), metadata={"type": "string"})
     enabled = fields.Boolean(attribute="is_enabled")
     payload_type = fields.String(attribute="type")

@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate
 from app.api.executions.schemas import ExecutionSchema
 from app.api.fields import StrictBoolean, StrictInteger, job_id_field
 from app.models import ALL_STATUSES
-from app.scheduler.triggers import SCHEDULE_TYPES, Schedule
+from app.services.jobs import SCHEDULE_TYPES, describe_schedule, schedule_text
 
 
 class JobFieldsSchema(Schema):
@@ -68,10 +68,6 @@ class JobUpdateSchema(JobFieldsSchema):
     """Every field optional; the ones given are changed. An empty body is refused."""
 
 
-def _schedule(job) -> Schedule:
-    return Schedule(job.schedule_type, job.schedule_config, job.timezone)
-
-
 class JobSchema(Schema):
     id = fields.String(dump_only=True)
     name = fields.String(dump_only=True)
@@ -80,11 +76,9 @@ class JobSchema(Schema):
     configuration = fields.Dict(dump_only=True)
     schedule_type = fields.String(dump_only=True, metadata={"enum": list(SCHEDULE_TYPES)})
     schedule_config = fields.Dict(dump_only=True)
-    schedule = fields.Function(
-        lambda job: _schedule(job).text, dump_only=True, metadata={"type": "string"}
-    )
+    schedule = fields.Function(schedule_text, dump_only=True, metadata={"type": "string"})
     schedule_description = fields.Function(
-        lambda job: _schedule(job).description(),
+        describe_schedule,
         dump_only=True,
         metadata={"type": "string", "description": "e.g. 'At 02:00 AM', 'Every 15 minutes'."},
     )

@@ -1,21 +1,34 @@
-"""Writing run transitions in sets: starts, outcomes, job counters and retries.
+"""The recorder: one thread that writes run transitions in batches, as they come.
 
-One call writes a whole batch with a handful of statements (a status read, then
-``executemany`` updates and inserts), whatever its size: per-row ORM work was the
-bottleneck of a burst. Each row is still guarded: a start or a skip applies only to a row
-that is ``queued``, an outcome only to one that is ``running`` (as the batch itself leaves
-them).
+The runner and its workers hand it a record for every transition of a row (a start, a
+skip, an outcome). The thread takes whatever has come since its last write and writes it
+in one transaction with a handful of set-based statements (:func:`record`), whatever its
+size: per-row ORM work was the bottleneck of a burst. It never holds a record back: a
+run's row reads ``running`` as soon as the batch it is in is written, which takes
+milliseconds. Each row is still guarded: a start or a skip applies only to a row that is
+``queued``, an outcome only to one that is ``running`` (as the batch itself leaves them).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from app.db import Database
 from app.models import FAILED_STATUSES, RAN_STATUSES, Execution, Job
+from app.scheduler.stages import Record, SkipRecord, StartRecord
+
+logger = logging.getLogger("cronwell.recorder")
+#: Records written in one transaction at most.
+BATCH_LIMIT = 1000
 
 executions = Execution.__table__
 jobs = Job.__table__
@@ -36,38 +49,6 @@ _JOB_OUTCOME = (
 )
 
 
-@dataclass(frozen=True)
-class StartRecord:
-    execution_id: int
-    started_at: dt.datetime
-
-
-@dataclass(frozen=True)
-class SkipRecord:
-    """A scheduled fire not run because its job's previous run was still running."""
-
-    execution_id: int
-    finished_at: dt.datetime
-    error: str
-
-
-@dataclass(frozen=True)
-class OutcomeRecord:
-    execution_id: int
-    job_id: str
-    status: str
-    started_at: dt.datetime | None
-    finished_at: dt.datetime
-    duration_ms: int | None
-    result: dict[str, Any] | None
-    output: str | None
-    output_truncated: bool
-    error: str | None
-    retry_at: dt.datetime | None = None  # set when another attempt should follow
-    attempt: int = 1
-    retry_of: int | None = None
-
-
 def counter_deltas(status: str) -> tuple[int, int, int]:
     """(runs, successes, failures) an outcome adds to its job's counters."""
     if status not in RAN_STATUSES:
@@ -75,9 +56,7 @@ def counter_deltas(status: str) -> tuple[int, int, int]:
     return 1, int(status == "success"), int(status in FAILED_STATUSES)
 
 
-def record(
-    connection: Connection, items: list[StartRecord | OutcomeRecord | SkipRecord]
-) -> set[int]:
+def record(connection: Connection, items: list[Record]) -> set[int]:
     """Write a batch in order; return the ids whose start found the row no longer queued."""
     ids = {item.execution_id for item in items}
     state = dict(
@@ -217,3 +196,69 @@ def apply_outcome(
             "b_last_error": error,
         },
     )
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A record with what it is about: the attempt (a start or an outcome) or None (a
+    skip, which has no attempt)."""
+
+    record: Record
+    attempt: Any = None
+
+
+class Recorder:
+    """The thread that writes records; ``on_written(entries, lost)`` is called after each
+    batch, with the ids whose start found the row no longer queued."""
+
+    def __init__(self, db: Database, on_written: Callable[[list[Entry], set[int]], None]) -> None:
+        self.db = db
+        self.on_written = on_written
+        self._queue: queue.SimpleQueue[Entry | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="cronwell-recorder", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        """Write every record handed in so far, then end the thread."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=timeout)
+            self._thread = None
+
+    def submit(self, record: Record, attempt: Any = None) -> None:
+        self._queue.put(Entry(record, attempt))
+
+    def _loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            batch = [] if first is None else [first]
+            ending = first is None
+            while not ending and len(batch) < BATCH_LIMIT:
+                try:
+                    entry = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if entry is None:
+                    ending = True
+                else:
+                    batch.append(entry)
+            if batch:
+                self.on_written(batch, self._write(batch))
+            if ending:
+                return
+
+    def _write(self, batch: list[Entry]) -> set[int]:
+        """Write a batch, trying again on errors (a locked or restarting database)."""
+        for attempt_no in range(10):
+            try:
+                with self.db.write_connection() as connection:
+                    return record(connection, [entry.record for entry in batch])
+            except Exception:
+                logger.exception(
+                    "Recording %d run change(s) failed (try %d)", len(batch), attempt_no + 1
+                )
+                time.sleep(min(0.05 * 2**attempt_no, 2))
+        return set()

@@ -1,0 +1,81 @@
+"""What the fire path's stages hand each other, in the order a fire meets them.
+
+The pass (:mod:`app.scheduler.passes`) makes :class:`Fire` values; the intake writes them
+as rows and gives the runner a :class:`RunSpec` for each row to start; the runner and its
+workers hand the recorder a :class:`StartRecord`, :class:`SkipRecord` or
+:class:`OutcomeRecord` for each transition of a row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Fire:
+    """One job's fires handed out by a pass: the one to run (None: none within the grace
+    time) and the ones missed (more than ``misfire_grace_seconds`` late), oldest first."""
+
+    job_id: str
+    scheduled_for: dt.datetime | None
+    missed: tuple[dt.datetime, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What starting a queued execution needs: its row and its job's definition."""
+
+    execution_id: int
+    scheduled_at: dt.datetime
+    attempt: int
+    retry_of: int | None
+    trigger: str
+    job_id: str
+    type: str
+    configuration: dict
+    max_duration_seconds: int
+    retry_count: int
+    retry_delay_seconds: int
+    overlap_policy: str
+    updated_at: dt.datetime  # the job's, when this definition was read
+
+
+@dataclass(frozen=True)
+class StartRecord:
+    """An attempt started: its row goes from ``queued`` to ``running``."""
+
+    execution_id: int
+    started_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class SkipRecord:
+    """A scheduled fire not run because its job's previous run was still running."""
+
+    execution_id: int
+    finished_at: dt.datetime
+    error: str
+
+
+@dataclass(frozen=True)
+class OutcomeRecord:
+    """An attempt ended; ``retry_at`` is set when another attempt should follow."""
+
+    execution_id: int
+    job_id: str
+    status: str
+    started_at: dt.datetime | None
+    finished_at: dt.datetime
+    duration_ms: int | None
+    result: dict[str, Any] | None
+    output: str | None
+    output_truncated: bool
+    error: str | None
+    retry_at: dt.datetime | None = None
+    attempt: int = 1
+    retry_of: int | None = None
+
+
+Record = StartRecord | SkipRecord | OutcomeRecord

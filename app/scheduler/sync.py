@@ -1,0 +1,129 @@
+"""Our ``jobs`` table is the source of truth; this applies it to APScheduler's store.
+
+A change to a job's schedule, timezone, enabled flag, grace time or deleted state sets
+its ``sync_pending`` flag and bumps its ``version`` (in the changing transaction, in any
+worker). The leader applies pending jobs through APScheduler's own ``add_job`` and
+``remove_job``: at once when the change was made in the leading process, else at its next
+poll (SYNC_INTERVAL_SECONDS), and clears the flag for the version it applied. A job's next
+fire is counted from the time it changed, so a fire due between the change and the sync
+is handed out late (within its grace time it runs; past it, it is recorded missed), never
+lost. At start the leader also reconciles: it restores enabled jobs missing from the
+store and drops store entries whose job is gone, disabled or deleted. A job changes in
+the store only when its definition changed, so restarts keep an interval's phase.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.base import BaseScheduler
+from sqlalchemy import bindparam, select, update
+
+from app.db import Database, utcnow
+from app.models import Job, job_store_table
+from app.scheduler.dispatch import fire
+from app.scheduler.schedules import Schedule, first_fire_after_change
+from app.scheduler.store import CronwellJobStore
+
+logger = logging.getLogger("cronwell.scheduler")
+#: Jobs applied per hold of the store lock (a pass waits for it).
+SYNC_BATCH = 100
+_COLUMNS = (
+    Job.id,
+    Job.version,
+    Job.updated_at,
+    Job.schedule_type,
+    Job.schedule_config,
+    Job.timezone,
+    Job.is_enabled,
+    Job.deleted_at,
+    Job.misfire_grace_seconds,
+)
+_APPLIED = (
+    update(Job)
+    .where(Job.id == bindparam("b_id"), Job.version == bindparam("b_version"))
+    .values(sync_pending=False)
+)
+
+
+class StoreSync:
+    def __init__(self, db: Database, scheduler: BaseScheduler, store: CronwellJobStore) -> None:
+        self.db = db
+        self.scheduler = scheduler
+        self.store = store
+
+    def apply_pending(self) -> int:
+        """Apply every job whose change the store has not taken; how many."""
+        with self.db.read() as session:
+            rows = session.execute(select(*_COLUMNS).where(Job.sync_pending)).all()
+        for start in range(0, len(rows), SYNC_BATCH):
+            self._apply(rows[start : start + SYNC_BATCH], since_change=True)
+        return len(rows)
+
+    def reconcile(self) -> None:
+        """At start: drop orphans, restore missing jobs, apply pending ones."""
+        store = job_store_table
+        with self.db.read() as session:
+            orphans = session.scalars(
+                select(store.c.id)
+                .outerjoin(Job, Job.id == store.c.id)
+                .where(Job.id.is_(None) | Job.deleted_at.is_not(None) | ~Job.is_enabled)
+            ).all()
+            missing = session.execute(
+                select(*_COLUMNS)
+                .outerjoin(store, store.c.id == Job.id)
+                .where(
+                    store.c.id.is_(None),
+                    Job.deleted_at.is_(None),
+                    Job.is_enabled,
+                    ~Job.sync_pending,
+                    Job.schedule_type != "once",  # a one-shot that fired is finished
+                )
+            ).all()
+        with self.store.lock:
+            for job_id in orphans:
+                with contextlib.suppress(JobLookupError):
+                    self.scheduler.remove_job(job_id)
+        for start in range(0, len(missing), SYNC_BATCH):
+            self._apply(missing[start : start + SYNC_BATCH], since_change=False)
+        self.apply_pending()
+
+    def _apply(self, rows, *, since_change: bool) -> None:
+        """Put each job in the store as it is now (or take it out), then clear the flag of
+        the versions applied, all under the store lock: a pass in between would drop the
+        fires of a job still flagged."""
+        applied = []
+        with self.store.lock:
+            for row in rows:
+                try:
+                    self._put(row, row.updated_at if since_change else utcnow())
+                except Exception:
+                    logger.exception("Could not schedule job %r; will try again", row.id)
+                    continue
+                applied.append({"b_id": row.id, "b_version": row.version})
+            if applied:
+                with self.db.write_connection() as connection:
+                    connection.execute(_APPLIED, applied)
+
+    def _put(self, row, since: dt.datetime) -> None:
+        schedule = Schedule(row.schedule_type, row.schedule_config, row.timezone)
+        next_run = None
+        if row.is_enabled and row.deleted_at is None:
+            next_run = first_fire_after_change(schedule, since, row.misfire_grace_seconds)
+        if next_run is None:
+            with contextlib.suppress(JobLookupError):
+                self.scheduler.remove_job(row.id)
+            return
+        self.scheduler.add_job(
+            fire,
+            schedule.trigger(since),
+            args=[row.id],
+            id=row.id,
+            name=row.id,
+            misfire_grace_time=row.misfire_grace_seconds,
+            next_run_time=next_run,
+            replace_existing=True,
+        )

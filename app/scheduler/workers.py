@@ -1,0 +1,96 @@
+"""The worker threads that run handlers, and what one attempt of a run is.
+
+A worker runs one attempt at a time for the life of the process. When every worker is
+busy a new one starts (a handler that ignores its timeout keeps a thread, never a slot:
+the runner frees the slot at the deadline), and the pool never shrinks: a thread start
+waits for the GIL, which under a burst was a tenth of the runner's time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from app.jobtypes import JobTypeRegistry
+from app.jobtypes.base import RunContext, RunResult
+
+logger = logging.getLogger("cronwell.runner")
+
+
+@dataclass
+class Attempt:
+    """One attempt of a run, from its start to its outcome."""
+
+    execution_id: int
+    job_id: str
+    attempt: int
+    retry_of: int | None
+    started_at: dt.datetime
+    started_mono: float
+    context: RunContext
+    max_duration: int
+    retry_count: int
+    retry_delay: int
+    finished: bool = False  # its outcome is decided (the slot is free)
+    recorded: threading.Event = field(default_factory=threading.Event, repr=False)
+    handler_done: bool = False  # the handler returned (its thread is free)
+
+    def timeout_message(self) -> str:
+        return f"Timed out after max_duration_seconds={self.max_duration}."
+
+
+#: What a worker reports: the attempt, its status and the handler's result.
+Done = Callable[[Attempt, str, RunResult], None]
+
+
+class Workers:
+    """Runs attempts on worker threads and reports each with ``done``."""
+
+    def __init__(self, registry: JobTypeRegistry, done: Done) -> None:
+        self.registry = registry
+        self.done = done
+        self._work: queue.SimpleQueue[Attempt] = queue.SimpleQueue()
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def run(self, attempt: Attempt) -> None:
+        """Hand ``attempt`` to an idle worker, or to a new one."""
+        with self._lock:
+            spawn = self._idle == 0
+            if not spawn:
+                self._idle -= 1  # that worker takes this attempt (or an equal one)
+        self._work.put(attempt)
+        if spawn:
+            threading.Thread(target=self._loop, name="cronwell-run", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            attempt = self._work.get()
+            try:
+                status, result = self._execute(attempt)
+                self.done(attempt, status, result)
+            except Exception:
+                logger.exception("Finishing execution %d failed", attempt.execution_id)
+            finally:
+                attempt.handler_done = True
+                with self._lock:
+                    self._idle += 1
+
+    def _execute(self, attempt: Attempt) -> tuple[str, RunResult]:
+        try:
+            job_type = self.registry.types.get(attempt.context.job_type)
+            if job_type is None:
+                raise LookupError(f"Job type {attempt.context.job_type!r} is not registered.")
+            result = job_type.run(attempt.context)
+        except Exception as exc:
+            logger.exception("Execution %d of job %r raised", attempt.execution_id, attempt.job_id)
+            result = RunResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+        if attempt.context.remaining() <= 0:
+            # The handler saw its deadline before the watchdog did: still a timeout.
+            result.error = attempt.timeout_message()
+            return "timeout", result
+        return ("success" if result.ok else "failed"), result

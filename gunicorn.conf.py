@@ -10,6 +10,9 @@ threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # Runs are executed by the scheduler threads, not in requests: keep the default timeout.
 timeout = 30
 graceful_timeout = int(os.environ.get("CRONWELL_SHUTDOWN_GRACE_SECONDS", "30")) + 5
+# The longest request line gunicorn allows (its default, 4094, answered longer query
+# strings with its own HTML 414 before the app could say which parameter is too long).
+limit_request_line = 8190
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
 
 

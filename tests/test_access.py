@@ -28,6 +28,13 @@ def test_healthz_stays_open(service):
     assert service.get("/healthz").status_code == 200
 
 
+def test_the_spec_declares_the_token_and_the_open_healthz(service):
+    spec = service.get("/api/openapi.json", headers=AUTH).json()
+    assert spec["security"] == [{"bearerAuth": []}]
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert spec["paths"]["/healthz"]["get"]["security"] == []
+
+
 def test_the_token_never_reaches_logs_or_shell_jobs(service):
     created = service.post(
         "/api/jobs",

@@ -128,11 +128,16 @@ def test_noon_keeps_its_wall_time_across_a_dst_change():
 def test_preview_warns_about_dst_and_or_ed_day_fields():
     dst = schedule_warnings(make_schedule("cron", {"expression": "30 2 * * *"}, "America/New_York"))
     assert any("skips 02:30:00" in w for w in dst), dst
-    fold = schedule_warnings(make_schedule("cron", {"expression": "30 1 * * *"}, "America/New_York"))
+    fold = schedule_warnings(
+        make_schedule("cron", {"expression": "30 1 * * *"}, "America/New_York")
+    )
     assert any("repeats 01:30:00" in w for w in fold), fold
     days = schedule_warnings(make_schedule("cron", {"expression": "0 0 1 * 1"}, "UTC"))
     assert any("either" in w for w in days)
-    assert schedule_warnings(make_schedule("cron", {"expression": "0 12 * * *"}, "America/New_York")) == []
+    assert (
+        schedule_warnings(make_schedule("cron", {"expression": "0 12 * * *"}, "America/New_York"))
+        == []
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,74 +1,46 @@
-"""A bounded schemathesis run against the served OpenAPI spec: no 5xx, responses as documented.
+"""schemathesis against the served OpenAPI spec, as its command line runs it: every check
+it has, every phase (the spec's examples, coverage of each constraint's edges, fuzzing each
+operation, and stateful sequences that create, read, change, run and delete what they made).
 
-Every operation, positive and negative data, a fixed seed (Hypothesis derandomized, no
-example database). The service under test refuses shell jobs and lets http jobs call only
-127.0.0.1, so nothing the fuzzer creates can reach beyond this machine.
+Bounded and repeatable: deterministic generation and a few examples per operation. The
+service under test refuses shell jobs and lets http jobs call only 127.0.0.1, so nothing
+the fuzzer creates can reach beyond this machine.
 
-Driven through schemathesis' Python API rather than its pytest plugin, whose fixture
-loader does not support pytest 9.
+One check is left out: ``positive_data_acceptance`` expects every request that the
+schema admits to be accepted, but a schedule (``"0"`` is a string, not a cron), a timezone
+name and a job type are validated by meaning, which JSON Schema cannot say; those are
+refused with a 422 naming the field, as the contract wants.
 """
 
 import json
+import re
+import subprocess
+import sys
+from pathlib import Path
 
-import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
-from schemathesis import GenerationMode
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
-
-MAX_EXAMPLES = 15
-CHECKS = [
-    schemathesis.checks.not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-]
+MAX_EXAMPLES = 25
 
 
-@pytest.fixture(scope="module")
-def fuzzed(start_service):
+def test_schemathesis_finds_nothing_with_every_check(start_service):
     service = start_service(
         {
             "CRONWELL_SHELL_JOBS_ENABLED": "false",
             "CRONWELL_HTTP_ALLOWED_HOSTS": json.dumps(["127.0.0.1"]),
         }
     )
-    schema = schemathesis.openapi.from_url(service.base_url + "/api/openapi.json")
-    schema.config.update(base_url=service.base_url)
-    return service, schema
-
-
-def _operations(schema):
-    return [result.ok() for result in schema.get_all_operations()]
-
-
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-def test_every_operation_survives_generated_requests(fuzzed, mode):
-    service, schema = fuzzed
-    operations = _operations(schema)
-    assert len(operations) >= 25, "every operation of both APIs is fuzzed"
-    failures = []
-    for operation in operations:
-
-        @settings(
-            max_examples=MAX_EXAMPLES,
-            derandomize=True,
-            database=None,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(case=operation.as_strategy(generation_mode=mode))
-        def exercise(case):
-            case.call_and_validate(base_url=service.base_url, checks=CHECKS)
-
-        try:
-            exercise()
-        except Exception as exc:  # collect every operation's failure, then report all
-            failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
-    assert not failures, "\n\n".join(failures)
+    schemathesis = Path(sys.executable).with_name("schemathesis")
+    done = subprocess.run(
+        [
+            str(schemathesis), "run", service.base_url + "/api/openapi.json",
+            "--checks", "all", "--exclude-checks", "positive_data_acceptance",
+            "--max-examples", str(MAX_EXAMPLES), "--generation-deterministic",
+            "--workers", "1", "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    tested = re.search(r"Tested: (\d+)", done.stdout)
+    assert tested and int(tested.group(1)) >= 25, "every operation of both APIs is fuzzed"
+    assert re.search(r"✅ Stateful", done.stdout), done.stdout[-3000:]

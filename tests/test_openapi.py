@@ -52,3 +52,29 @@ def test_docs_page_is_served(service):
     response = service.get("/docs")
     assert response.status_code == 200
     assert "swagger" in response.text.lower()
+
+
+def test_without_a_token_the_spec_asks_for_none(service):
+    spec = service.get("/api/openapi.json").json()
+    assert "security" not in spec
+    assert "securitySchemes" not in spec.get("components", {})
+
+
+def test_pages_are_bounded_in_the_spec_and_beyond_it_refused(service):
+    spec = service.get("/api/openapi.json").json()
+    for path in ("/api/jobs", "/api/jobs/{job_id}/executions"):
+        params = {p["name"]: p["schema"] for p in spec["paths"][path]["get"]["parameters"]}
+        assert params["page"]["maximum"] == 1_000_000, path
+        assert params["page_size"]["maximum"] == 1000, path
+    for query in ("page=121645100408832000", "page=0", "page_size=1001", "page_size=0"):
+        response = service.get(f"/api/jobs?{query}")
+        assert response.status_code == 422, response.text
+        assert query.split("=")[0] in response.json()["errors"], response.text
+
+
+def test_an_execution_id_beyond_any_row_is_a_404(service, make_job):
+    job = make_job()
+    for execution_id in (2**63, 10**30):
+        response = service.get(f"/api/jobs/{job['id']}/executions/{execution_id}")
+        assert response.status_code == 404, response.text
+        assert str(execution_id) in response.json()["message"]

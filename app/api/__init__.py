@@ -14,6 +14,7 @@ from flask import Flask, current_app, jsonify, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from app.api.fields import CronJobIdConverter
 from app.errors import CronwellError
 from app.runtime import Runtime
 
@@ -143,36 +144,28 @@ def _check_access():
     return None
 
 
-def _document_pagination_header_as_json(api: CronwellApi) -> None:
-    """X-Pagination carries JSON; say so (``content``), not as a header ``schema``.
-
-    flask-smorest documents it with ``schema``, whose OpenAPI serialization (style
-    ``simple``) is ``key,value,...``, so clients and validators misread the JSON value.
-    """
-    header = api.spec.components.headers["PAGINATION"]
-    if "schema" in header:
-        api.spec.components.headers["PAGINATION"] = {
-            "description": "Pagination metadata, as JSON: total, total_pages, first_page, "
-            "last_page, page, previous_page, next_page.",
-            "content": {"application/json": {"schema": header["schema"]}},
-        }
-
-
 def init_app(app: Flask) -> CronwellApi:
     """Create the Api, register the blueprints and the error handlers."""
     from app.api.cron.routes import blp as cron_blp
+    from app.api.cron.schemas import CronJobUpdate
     from app.api.executions.routes import blp as executions_blp
     from app.api.jobs.routes import blp as jobs_blp
+    from app.api.jobs.schemas import JobUpdateSchema
     from app.api.scheduler.routes import blp as scheduler_blp
     from app.api.scheduler.routes import health_blp
 
+    app.url_map.converters["cron_job_id"] = CronJobIdConverter
     api = CronwellApi(app)
+    api.register_converter(CronJobIdConverter, CronJobIdConverter.openapi_schema)
     app.extensions["cronwell_api"] = api
-    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    api.spec.options["security"] = [{"bearerAuth": []}]
+    if app.config.get("API_TOKEN"):  # the spec says what this service asks for
+        api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+        api.spec.options["security"] = [{"bearerAuth": []}]
+    # An update needs at least one field (an empty body is refused): say so in the spec.
+    for name, schema in (("JobUpdate", JobUpdateSchema), ("CronJobUpdate", CronJobUpdate)):
+        api.spec.components.schema(name, {"minProperties": 1}, schema=schema)
     for blueprint in (jobs_blp, executions_blp, scheduler_blp, cron_blp, health_blp):
         api.register_blueprint(blueprint)
-    _document_pagination_header_as_json(api)
     app.register_error_handler(CronwellError, _handle_domain_error)
     app.register_error_handler(Exception, _handle_unexpected)
     app.before_request(_check_access)

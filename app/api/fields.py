@@ -1,8 +1,9 @@
-"""Field types shared by the HTTP schemas: strict JSON types and the one-string schedule."""
+"""Field types shared by the HTTP schemas (strict JSON types, job ids) and URL converters."""
 
 from __future__ import annotations
 
 from marshmallow import fields, validate
+from werkzeug.routing import BaseConverter
 
 #: Job ids: safe in a URL path segment, no "/" or "..".
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
@@ -21,10 +22,12 @@ class StrictInteger(fields.Integer):
 
 
 class StrictBoolean(fields.Boolean):
-    """true or false, nothing else."""
+    """true or false, nothing else (not 0 or 1, which equal False and True in Python)."""
 
-    truthy = {True}
-    falsy = {False}
+    def _deserialize(self, value, attr, data, **kwargs) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 def job_id_field(**kwargs) -> fields.String:
@@ -36,3 +39,16 @@ def job_id_field(**kwargs) -> fields.String:
         ),
         **kwargs,
     )
+
+
+class CronJobIdConverter(BaseConverter):
+    """A job id in /api/engine/cron/<job_id>, never ``status`` (that URL is the seed's
+    scheduler status): the URL answers one resource, and its Allow header says which
+    methods. Such a job stays reachable under /api/jobs."""
+
+    regex = r"(?!status$)[^/]+"
+    part_isolating = True  # one path segment (werkzeug guesses from the regex's "/")
+
+    @staticmethod
+    def openapi_schema(_converter: BaseConverter) -> dict[str, str]:
+        return {"type": "string", "pattern": "^(?!status$)[^/]+$"}

@@ -14,6 +14,8 @@ from app.runtime import Runtime
 from app.services.jobs import load_job
 
 IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
+#: The largest id the database can hold (a 64-bit integer).
+MAX_ID = 2**63 - 1
 CANCEL_WAIT_SECONDS = 2.0
 
 
@@ -89,22 +91,24 @@ def list_executions(
         return list(items), int(total or 0)
 
 
+def _load_execution(session, job_id: str, execution_id: int) -> Execution:
+    """The job's execution ``execution_id``; ExecutionNotFound if there is none."""
+    load_job(session, job_id)
+    execution = session.get(Execution, execution_id) if 0 < execution_id <= MAX_ID else None
+    if execution is None or execution.job_id != job_id:
+        raise ExecutionNotFound(job_id, execution_id)
+    return execution
+
+
 def get_execution(rt: Runtime, job_id: str, execution_id: int) -> Execution:
     with rt.db.read() as session:
-        load_job(session, job_id)
-        execution = session.get(Execution, execution_id)
-        if execution is None or execution.job_id != job_id:
-            raise ExecutionNotFound(job_id, execution_id)
-        return execution
+        return _load_execution(session, job_id, execution_id)
 
 
 def cancel_execution(rt: Runtime, job_id: str, execution_id: int) -> Execution:
     """Stop a queued or running execution; it is recorded ``cancelled``."""
     with rt.db.write() as session:
-        load_job(session, job_id)
-        execution = session.get(Execution, execution_id)
-        if execution is None or execution.job_id != job_id:
-            raise ExecutionNotFound(job_id, execution_id)
+        execution = _load_execution(session, job_id, execution_id)
         if execution.status not in ACTIVE_STATUSES:
             raise JobConflict(
                 f"Execution {execution_id} already finished ({execution.status}).",

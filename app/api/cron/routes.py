@@ -90,7 +90,10 @@ class CronJobs(MethodView):
         )
         return {"total": total, "jobs": jobs, "scheduler_running": True}
 
-    @blp.arguments(CronJobCreate())
+    @blp.arguments(
+        CronJobCreate(),
+        example={"name": "Morning digest", "schedule": "0 8 * * *", "payload": "Summarize"},
+    )
     @blp.response(201, CronJobResponse)
     @blp.alt_response(409, description="The id is taken.")
     @blp.alt_response(503, description=UNAVAILABLE)
@@ -108,7 +111,7 @@ class CronSchedulerStatus(MethodView):
         return status_service.scheduler_status(runtime())
 
 
-@blp.route("/<string:job_id>")
+@blp.route("/<cron_job_id:job_id>")
 class CronJobById(MethodView):
     @blp.response(200, CronJobResponse)
     @blp.alt_response(404, description="Job not found.")

@@ -3,7 +3,7 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.api import runtime
+from app.api import pagination, runtime
 from app.api.executions.schemas import ExecutionListArgs, ExecutionSchema
 from app.services import executions as service
 
@@ -18,20 +18,15 @@ blp = Blueprint(
 @blp.route("")
 class Executions(MethodView):
     @blp.arguments(ExecutionListArgs(), location="query")
-    @blp.response(200, ExecutionSchema(many=True))
-    @blp.paginate(page_size=50, max_page_size=1000)
+    @blp.response(200, ExecutionSchema(many=True), headers=pagination.HEADER_DOC)
     @blp.alt_response(404, description="Unknown or deleted job.")
-    def get(self, args, job_id, pagination_parameters):
+    def get(self, args, job_id):
         """List a job's executions, newest first"""
+        page, page_size = args["page"], args["page_size"]
         items, total = service.list_executions(
-            runtime(),
-            job_id,
-            args.get("status"),
-            pagination_parameters.page,
-            pagination_parameters.page_size,
+            runtime(), job_id, args.get("status"), page, page_size
         )
-        pagination_parameters.item_count = total
-        return items
+        return items, 200, pagination.pagination_header(page, page_size, total)
 
 
 @blp.route("/<int:execution_id>")

@@ -2,6 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
+from app.api.pagination import PageArgs
 from app.models import ALL_STATUSES, TRIGGERS
 
 
@@ -40,7 +41,7 @@ class ExecutionSchema(Schema):
     created_at = fields.DateTime(dump_only=True)
 
 
-class ExecutionListArgs(Schema):
+class ExecutionListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(ALL_STATUSES))
 
 

@@ -4,7 +4,7 @@ from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.api import runtime
+from app.api import pagination, runtime
 from app.api.executions.schemas import ExecutionSchema, IdempotencyHeaders
 from app.api.jobs.schemas import (
     JobCreateSchema,
@@ -30,24 +30,27 @@ def _detail(job_id: str) -> dict:
 @blp.route("")
 class Jobs(MethodView):
     @blp.arguments(JobListArgs(), location="query")
-    @blp.response(200, JobSchema(many=True))
-    @blp.paginate(page_size=50, max_page_size=1000)
-    def get(self, args, pagination_parameters):
+    @blp.response(200, JobSchema(many=True), headers=pagination.HEADER_DOC)
+    def get(self, args):
         """List jobs
 
         A bare JSON array; pagination is in the X-Pagination header. Soft-deleted jobs
         only with include_deleted=true.
         """
-        jobs, total = service.list_jobs(
-            runtime(),
-            service.JobFilters(**args),
-            pagination_parameters.page,
-            pagination_parameters.page_size,
-        )
-        pagination_parameters.item_count = total
-        return jobs
+        page, page_size = args.pop("page"), args.pop("page_size")
+        jobs, total = service.list_jobs(runtime(), service.JobFilters(**args), page, page_size)
+        return jobs, 200, pagination.pagination_header(page, page_size, total)
 
-    @blp.arguments(JobCreateSchema())
+    @blp.arguments(
+        JobCreateSchema(),
+        example={
+            "name": "Nightly report",
+            "type": "http",
+            "schedule": "0 2 * * *",
+            "timezone": "Europe/Paris",
+            "configuration": {"url": "http://127.0.0.1:8080/report", "method": "POST"},
+        },
+    )
     @blp.response(201, JobSchema, headers={"Location": {"schema": {"type": "string"}}})
     @blp.alt_response(409, description="The id is taken (by a live or a deleted job).")
     def post(self, data):

@@ -4,6 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from app.api.executions.schemas import ExecutionSchema
 from app.api.fields import StrictBoolean, StrictInteger, job_id_field
+from app.api.pagination import PageArgs
 from app.models import ALL_STATUSES
 from app.services.jobs import SCHEDULE_TYPES, describe_schedule, schedule_text
 
@@ -118,7 +119,7 @@ class JobDetailSchema(JobSchema):
     )
 
 
-class JobListArgs(Schema):
+class JobListArgs(PageArgs):
     type = fields.String(validate=validate.Length(min=1, max=64))
     is_enabled = fields.Boolean()
     last_status = fields.String(validate=validate.OneOf(ALL_STATUSES))

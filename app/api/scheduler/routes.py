@@ -28,7 +28,10 @@ class SchedulerStatus(MethodView):
 
 @blp.route("/schedules/preview")
 class SchedulePreview(MethodView):
-    @blp.arguments(PreviewRequestSchema())
+    @blp.arguments(
+        PreviewRequestSchema(),
+        example={"schedule": "30 2 * * *", "timezone": "America/New_York", "count": 3},
+    )
     @blp.response(200, PreviewSchema)
     def post(self, data):
         """Preview a schedule: description, next fire times, DST and day-field warnings"""
@@ -49,6 +52,7 @@ class JobTypes(MethodView):
 
 @health_blp.route("/healthz")
 class Health(MethodView):
+    @health_blp.doc(security=[])  # open even when an API token is set
     @health_blp.response(200, HealthSchema)
     @health_blp.alt_response(503, schema=HealthSchema, description="Database or scheduler down.")
     def get(self):

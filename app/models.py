@@ -97,6 +97,18 @@ class Job(Base):
     def is_schedulable(self) -> bool:
         return self.is_enabled and self.deleted_at is None
 
+    @property
+    def schedule_changed_at(self) -> dt.datetime:
+        return schedule_changed_at(self)
+
+
+def schedule_changed_at(job: Any) -> dt.datetime:
+    """When the store's schedule of ``job`` (a Job or a row with its version, created_at
+    and updated_at) was last set: its creation, or the last update after a change that
+    rescheduled it (a later update that did not, such as a rename before the leader
+    applied the change, may move it a little)."""
+    return job.created_at if job.version == 1 else job.updated_at
+
 
 class Execution(Base):
     """One fire or attempt of a job, from queued to its final status."""

@@ -7,8 +7,8 @@ own thread also applies job changes to the store (:mod:`app.scheduler.sync`), be
 leader record and prunes history.
 
 The services see only the door: :meth:`SchedulerManager.reschedule` and
-:meth:`~SchedulerManager.withdraw_planned` (in a changing transaction),
-:meth:`~SchedulerManager.job_changed`, :meth:`~SchedulerManager.wake`,
+:meth:`~SchedulerManager.withdraw_planned` in a changing transaction,
+:meth:`~SchedulerManager.job_changed` after it, :meth:`~SchedulerManager.wake`,
 :meth:`~SchedulerManager.cancel`, and the status reads. Each works in any process; in
 one that does not lead, the leader picks the change up from the database.
 """
@@ -40,6 +40,11 @@ from app.scheduler.sync import StoreSync
 logger = logging.getLogger("cronwell.scheduler")
 HEARTBEAT_SECONDS = 2.0
 PRUNE_SECONDS = 2.0
+#: After a change wakes it, the leader waits this long for more before applying them: a
+#: script creating jobs one after another gets one sync for many (each sync is a
+#: transaction, and its APScheduler add_job calls wake a pass).
+GATHER_SECONDS = 0.05
+
 
 
 class SchedulerManager:
@@ -73,7 +78,8 @@ class SchedulerManager:
         withdraw_planned(session, job_id)
 
     def job_changed(self) -> None:
-        """A job change was committed: the leader applies it now (here) or at its poll."""
+        """A job change was committed: the leader applies it within GATHER_SECONDS (this
+        process) or at its poll (another)."""
         self._wake.set()
 
     def wake(self) -> None:
@@ -188,7 +194,8 @@ class SchedulerManager:
                 except Exception:
                     logger.exception("Taking over the scheduler failed")
                 continue
-            self._wake.wait(sync_every)
+            if self._wake.wait(sync_every) and self._stop.wait(GATHER_SECONDS):
+                return
             self._wake.clear()
             if self._stop.is_set():
                 return

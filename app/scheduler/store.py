@@ -8,23 +8,36 @@ write lock and ``BEGIN IMMEDIATE`` on SQLite), never a transaction of the store'
 :attr:`CronwellJobStore.lock` keeps the store's writers apart: the pass (which reads the
 due jobs, then writes their next run times) and the sync of changed jobs each hold it
 from their read to their commit, so neither writes back a state the other replaced.
+Holding it, a writer may also hand the store its transaction (:meth:`writing_on`): the
+sync of a hundred jobs through APScheduler's ``add_job`` is then one commit, not a
+hundred.
 """
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from apscheduler.job import Job as APSJob
 from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.util import datetime_to_utc_timestamp
 from sqlalchemy import Connection, bindparam
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import sqlite
 
 from app.db import Database
 from app.models import job_store_table
+
+
+def _insert_unless_taken(dialect: str, table):
+    """INSERT that adds no row when the id is taken (SQLite and PostgreSQL say it alike)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql  # only where it is the database
+
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=["id"])
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=["id"])
 
 
 class CronwellJobStore(SQLAlchemyJobStore):
@@ -35,6 +48,25 @@ class CronwellJobStore(SQLAlchemyJobStore):
         self.jobs_t = job_store_table
         self.db = db
         self.lock = threading.RLock()
+        self._connection: Connection | None = None  # set by writing_on
+
+    @contextlib.contextmanager
+    def writing_on(self, connection: Connection) -> Iterator[None]:
+        """Write on ``connection`` (the caller's transaction) until the block ends.
+        Only with :attr:`lock` held: no other writer is inside."""
+        self._connection = connection
+        try:
+            yield
+        finally:
+            self._connection = None
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        if self._connection is not None:
+            yield self._connection
+        else:
+            with self.db.write_connection() as connection:
+                yield connection
 
     def _row(self, job: APSJob) -> dict:
         """A job's row, as SQLAlchemyJobStore writes it (its pickled state)."""
@@ -63,14 +95,14 @@ class CronwellJobStore(SQLAlchemyJobStore):
     # -- BaseJobStore's writes, for APScheduler's own add_job, modify_job, remove_job --
 
     def add_job(self, job: APSJob) -> None:
-        with self.db.write_connection() as connection:
-            try:
-                connection.execute(self.jobs_t.insert().values(id=job.id, **self._row(job)))
-            except IntegrityError:
-                raise ConflictingIdError(job.id) from None
+        with self._writing() as connection:
+            # Not an IntegrityError: on PostgreSQL that would end the caller's transaction.
+            insert = _insert_unless_taken(connection.dialect.name, self.jobs_t)
+            if not connection.execute(insert.values(id=job.id, **self._row(job))).rowcount:
+                raise ConflictingIdError(job.id)
 
     def update_job(self, job: APSJob) -> None:
-        with self.db.write_connection() as connection:
+        with self._writing() as connection:
             changed = connection.execute(
                 self.jobs_t.update().where(self.jobs_t.c.id == job.id).values(**self._row(job))
             ).rowcount
@@ -78,7 +110,7 @@ class CronwellJobStore(SQLAlchemyJobStore):
             raise JobLookupError(job.id)
 
     def remove_job(self, job_id: str) -> None:
-        with self.db.write_connection() as connection:
+        with self._writing() as connection:
             removed = connection.execute(
                 self.jobs_t.delete().where(self.jobs_t.c.id == job_id)
             ).rowcount
@@ -86,7 +118,7 @@ class CronwellJobStore(SQLAlchemyJobStore):
             raise JobLookupError(job_id)
 
     def remove_all_jobs(self) -> None:
-        with self.db.write_connection() as connection:
+        with self._writing() as connection:
             connection.execute(self.jobs_t.delete())
 
     def shutdown(self) -> None:

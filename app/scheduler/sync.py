@@ -3,8 +3,9 @@
 A change to a job's schedule, timezone, enabled flag, grace time or deleted state sets
 its ``sync_pending`` flag and bumps its ``version`` (in the changing transaction, in any
 worker). The leader applies pending jobs through APScheduler's own ``add_job`` and
-``remove_job``: at once when the change was made in the leading process, else at its next
-poll (SYNC_INTERVAL_SECONDS), and clears the flag for the version it applied. A job's next
+``remove_job``, a batch in one transaction: within GATHER_SECONDS when the change was
+made in the leading process, else at its next poll (SYNC_INTERVAL_SECONDS), and clears
+the flag for the version it applied. A job's next
 fire is counted from the time it changed, so a fire due between the change and the sync
 is handed out late (within its grace time it runs; past it, it is recorded missed), never
 lost. At start the leader also reconciles: it restores enabled jobs missing from the
@@ -23,7 +24,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import bindparam, select, update
 
 from app.db import Database, utcnow
-from app.models import Job, job_store_table
+from app.models import Job, job_store_table, schedule_changed_at
 from app.scheduler.dispatch import fire
 from app.scheduler.schedules import Schedule, first_fire_after_change
 from app.scheduler.store import CronwellJobStore
@@ -34,6 +35,7 @@ SYNC_BATCH = 100
 _COLUMNS = (
     Job.id,
     Job.version,
+    Job.created_at,
     Job.updated_at,
     Job.schedule_type,
     Job.schedule_config,
@@ -92,21 +94,27 @@ class StoreSync:
         self.apply_pending()
 
     def _apply(self, rows, *, since_change: bool) -> None:
-        """Put each job in the store as it is now (or take it out), then clear the flag of
-        the versions applied, all under the store lock: a pass in between would drop the
-        fires of a job still flagged."""
+        """Put each job in the store as it is now (or take it out) and clear the flag of
+        the versions applied, in one transaction under the store lock (a pass in between
+        would drop the fires of a job still flagged). A job whose schedule this version
+        cannot read is logged and left flagged; a database error fails the batch, which
+        the next sync tries again."""
         applied = []
-        with self.store.lock:
+        with (
+            self.store.lock,
+            self.db.write_connection() as connection,
+            self.store.writing_on(connection),
+        ):
             for row in rows:
                 try:
-                    self._put(row, row.updated_at if since_change else utcnow())
-                except Exception:
+                    since = schedule_changed_at(row) if since_change else utcnow()
+                    self._put(row, since)
+                except (ValueError, LookupError):  # a schedule this version cannot read
                     logger.exception("Could not schedule job %r; will try again", row.id)
                     continue
                 applied.append({"b_id": row.id, "b_version": row.version})
             if applied:
-                with self.db.write_connection() as connection:
-                    connection.execute(_APPLIED, applied)
+                connection.execute(_APPLIED, applied)
 
     def _put(self, row, since: dt.datetime) -> None:
         schedule = Schedule(row.schedule_type, row.schedule_config, row.timezone)

@@ -138,9 +138,7 @@ def _attach_next_run(
     if job.sync_pending:
         # A change the leader has not applied yet (the store's row, if any, is older):
         # the time the store will hold.
-        stored = first_fire_after_change(
-            schedule_of(job), job.updated_at, job.misfire_grace_seconds
-        )
+        stored = _next_run_after_change(job)
     elif next_run_time is not None:
         stored = dt.datetime.fromtimestamp(next_run_time, dt.UTC)
     else:
@@ -148,6 +146,13 @@ def _attach_next_run(
     times = [t for t in (stored, planned) if t is not None]
     job.next_run_at = min(times) if times else None
     return job
+
+
+def _next_run_after_change(job: Job) -> dt.datetime | None:
+    """The next run the store holds (or will) once ``job``'s last change is applied."""
+    return first_fire_after_change(
+        schedule_of(job), job.schedule_changed_at, job.misfire_grace_seconds
+    )
 
 
 def _build_jobs_select():
@@ -272,7 +277,8 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
             f"Job id {values['id']!r} is already taken{hint}.", {"id": ["Already taken."]}
         ) from None
     rt.scheduler.job_changed()
-    return get_job(rt, values["id"])
+    # The answer is the row just written (no read back), never added to a session.
+    return _attach_next_run(Job(**values), None)
 
 
 def update_job(

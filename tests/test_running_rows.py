@@ -1,0 +1,48 @@
+"""Rows tell the truth promptly: a run reads ``running`` in the API as soon as it starts,
+within about 100 ms, alone or in a burst (the UI and the running metric read these rows)."""
+
+import datetime as dt
+import time
+
+from tests.conftest import wait_for
+
+BURST = 600  # short runs due at once, 10 slots
+WATCHED = 500  # a run late in the burst
+
+
+def _first_seen(poll, predicate, timeout: float = 10.0) -> float:
+    """time.time() at which ``predicate(poll())`` first held (polled every 10 ms)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate(poll()):
+            return time.time()
+        time.sleep(0.01)
+    raise AssertionError("never seen")
+
+
+def test_a_run_reads_running_as_soon_as_it_starts(service, make_job, target):
+    job = make_job(configuration={"url": target.url("/slow/2?prompt-alone")})
+    execution = service.post(f"/api/jobs/{job['id']}/run").json()
+    path = f"/api/jobs/{job['id']}/executions/{execution['id']}"
+    seen = _first_seen(lambda: service.get(path).json()["status"], lambda s: s == "running")
+    arrived = wait_for(lambda: target.hits_for("prompt-alone"))[0]["at"]
+    assert seen - arrived < 0.15, f"running seen {seen - arrived:.3f} s after the call arrived"
+
+
+def test_a_burst_s_rows_leave_queued_as_their_runs_start(service, make_job, target):
+    """Hundreds of short runs due at once keep the runner starting runs for a while; a row
+    late in the burst must not read queued long after its call went out."""
+    due = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3)
+    jobs = [
+        make_job(schedule=due.isoformat(), configuration={"url": target.url(f"/ok?flood-{i}")})
+        for i in range(BURST)
+    ]
+    watched = jobs[WATCHED]["id"]
+    path = f"/api/jobs/{watched}/executions"
+    seen = _first_seen(
+        lambda: service.get(path).json(),
+        lambda rows: bool(rows) and rows[0]["status"] != "queued",
+    )
+    arrived = wait_for(lambda: target.hits_for(f"flood-{WATCHED}"))[0]["at"]
+    print("LAG", seen - arrived)
+    assert seen - arrived < 0.15, f"the row read queued {seen - arrived:.3f} s after its call"

@@ -245,8 +245,13 @@ class Recorder:
                     ending = True
                 else:
                     batch.append(entry)
-            if batch:
-                self.on_written(batch, self._write(batch))
+            # Starts first, in a transaction of their own: a burst's outcomes (each with its
+            # output) make a long write, and the runs it holds would read queued meanwhile.
+            starts = [entry for entry in batch if isinstance(entry.record, StartRecord)]
+            rest = [entry for entry in batch if not isinstance(entry.record, StartRecord)]
+            for part in (starts, rest):
+                if part:
+                    self.on_written(part, self._write(part))
             if ending:
                 return
 

@@ -1,0 +1,237 @@
+"""The fire path's stages on their own: milliseconds each, a real SQLite file, no server.
+
+pass (plan_fires) -> one transaction (record_fires + the store's advance) -> the runner's
+ready queue -> a worker -> the recorder (record). Each stage is called as the one before
+it calls it, with real APScheduler jobs and triggers and real rows.
+"""
+
+import datetime as dt
+import time
+
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import insert, select
+
+from app.db import Database, make_engine, utcnow
+from app.jobtypes import JobTypeRegistry
+from app.models import Base, Execution, Job, job_store_table
+from app.scheduler.dispatch import fire
+from app.scheduler.intake import record_fires
+from app.scheduler.passes import Pass, plan_fires, split_run_times
+from app.scheduler.recorder import record
+from app.scheduler.runner import Runner
+from app.scheduler.stages import Fire, OutcomeRecord, StartRecord
+from app.scheduler.store import CronwellJobStore
+from tests.conftest import wait_for
+
+NOW = dt.datetime(2026, 11, 24, 12, 0, 0, tzinfo=dt.UTC)
+HORIZON = NOW + dt.timedelta(seconds=1)
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = Database(make_engine(f"sqlite:///{tmp_path / 'stages.db'}"))
+    Base.metadata.create_all(database.engine)
+    yield database
+    database.engine.dispose()
+
+
+def add_job_row(db: Database, job_id: str, **fields) -> None:
+    now = utcnow()
+    values = {
+        "id": job_id,
+        "name": job_id,
+        "type": "hello",
+        "configuration": {},
+        "schedule_type": "interval",
+        "schedule_config": {"every": "1s"},
+        "timezone": "UTC",
+        "is_enabled": True,
+        "max_duration_seconds": 5,
+        "retry_count": 0,
+        "retry_delay_seconds": 1,
+        "overlap_policy": "allow",
+        "misfire_grace_seconds": 2,
+        "run_count": 0,
+        "success_count": 0,
+        "fail_count": 0,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+        "sync_pending": False,
+        **fields,
+    }
+    with db.write_connection() as connection:
+        connection.execute(insert(Job), values)
+
+
+@pytest.fixture
+def aps():
+    """A real APScheduler with a memory store, paused: its jobs are APScheduler's own."""
+    scheduler = BackgroundScheduler(timezone=dt.UTC)
+    scheduler.start(paused=True)
+    yield scheduler
+    scheduler.shutdown(wait=False)
+
+
+# -- the pass's plan -------------------------------------------------------------------
+
+
+def test_past_fires_split_into_the_latest_within_grace_and_the_missed():
+    times = [NOW - dt.timedelta(seconds=s) for s in (5, 3, 1)]
+    to_run, missed = split_run_times(times, 2, NOW)
+    assert to_run == times[-1] and missed == times[:2]
+    assert split_run_times(times, 0.5, NOW) == (None, times)
+
+
+def test_a_plan_hands_out_each_fire_up_to_the_horizon_and_moves_the_job_on(aps):
+    trigger = IntervalTrigger(seconds=0.25, start_date=NOW - dt.timedelta(seconds=3))
+    job = aps.add_job(
+        fire, trigger, args=["j"], id="j", misfire_grace_time=2,
+        next_run_time=NOW - dt.timedelta(seconds=3),
+    )  # fmt: skip
+    plan = plan_fires([job], NOW, HORIZON)
+    past, *ahead = plan.fires
+    assert past.scheduled_for == NOW and len(past.missed) == 12  # the others coalesce
+    assert [f.scheduled_for for f in ahead] == [
+        NOW + dt.timedelta(seconds=0.25 * i) for i in range(1, 5)
+    ]
+    assert plan.moved == [job] and job.next_run_time == HORIZON + dt.timedelta(seconds=0.25)
+    assert plan.done == []
+
+
+def test_a_one_shot_leaves_the_store_once_handed_out(aps):
+    job = aps.add_job(fire, DateTrigger(NOW), args=["once"], id="once", next_run_time=NOW)
+    plan = plan_fires([job], NOW, HORIZON)
+    assert plan.fires == [Fire("once", NOW, ())] and plan.done == ["once"]
+
+
+# -- writing fires -----------------------------------------------------------------------
+
+
+def test_fires_become_queued_missed_and_skipped_rows(db):
+    add_job_row(db, "a")
+    add_job_row(db, "busy", overlap_policy="skip")
+    add_job_row(db, "pending", sync_pending=True)
+    now = utcnow()
+    with db.write_connection() as connection:
+        connection.execute(
+            insert(Execution),
+            {"job_id": "busy", "status": "running", "trigger": "manual", "attempt": 1,
+             "scheduled_at": now, "created_at": now},
+        )  # fmt: skip
+    fires = [
+        Fire("a", now, (now - dt.timedelta(seconds=9),)),
+        Fire("a", now + dt.timedelta(seconds=0.5)),
+        Fire("busy", now),
+        Fire("pending", now),  # its store row is stale: dropped
+        Fire("gone", now),  # no such job: dropped
+    ]
+    with db.write_connection() as connection:
+        specs = record_fires(connection, fires)
+        again = record_fires(connection, fires[:2])  # handed out twice: recorded once
+    assert [(s.job_id, s.scheduled_at) for s in specs] == [
+        ("a", now),
+        ("a", now + dt.timedelta(seconds=0.5)),
+    ]
+    assert again == []
+    with db.read() as session:
+        rows = session.execute(
+            select(Execution.job_id, Execution.status).where(Execution.trigger == "schedule")
+        ).all()
+    assert sorted(rows) == [("a", "missed"), ("a", "queued"), ("a", "queued"), ("busy", "skipped")]
+
+
+def test_a_pass_writes_its_fires_and_the_store_s_next_run_in_one_go(db, aps):
+    add_job_row(db, "every-second")
+    store = CronwellJobStore(db)
+    aps.add_jobstore(store, "cronwell")
+    due = utcnow() + dt.timedelta(seconds=0.3)
+    aps.add_job(
+        fire, IntervalTrigger(seconds=1, start_date=due), args=["every-second"],
+        id="every-second", jobstore="cronwell", next_run_time=due,
+    )  # fmt: skip
+    offered = []
+    wait = Pass(db, store, offered.extend, prefire_seconds=1.0)()
+    assert [(s.job_id, s.scheduled_at) for s in offered] == [("every-second", due)]
+    with db.read() as session:
+        next_run = session.scalar(select(job_store_table.c.next_run_time))
+    assert next_run == pytest.approx((due + dt.timedelta(seconds=1)).timestamp())
+    assert 0.5 <= wait <= 1.0  # at least half the horizon, until the next fire is in it
+
+
+# -- running and recording ---------------------------------------------------------------
+
+
+def hello(configuration, context):
+    """A host job type: says hello."""
+    return {"hello": configuration.get("name", "world")}
+
+
+def test_the_runner_starts_an_offered_row_and_the_recorder_writes_its_outcome(db):
+    add_job_row(db, "greeter", configuration={"name": "stages"})
+    now = utcnow()
+    with db.write_connection() as connection:
+        specs = record_fires(connection, [Fire("greeter", now)])
+    runner = Runner(db, JobTypeRegistry({"JOB_TYPES": {"hello": hello}}), {"MAX_CONCURRENT": 2})
+    runner.start()
+    try:
+        started = time.monotonic()
+        runner.offer(specs)
+
+        def finished():
+            with db.read() as session:
+                row = session.get(Execution, specs[0].execution_id)
+                return row if row.status == "success" else None
+
+        row = wait_for(finished, timeout=5, interval=0.005)
+        assert time.monotonic() - started < 0.5
+        assert row.result == {"hello": "stages"} and row.started_at is not None
+        with db.read() as session:
+            job = session.get(Job, "greeter")
+        assert (job.run_count, job.success_count, job.last_status) == (1, 1, "success")
+    finally:
+        runner.stop(0)
+
+
+def test_record_applies_starts_and_outcomes_in_order_and_queues_a_retry(db):
+    add_job_row(db, "flaky")
+    now = utcnow()
+    with db.write_connection() as connection:
+        spec = record_fires(connection, [Fire("flaky", now)])[0]
+        cancelled = record_fires(connection, [Fire("flaky", now + dt.timedelta(seconds=1))])[0]
+        connection.execute(
+            Execution.__table__.update()
+            .where(Execution.id == cancelled.execution_id)
+            .values(status="cancelled")
+        )
+    outcome = OutcomeRecord(
+        execution_id=spec.execution_id, job_id="flaky", status="failed", started_at=now,
+        finished_at=now, duration_ms=5, result=None, output="oops", output_truncated=False,
+        error="no", retry_at=now + dt.timedelta(seconds=10), attempt=1,
+    )  # fmt: skip
+    with db.write_connection() as connection:
+        lost = record(
+            connection,
+            [
+                StartRecord(spec.execution_id, now),
+                outcome,
+                StartRecord(cancelled.execution_id, now),
+            ],
+        )
+    assert lost == {cancelled.execution_id}
+    with db.read() as session:
+        rows = session.execute(
+            select(Execution.status, Execution.trigger, Execution.attempt, Execution.retry_of)
+            .where(Execution.job_id == "flaky")
+            .order_by(Execution.id)
+        ).all()
+        job = session.get(Job, "flaky")
+    assert rows == [
+        ("failed", "schedule", 1, None),
+        ("cancelled", "schedule", 1, None),
+        ("queued", "retry", 2, spec.execution_id),
+    ]
+    assert (job.run_count, job.fail_count, job.last_error) == (1, 1, "no")

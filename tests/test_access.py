@@ -3,7 +3,7 @@
 import logging
 
 from app import create_app
-from tests.conftest import wait_for
+from tests.support import wait_for
 
 TOKEN = "s3cret-token-4c1d"
 SERVICE_ENV = {"CRONWELL_API_TOKEN": TOKEN, "GUNICORN_ACCESSLOG": "-"}

@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 EXPECTED = {"burst", "steady", "api-create", "api-read", "start", "sustained"}
 

@@ -6,7 +6,7 @@ import threading
 import time
 from collections import Counter
 
-from tests.conftest import wait_for
+from tests.support import wait_for
 
 THREADS = 16
 SECONDS = 20

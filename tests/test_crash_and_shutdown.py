@@ -4,8 +4,7 @@ import datetime as dt
 import signal
 import time
 
-from tests.conftest import wait_for
-from tests.helpers import create_http_job, process_alive
+from tests.support import create_http_job, process_alive, wait_for
 
 
 def _shell_job(service, job_id, command, **extra):

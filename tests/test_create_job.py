@@ -4,8 +4,7 @@ import datetime as dt
 
 import requests
 
-from tests.conftest import wait_for
-from tests.helpers import create_http_job
+from tests.support import create_http_job, wait_for
 
 
 def test_it_creates_a_job_with_defaults_and_a_location(service, target):

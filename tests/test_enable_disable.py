@@ -36,7 +36,7 @@ def test_enabling_an_enabled_job_keeps_its_phase(service, make_job):
 def test_a_running_execution_finishes_after_disable(service, make_job):
     job = make_job(type="shell", configuration={"command": "sleep 1; echo done"})
     run = service.post(f"/api/jobs/{job['id']}/run").json()
-    from tests.conftest import wait_for
+    from tests.support import wait_for
 
     wait_for(
         lambda: (

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from app.api.cron.schemas import CronJobCreate
-from tests.conftest import wait_for
+from tests.support import wait_for
 
 CRON_ROUTES = {
     "/api/engine/cron": {"get", "post"},

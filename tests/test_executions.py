@@ -2,7 +2,7 @@
 
 import json
 
-from tests.conftest import wait_for
+from tests.support import wait_for
 
 
 def test_executions_are_newest_first_paginated_and_filterable(service, make_job, target):

@@ -5,8 +5,7 @@ import base64
 
 import pytest
 
-from tests.conftest import Target
-from tests.helpers import run_and_wait
+from tests.support import Target, run_and_wait
 
 SERVICE_ENV = {"CRONWELL_HTTP_ALLOWED_HOSTS": '["127.0.0.1"]'}
 

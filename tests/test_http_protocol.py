@@ -16,7 +16,7 @@ import pytest
 
 from app.jobtypes.base import RunContext
 from app.jobtypes.client import Request, RequestFailed, perform_request
-from tests.helpers import run_and_wait
+from tests.support import run_and_wait
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 

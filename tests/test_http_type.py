@@ -2,7 +2,7 @@
 
 import time
 
-from tests.helpers import run_and_wait
+from tests.support import run_and_wait
 
 
 def test_runs_to_one_server_reuse_a_connection(service, make_job, target):

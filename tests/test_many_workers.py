@@ -5,8 +5,7 @@ import os
 import signal
 import time
 
-from tests.conftest import wait_for
-from tests.helpers import create_http_job
+from tests.support import create_http_job, wait_for
 
 
 def _settled(rows: list[dict]) -> list[dict] | None:

@@ -3,7 +3,7 @@
 import datetime as dt
 import time
 
-from tests.conftest import wait_for
+from tests.support import wait_for
 
 
 def test_an_outage_leaves_one_missed_row_with_the_count_then_the_job_goes_on(start_service, target):

@@ -1,6 +1,6 @@
 """overlap_policy and MAX_CONCURRENT: skipped rows, side-by-side runs, queueing in fire order."""
 
-from tests.conftest import wait_for
+from tests.support import wait_for
 
 SERVICE_ENV = {"CRONWELL_MAX_CONCURRENT": "2"}
 

@@ -24,7 +24,7 @@ from app.scheduler.recorder import record
 from app.scheduler.runner import Runner
 from app.scheduler.stages import Fire, OutcomeRecord, StartRecord
 from app.scheduler.store import CronwellJobStore
-from tests.conftest import wait_for
+from tests.support import wait_for
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, 0, tzinfo=dt.UTC)
 HORIZON = NOW + dt.timedelta(seconds=1)

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from tests.conftest import wait_for
+from tests.support import wait_for
 from tests.test_many_workers import assert_once_per_fire
 
 

@@ -5,7 +5,7 @@ import datetime as dt
 import itertools
 import time
 
-from tests.conftest import wait_for
+from tests.support import wait_for
 
 SERVICE_ENV = {"CRONWELL_PREFIRE_SECONDS": "2"}
 

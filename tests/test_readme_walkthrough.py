@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import ROOT, wait_for
+from tests.support import ROOT, wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
 

@@ -1,6 +1,6 @@
 """CRONWELL_HISTORY_LIMIT: the newest N executions per job are kept."""
 
-from tests.conftest import wait_for
+from tests.support import wait_for
 
 SERVICE_ENV = {"CRONWELL_HISTORY_LIMIT": "5"}
 

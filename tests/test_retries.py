@@ -2,8 +2,7 @@
 
 import time
 
-from tests.conftest import wait_for
-from tests.helpers import seconds_between
+from tests.support import seconds_between, wait_for
 
 
 def test_failed_attempts_retry_with_doubling_delays(service, make_job, target):

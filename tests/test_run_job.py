@@ -2,7 +2,7 @@
 
 import sqlite3
 
-from tests.conftest import wait_for
+from tests.support import wait_for
 
 
 def test_it_runs_now_and_points_at_the_execution(service, make_job, target):

@@ -7,7 +7,7 @@ import datetime as dt
 import sqlite3
 import time
 
-from tests.conftest import wait_for
+from tests.support import wait_for
 
 BURST = 600  # short runs due at once, 10 slots
 WATCHED = 500  # a run late in the burst

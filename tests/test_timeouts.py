@@ -2,8 +2,7 @@
 
 import json
 
-from tests.conftest import wait_for
-from tests.helpers import process_alive
+from tests.support import process_alive, wait_for
 
 SERVICE_ENV = {
     "CRONWELL_JOB_TYPES": json.dumps(

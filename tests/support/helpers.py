@@ -3,7 +3,7 @@
 import datetime as dt
 from pathlib import Path
 
-from tests.conftest import wait_for
+from tests.support.waiting import wait_for
 
 
 def process_alive(pid: int) -> bool:

@@ -1,0 +1,143 @@
+"""A Cronwell server process: gunicorn with wsgi.py, as `make run` starts it, on its own
+SQLite file, with the HTTP calls tests make to it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from tests.support.waiting import free_port, wait_for
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+class Service:
+    """A Cronwell server process: gunicorn with wsgi.py, as `make run` starts it."""
+
+    def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.db_path = workdir / "cronwell.db"
+        self.log_path = workdir / f"service-{self.port}.log"
+        self.env = {
+            "PORT": str(self.port),
+            "CRONWELL_HOST": "127.0.0.1",
+            "CRONWELL_DATABASE_URL": f"sqlite:///{self.db_path}",
+            "CRONWELL_SHELL_JOBS_ENABLED": "true",
+            "CRONWELL_SHUTDOWN_GRACE_SECONDS": "3",
+            "GUNICORN_ACCESSLOG": "",
+            "WEB_CONCURRENCY": "1",
+            **(env or {}),
+        }
+        self.proc: subprocess.Popen | None = None
+        self.http = requests.Session()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, wait: bool = True) -> Service:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CRONWELL_")}
+        env.update(self.env)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        if wait:
+            self.wait_healthy()
+        return self
+
+    def wait_healthy(self, timeout: float = 20) -> None:
+        def healthy() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"service exited:\n{self.log()}")
+            try:
+                return self.http.get(self.base_url + "/healthz", timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_for(healthy, timeout)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:]
+
+    def signal(self, sig: int) -> None:
+        """Signal the whole gunicorn process group (master and workers)."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, sig)
+
+    def kill(self) -> None:
+        """kill -9 the master and every worker: no shutdown code runs."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.signal(signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self.proc = None
+        if getattr(self, "_log", None):
+            self._log.close()
+
+    # -- HTTP helpers --------------------------------------------------------------------
+
+    def connection(self) -> Service:
+        """The same server through a new HTTP session (a new connection: with several
+        gunicorn workers, possibly another worker)."""
+        other = Service.__new__(Service)
+        other.__dict__.update(self.__dict__)
+        other.http = requests.Session()
+        return other
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", 15)
+        return self.http.request(method, self.base_url + path, **kwargs)
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs) -> requests.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: str, **kwargs) -> requests.Response:
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def executions(self, job_id: str, **params) -> list[dict]:
+        response = self.get(f"/api/jobs/{job_id}/executions", params={"page_size": 1000, **params})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def wait_executions(self, job_id: str, count: int, timeout: float = 15, **params) -> list[dict]:
+        """Wait until the job has ``count`` finished executions (matching params)."""
+
+        def enough():
+            rows = [
+                e
+                for e in self.executions(job_id, **params)
+                if e["status"] not in ("queued", "running")
+            ]
+            return rows if len(rows) >= count else None
+
+        return wait_for(enough, timeout, interval=0.1)

@@ -10,7 +10,7 @@ import sys
 
 from tests.support import ROOT
 
-EXPECTED = {"burst", "steady", "api-create", "api-read", "start", "sustained"}
+EXPECTED = {"burst", "steady", "api-create", "api-read", "start", "large", "run-now", "sustained"}
 
 
 def test_the_benchmarks_run_in_tiny_mode(tmp_path):

@@ -1,7 +1,8 @@
 """Bare APScheduler 3.11: BackgroundScheduler, SQLite job store, 20 threads.
 
 Run as a child process: ``python -m bench.peers.bare_aps SPEC_JSON``. It adds the jobs,
-waits for the workload to pass, and prints one JSON line (when its adds finished).
+waits for the workload to pass, and prints one JSON line (when its adds finished; for
+run-now, when it called ``modify_job`` for each run).
 """
 
 import datetime as dt
@@ -29,6 +30,19 @@ def main() -> None:
         due = dt.datetime.fromtimestamp(spec["due"], dt.UTC)
         for i in range(spec["count"]):
             scheduler.add_job(hit, "date", run_date=due, args=[f"{base}/hit/b{i}"], id=f"b{i}")
+    elif spec["kind"] == "run-now":  # one job, told to run now again and again
+        calls = []
+        scheduler.add_job(hit, "interval", hours=1, args=[f"{base}/hit/n0"], id="n0")
+        for i in range(spec["count"]):
+            path = f"n{i}"
+            scheduler.modify_job("n0", args=[f"{base}/hit/{path}"])
+            started = time.time()
+            scheduler.modify_job("n0", next_run_time=dt.datetime.now(dt.UTC))
+            calls.append([path, started])
+            time.sleep(0.15)
+        print(json.dumps({"added_at": time.time(), "calls": calls}), flush=True)
+        scheduler.shutdown(wait=False)
+        return
     else:  # steady: interval jobs, phases spread evenly over the interval
         start = dt.datetime.fromtimestamp(spec["start"], dt.UTC)
         for i in range(spec["count"]):

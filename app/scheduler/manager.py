@@ -46,7 +46,6 @@ PRUNE_SECONDS = 2.0
 GATHER_SECONDS = 0.05
 
 
-
 class SchedulerManager:
     def __init__(self, db: Database, registry: JobTypeRegistry, settings: dict[str, Any]) -> None:
         self.db = db

@@ -15,10 +15,10 @@ class StrictInteger(fields.Integer):
     def __init__(self, **kwargs) -> None:
         super().__init__(strict=True, **kwargs)
 
-    def _validated(self, value):
+    def _deserialize(self, value, attr, data, **kwargs) -> int:
         if isinstance(value, bool):
             raise self.make_error("invalid")
-        return super()._validated(value)
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class StrictBoolean(fields.Boolean):

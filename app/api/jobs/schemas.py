@@ -9,18 +9,9 @@ from app.models import ALL_STATUSES
 from app.services.jobs import SCHEDULE_TYPES, describe_schedule, schedule_text
 
 
-class JobFieldsSchema(Schema):
-    """The fields a client sets, shared by create and update (bounds in one place)."""
+class ScheduleFieldsSchema(Schema):
+    """A schedule as a client sends it: for jobs, and for previews."""
 
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    description = fields.String(allow_none=True, validate=validate.Length(max=2000))
-    type = fields.String(
-        validate=validate.Length(min=1, max=64),
-        metadata={"description": "A registered job type; GET /api/job-types lists them."},
-    )
-    configuration = fields.Dict(
-        allow_none=True, metadata={"description": "Validated by the type's own schema."}
-    )
     schedule_type = fields.String(validate=validate.OneOf(SCHEDULE_TYPES))
     schedule_config = fields.Dict(
         metadata={
@@ -38,6 +29,20 @@ class JobFieldsSchema(Schema):
     timezone = fields.String(
         validate=validate.Length(min=1, max=64),
         metadata={"description": "IANA name the cron is read in; default from config (UTC)."},
+    )
+
+
+class JobFieldsSchema(ScheduleFieldsSchema):
+    """The fields a client sets, shared by create and update (bounds in one place)."""
+
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    description = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    type = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "A registered job type; GET /api/job-types lists them."},
+    )
+    configuration = fields.Dict(
+        allow_none=True, metadata={"description": "Validated by the type's own schema."}
     )
     is_enabled = StrictBoolean()
     max_duration_seconds = StrictInteger(

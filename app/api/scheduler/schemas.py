@@ -3,7 +3,7 @@
 from marshmallow import Schema, fields, validate
 
 from app.api.fields import StrictInteger
-from app.api.jobs.schemas import JobFieldsSchema
+from app.api.jobs.schemas import ScheduleFieldsSchema
 
 
 class LeaderSchema(Schema):
@@ -34,11 +34,7 @@ class SchedulerSchema(Schema):
     leader = fields.Nested(LeaderSchema, allow_none=True)
 
 
-class PreviewRequestSchema(Schema):
-    schedule = JobFieldsSchema._declared_fields["schedule"]
-    schedule_type = JobFieldsSchema._declared_fields["schedule_type"]
-    schedule_config = JobFieldsSchema._declared_fields["schedule_config"]
-    timezone = JobFieldsSchema._declared_fields["timezone"]
+class PreviewRequestSchema(ScheduleFieldsSchema):
     count = StrictInteger(load_default=5, validate=validate.Range(1, 100))
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select
 
 from app.db import utcnow
-from app.errors import ExecutionNotFound, JobConflict
-from app.models import ACTIVE_STATUSES, Execution
+from app.errors import ExecutionNotFound, JobConflict, JobNotFound
+from app.models import ACTIVE_STATUSES, Execution, Job
 from app.runtime import Runtime
 from app.services.jobs import load_job
 
@@ -27,7 +27,11 @@ def run_now(rt: Runtime, job_id: str, idempotency_key: str | None = None) -> tup
     """
     now = utcnow()
     with rt.db.write() as session:
-        job = load_job(session, job_id)
+        overlap_policy = session.scalar(
+            select(Job.overlap_policy).where(Job.id == job_id, Job.deleted_at.is_(None))
+        )
+        if overlap_policy is None:
+            raise JobNotFound(job_id)
         if idempotency_key:
             previous = session.scalar(
                 select(Execution).where(
@@ -39,7 +43,7 @@ def run_now(rt: Runtime, job_id: str, idempotency_key: str | None = None) -> tup
             if previous is not None:
                 previous.idempotency_key = None  # expired: the key may start a new run
                 session.flush()
-        if job.overlap_policy == "skip":
+        if overlap_policy == "skip":
             busy = session.scalar(
                 select(Execution.id)
                 .where(
@@ -57,18 +61,24 @@ def run_now(rt: Runtime, job_id: str, idempotency_key: str | None = None) -> tup
                     "overlap_policy is skip.",
                     {"overlap_policy": ["A run is in progress."]},
                 )
-        execution = Execution(
-            job_id=job_id,
-            status="queued",
-            trigger="manual",
-            attempt=1,
-            scheduled_at=now,
-            idempotency_key=idempotency_key or None,
-            created_at=now,
-        )
-        session.add(execution)
+        values = {
+            "job_id": job_id,
+            "status": "queued",
+            "trigger": "manual",
+            "attempt": 1,
+            "scheduled_at": now,
+            "idempotency_key": idempotency_key or None,
+            "created_at": now,
+            "output_truncated": False,
+            "cancel_requested": False,
+        }
+        # Core, not the unit of work: the run starts sooner (the answer is built from
+        # the values written, never added to a session).
+        execution_id = session.execute(
+            insert(Execution).values(values).returning(Execution.id)
+        ).scalar_one()
     rt.scheduler.wake()
-    return execution, True
+    return Execution(id=execution_id, **values), True
 
 
 def list_executions(

@@ -1,7 +1,7 @@
 """The one place Cronwell overrides APScheduler: the scheduler thread's pass.
 
 APScheduler 3's ``BlockingScheduler._main_loop`` (which ``BackgroundScheduler`` runs in its
-thread) waits on its wakeup event, calls ``self._process_jobs()``, and waits the number of
+thread) waits on its wakeup event, calls its ``_process_jobs`` method, and waits the number of
 seconds it returns (``None``: until the next wakeup). Its own ``_process_jobs`` takes the
 jobs due *now* and submits them to executors one at a time, writing each back to the
 store in a transaction of its own: about 2 ms a job on SQLite, so the thousandth job of

@@ -81,10 +81,11 @@ class SchedulerManager:
         process) or at its poll (another)."""
         self._wake.set()
 
-    def wake(self) -> None:
-        """A run was queued (run-now): the runner looks now (here) or at its poll."""
+    def wake(self, execution_id: int) -> None:
+        """A run was queued (run-now): the runner starts it now (here) or finds it at its
+        poll (another process)."""
         if self.is_leader:
-            self.runner.wake()
+            self.runner.wake(execution_id)
 
     def cancel(self, execution_id: int) -> None:
         """A run was cancelled in the database: drop or stop it now if it is this

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from app.db import Database
+from app.jobtypes.base import RunResult
 from app.models import FAILED_STATUSES, RAN_STATUSES, Execution, Job
 from app.scheduler.stages import Record, SkipRecord, StartRecord
 
@@ -267,3 +268,25 @@ class Recorder:
                 )
                 time.sleep(min(0.05 * 2**attempt_no, 2))
         return set()
+
+
+def attach_late_output(db: Database, execution_id: int, result: RunResult) -> None:
+    """Keep what a handler reported after its attempt was recorded (timed out or
+    cancelled): its output and result, where the row has none."""
+    row = executions.c.id == execution_id
+    try:
+        with db.write_connection() as connection:
+            if result.output:
+                connection.execute(
+                    update(executions)
+                    .where(row, executions.c.output.is_(None))
+                    .values(output=result.output, output_truncated=result.output_truncated)
+                )
+            if result.result:
+                connection.execute(
+                    update(executions)
+                    .where(row, executions.c.result.is_(None))
+                    .values(result=result.result)
+                )
+    except Exception:
+        logger.exception("Could not attach late output to %d", execution_id)

@@ -32,14 +32,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from app.db import Database, utcnow
 from app.jobtypes import JobTypeRegistry
 from app.jobtypes.base import RunContext, RunResult
 from app.models import Execution
 from app.scheduler.intake import VERIFY_SECONDS, queued_specs, still_queued
-from app.scheduler.recorder import Entry, Recorder
+from app.scheduler.recorder import Entry, Recorder, attach_late_output
 from app.scheduler.stages import OutcomeRecord, RunSpec, SkipRecord, StartRecord
 from app.scheduler.watchdog import Watchdog
 from app.scheduler.workers import Attempt, Workers
@@ -80,6 +80,7 @@ class Runner:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._poll_now = threading.Event()
+        self._queued_here: set[int] = set()  # ids queued in this process, to read now
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._ready: list[tuple[dt.datetime, int, Ready]] = []  # a heap, by fire time
@@ -126,9 +127,14 @@ class Runner:
             self._thread = None
         self.recorder.stop()  # every outcome written before the process goes
 
-    def wake(self) -> None:
-        """Look for queued rows now (a run-now or a change made in this process)."""
-        self._poll_now.set()
+    def wake(self, execution_id: int | None = None) -> None:
+        """A row was queued in this process (a run-now): read it now, and only it (else,
+        with no id, poll for every queued row now)."""
+        with self._lock:
+            if execution_id is None:
+                self._poll_now.set()
+            else:
+                self._queued_here.add(execution_id)
         self._wake.set()
 
     def offer(self, specs: list[RunSpec]) -> None:
@@ -177,6 +183,7 @@ class Runner:
                     self._poll_now.clear()
                     last_poll = time.monotonic()
                     self._poll_queued()
+                self._read_queued_here()
                 while self._start_round():
                     pass
             except Exception:
@@ -211,6 +218,14 @@ class Runner:
             # Definitions only for rows not known yet (most are, in a burst).
             specs = queued_specs(session, new) if new else {}
         self.offer(list(specs.values()))
+
+    def _read_queued_here(self) -> None:
+        """Offer the rows :meth:`wake` named (one read by id, not a poll of the queue)."""
+        with self._lock:
+            ids, self._queued_here = self._queued_here - self._known, set()
+        if ids:
+            with self.db.read() as session:
+                self.offer(list(queued_specs(session, sorted(ids)).values()))
 
     def _verify(self) -> None:
         """Re-check the due rows about to start (one read a batch): still queued, and has
@@ -311,8 +326,11 @@ class Runner:
     # -- finishing -------------------------------------------------------------------
 
     def _handler_done(self, attempt: Attempt, status: str, result: RunResult) -> None:
-        if not self.finish(attempt, status, result):
-            self._attach_late_output(attempt, result)
+        if not self.finish(attempt, status, result) and (result.output or result.result):
+            # A handler that returned after its timeout or cancel: keep what it reported,
+            # once the finishing write is done (it would overwrite what is added).
+            attempt.recorded.wait(timeout=10)
+            attach_late_output(self.db, attempt.execution_id, result)
 
     def finish(self, attempt: Attempt, status: str, result: RunResult) -> bool:
         """Decide the attempt's outcome once; False if it was already decided.
@@ -378,27 +396,3 @@ class Runner:
         """Its outcome is written (call with the lock held): remember it as done."""
         self._known.discard(execution_id)
         self._done[execution_id] = time.monotonic()
-
-    def _attach_late_output(self, attempt: Attempt, result: RunResult) -> None:
-        """A handler that returned after its timeout or cancel: keep what it reported."""
-        if not result.output and not result.result:
-            return
-        row = Execution.id == attempt.execution_id
-        # Only after the finishing write: it would otherwise overwrite what we add.
-        attempt.recorded.wait(timeout=10)
-        try:
-            with self.db.write() as session:
-                if result.output:
-                    session.execute(
-                        update(Execution)
-                        .where(row, Execution.output.is_(None))
-                        .values(output=result.output, output_truncated=result.output_truncated)
-                    )
-                if result.result:
-                    session.execute(
-                        update(Execution)
-                        .where(row, Execution.result.is_(None))
-                        .values(result=result.result)
-                    )
-        except Exception:
-            logger.exception("Could not attach late output to %d", attempt.execution_id)

@@ -77,7 +77,7 @@ def run_now(rt: Runtime, job_id: str, idempotency_key: str | None = None) -> tup
         execution_id = session.execute(
             insert(Execution).values(values).returning(Execution.id)
         ).scalar_one()
-    rt.scheduler.wake()
+    rt.scheduler.wake(execution_id)
     return Execution(id=execution_id, **values), True
 
 

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean postgres
+.PHONY: run migrate test lint bench clean postgres
 
 $(STAMP): setup.cfg
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,12 @@ $(STAMP): setup.cfg
 instance:
 	mkdir -p instance
 
-## Start the service on http://$${CRONWELL_HOST:-127.0.0.1}:$${PORT:-8000}
-run: $(STAMP) instance
+## Bring the database to the latest schema, without serving
+migrate: $(STAMP) instance
+	$(BIN)/python -m app.migrate
+
+## Start the service on http://$${CRONWELL_HOST:-127.0.0.1}:$${PORT:-8000} (migrates first)
+run: migrate
 	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
 ## Run the whole test suite (installs PostgreSQL for its tests when missing and root)

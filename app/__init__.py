@@ -60,7 +60,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.api import init_app as init_api
     from app.db import Database, make_engine
     from app.jobtypes import JobTypeRegistry
-    from app.models import Base
+    from app.migrate import upgrade_database
     from app.runtime import Runtime
     from app.scheduler.manager import SchedulerManager
 
@@ -69,7 +69,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _warn_if_exposed(app)
 
     db = Database(make_engine(app.config["DATABASE_URL"]))
-    Base.metadata.create_all(db.engine)
+    upgrade_database(db.engine)
     settings = app.config
     registry = JobTypeRegistry(settings)
     runtime = Runtime(settings, db, registry, scheduler=SchedulerManager(db, registry, settings))

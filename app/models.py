@@ -192,8 +192,8 @@ _partial_index(
 )
 
 
-#: APScheduler's SQLAlchemyJobStore table, declared in our metadata so that one
-#: create_all makes every table and queries can join its indexed next_run_time.
+#: APScheduler's SQLAlchemyJobStore table, declared in our metadata so that the
+#: migrations make it with ours and queries can join its indexed next_run_time.
 job_store_table = Table(
     "apscheduler_jobs",
     Base.metadata,

@@ -105,3 +105,16 @@ def test_killing_the_leading_instance_hands_over_within_5_seconds(pair, target):
         lambda: len(other.executions("pg-failover", status="success")) >= before + 2, timeout=5
     )
     assert_once_per_fire(other, target, "pg-failover")
+
+
+def test_instances_starting_together_on_a_new_database_all_come_up(
+    start_service, postgres, tmp_path_factory
+):
+    env = {"CRONWELL_DATABASE_URL": postgres.new_database(), "WEB_CONCURRENCY": "2"}
+    services = [
+        start_service(env, workdir=tmp_path_factory.mktemp(f"pg-new-{i}"), wait=False)
+        for i in range(2)
+    ]
+    for service in services:
+        service.wait_healthy()
+        assert service.get("/api/jobs").status_code == 200

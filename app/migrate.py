@@ -1,0 +1,90 @@
+"""Bringing the database to the latest schema with Alembic, once, however many start.
+
+``create_app()`` calls :func:`upgrade_database` before anything touches the tables, so
+`make run`, every gunicorn worker and an embedding application all start on the latest
+schema. Processes starting at once on one database take a lock first (an exclusive
+``flock`` beside a SQLite file, a PostgreSQL advisory lock); the first migrates, the
+others wait and find nothing left to do. A database written by Cronwell 0.1.0, before
+migrations, has the tables but no ``alembic_version``: it is stamped with the first
+revision (the 0.1.0 schema) and upgraded from there, keeping every row.
+
+``python -m app.migrate`` (``make migrate``) migrates without serving.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, inspect, text
+
+from app.db import sqlite_path
+
+logger = logging.getLogger("cronwell.migrate")
+SCRIPTS = Path(__file__).with_name("migrations")
+#: The revision whose schema Cronwell 0.1.0 created without migrations.
+BEFORE_MIGRATIONS = "0001"
+ADVISORY_KEY = 0x43524F4D  # "CROM"; the leader lock is "CRON"
+
+
+def upgrade_database(engine: Engine) -> None:
+    """Migrate to the latest revision, under the database's migration lock."""
+    with _migration_lock(engine), engine.connect() as connection:
+        tables = set(inspect(connection).get_table_names())
+        connection.rollback()
+        config = _config(connection)
+        if "jobs" in tables and "alembic_version" not in tables:
+            logger.info("Database written before migrations: stamping %s", BEFORE_MIGRATIONS)
+            command.stamp(config, BEFORE_MIGRATIONS)
+            connection.commit()
+        command.upgrade(config, "head")
+        connection.commit()
+
+
+def _config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPTS))
+    config.attributes["connection"] = connection
+    return config
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_KEY})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+                connection.commit()
+        return
+    database = sqlite_path(str(engine.url))
+    if database is None:  # in-memory SQLite: one process by definition
+        yield
+        return
+    fd = os.open(database.with_name(database.name + ".migrate.lock"), os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # waits for whoever migrates
+        yield
+    finally:
+        os.close(fd)
+
+
+def main() -> None:
+    """Migrate the database the service is configured with, then exit."""
+    from app import create_app
+
+    app = create_app({"SCHEDULER_AUTOSTART": False})
+    print(f"{app.config['DATABASE_URL']}: schema up to date")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Schema migrations: the models' schema is what the migrations make, a 0.1.0 database
+upgrades in place with everything kept, and instances starting together on one new
+database all come up (one migrates, the others wait)."""
+
+import datetime as dt
+import sqlite3
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, insert
+
+from app.migrate import upgrade_database
+from app.models import Base, Execution, Job
+
+PARTIAL = ("ix_jobs_sync_pending", "ux_executions_fire")
+
+
+def test_the_migrations_make_the_models_schema(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+    upgrade_database(engine)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    # The partial indexes are DDL of their own (app.models), not in the metadata.
+    partial = [d for d in differences if d[0] == "remove_index" and d[1].name in PARTIAL]
+    assert sorted(d[1].name for d in partial) == sorted(PARTIAL)
+    assert [d for d in differences if d not in partial] == []
+
+
+def _old_job(job_id: str, **fields) -> dict:
+    now = dt.datetime.now(dt.UTC)
+    return {
+        "id": job_id, "name": job_id, "type": "http", "configuration": {"url": "http://127.0.0.1:9/"},
+        "schedule_type": "interval", "schedule_config": {"every": "1h"}, "timezone": "UTC",
+        "is_enabled": True, "max_duration_seconds": 300, "retry_count": 0,
+        "retry_delay_seconds": 10, "overlap_policy": "skip", "misfire_grace_seconds": 60,
+        "run_count": 0, "success_count": 0, "fail_count": 0, "created_at": now,
+        "updated_at": now, "version": 1, "sync_pending": True, "last_status": None,
+        "deleted_at": None, **fields,
+    }  # fmt: skip
+
+
+def test_a_database_written_by_0_1_0_upgrades_with_every_row_kept(start_service, tmp_path):
+    """0.1.0 made its tables with create_all from these models and had no migrations."""
+    path = tmp_path / "cronwell.db"
+    engine = create_engine(f"sqlite:///{path}")
+    Base.metadata.create_all(engine)
+    finished = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(Job),
+            [
+                _old_job("kept", run_count=7, success_count=5, fail_count=2, last_status="failed"),
+                _old_job("gone", deleted_at=finished),
+            ],
+        )
+        connection.execute(
+            insert(Execution),
+            [
+                {"job_id": "kept", "status": s, "trigger": "schedule", "attempt": 1,
+                 "scheduled_at": finished + dt.timedelta(minutes=i), "finished_at": finished,
+                 "created_at": finished, "output_truncated": False, "cancel_requested": False}
+                for i, s in enumerate(("success", "failed", "missed"))
+            ],
+        )  # fmt: skip
+    engine.dispose()
+    service = start_service(workdir=tmp_path)
+    job = service.get("/api/jobs/kept").json()
+    assert (job["run_count"], job["success_count"], job["fail_count"]) == (7, 5, 2)
+    assert [e["status"] for e in service.executions("kept")] == ["missed", "failed", "success"]
+    assert service.get("/api/jobs/gone").status_code == 404
+    listed = service.get("/api/jobs", params={"include_deleted": "true"}).json()
+    assert {j["id"] for j in listed} == {"kept", "gone"}
+    assert job["next_run_at"] is not None  # scheduled again by the leader
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+
+
+def test_instances_starting_together_on_a_new_sqlite_file_all_come_up(start_service, tmp_path):
+    services = [start_service(workdir=tmp_path, wait=False) for _ in range(3)]
+    for service in services:
+        service.wait_healthy()
+    with sqlite3.connect(tmp_path / "cronwell.db") as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]

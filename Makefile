@@ -20,8 +20,9 @@ instance:
 migrate: $(STAMP) instance
 	$(BIN)/python -m app.migrate
 
-## Start the service on http://$${CRONWELL_HOST:-127.0.0.1}:$${PORT:-8000} (migrates first)
-run: migrate
+## Start the service on http://$${CRONWELL_HOST:-127.0.0.1}:$${PORT:-8000} (gunicorn
+## migrates the database first: gunicorn.conf.py)
+run: $(STAMP) instance
 	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
 ## Run the whole test suite (installs PostgreSQL for its tests when missing and root)

@@ -1,6 +1,8 @@
 """gunicorn settings: bind from CRONWELL_HOST/PORT, workers from WEB_CONCURRENCY."""
 
 import os
+import subprocess
+import sys
 
 bind = f"{os.environ.get('CRONWELL_HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
@@ -14,6 +16,12 @@ graceful_timeout = int(os.environ.get("CRONWELL_SHUTDOWN_GRACE_SECONDS", "30")) 
 # strings with its own HTML 414 before the app could say which parameter is too long).
 limit_request_line = 8190
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
+
+
+def on_starting(server):
+    """Bring the database to the latest schema before any worker starts, in a process of
+    its own (Alembic's modules are not kept in the master, and so not in the workers)."""
+    subprocess.run([sys.executable, "-m", "app.migrate"], check=True)
 
 
 def post_worker_init(worker):

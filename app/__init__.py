@@ -15,7 +15,8 @@ logger = logging.getLogger("cronwell")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def _configure(app: Flask, overrides: Mapping[str, Any] | None) -> None:
+def configure(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
+    """Load the app's settings: defaults, instance/config.py, CRONWELL_* variables, overrides."""
     app.config.from_object("app.config")
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("CRONWELL")
@@ -60,16 +61,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.api import init_app as init_api
     from app.db import Database, make_engine
     from app.jobtypes import JobTypeRegistry
-    from app.migrate import upgrade_database
+    from app.migrate import ensure_schema
     from app.runtime import Runtime
     from app.scheduler.manager import SchedulerManager
 
     app = Flask(__name__, instance_relative_config=True)
-    _configure(app, test_config)
+    configure(app, test_config)
     _warn_if_exposed(app)
 
     db = Database(make_engine(app.config["DATABASE_URL"]))
-    upgrade_database(db.engine)
+    ensure_schema(db.engine)
     settings = app.config
     registry = JobTypeRegistry(settings)
     runtime = Runtime(settings, db, registry, scheduler=SchedulerManager(db, registry, settings))

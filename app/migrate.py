@@ -1,10 +1,12 @@
 """Bringing the database to the latest schema with Alembic, once, however many start.
 
-``create_app()`` calls :func:`upgrade_database` before anything touches the tables, so
-`make run`, every gunicorn worker and an embedding application all start on the latest
-schema. Processes starting at once on one database take a lock first (an exclusive
-``flock`` beside a SQLite file, a PostgreSQL advisory lock); the first migrates, the
-others wait and find nothing left to do. A database written by Cronwell 0.1.0, before
+gunicorn's master runs ``python -m app.migrate`` before it starts its workers
+(``gunicorn.conf.py``), and ``create_app()`` checks the schema's revision with one read
+(:func:`ensure_schema`) and migrates only when it is not the latest (an embedding
+application, a race). Alembic is imported only to migrate: kept in every worker, it cost
+11 MiB of memory. Processes starting at once on one database take a lock first (an
+exclusive ``flock`` beside a SQLite file, a PostgreSQL advisory lock); the first
+migrates, the others wait and find nothing left to do. A database written by Cronwell 0.1.0, before
 migrations, has the tables but no ``alembic_version``: it is stamped with the first
 revision (the 0.1.0 schema) and upgraded from there, keeping every row.
 
@@ -19,10 +21,10 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy.exc import DBAPIError
 
 from app.db import sqlite_path
 
@@ -31,10 +33,28 @@ SCRIPTS = Path(__file__).with_name("migrations")
 #: The revision whose schema Cronwell 0.1.0 created without migrations.
 BEFORE_MIGRATIONS = "0001"
 ADVISORY_KEY = 0x43524F4D  # "CROM"; the leader lock is "CRON"
+#: The latest revision in app/migrations (a test holds the two together).
+HEAD = "0001"
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Migrate unless the database is already at :data:`HEAD` (one read to tell)."""
+    try:
+        with engine.connect() as connection:
+            current = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    except DBAPIError:  # no alembic_version yet: a new or a 0.1.0 database
+        current = []
+    if current != [(HEAD,)]:
+        upgrade_database(engine)
 
 
 def upgrade_database(engine: Engine) -> None:
     """Migrate to the latest revision, under the database's migration lock."""
+    from alembic import command
+
     with _migration_lock(engine), engine.connect() as connection:
         tables = set(inspect(connection).get_table_names())
         connection.rollback()
@@ -48,6 +68,8 @@ def upgrade_database(engine: Engine) -> None:
 
 
 def _config(connection: Connection) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(SCRIPTS))
     config.attributes["connection"] = connection
@@ -79,10 +101,18 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
 
 
 def main() -> None:
-    """Migrate the database the service is configured with, then exit."""
-    from app import create_app
+    """Migrate the database the service is configured with, then exit (reading only the
+    settings: gunicorn's master waits for this before it starts its workers)."""
+    from flask import Flask
 
-    app = create_app({"SCHEDULER_AUTOSTART": False})
+    from app import configure
+    from app.db import make_engine
+
+    app = Flask("app", instance_relative_config=True)
+    configure(app)
+    engine = make_engine(app.config["DATABASE_URL"])
+    ensure_schema(engine)
+    engine.dispose()
     print(f"{app.config['DATABASE_URL']}: schema up to date")
 
 

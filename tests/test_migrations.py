@@ -15,6 +15,17 @@ from app.models import Base, Execution, Job
 PARTIAL = ("ix_jobs_sync_pending", "ux_executions_fire")
 
 
+def test_head_names_the_latest_migration():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from app.migrate import HEAD, SCRIPTS
+
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPTS))
+    assert ScriptDirectory.from_config(config).get_heads() == [HEAD]
+
+
 def test_the_migrations_make_the_models_schema(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
     upgrade_database(engine)

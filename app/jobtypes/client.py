@@ -230,12 +230,10 @@ def perform_request(context: RunContext, request: Request) -> Answer:
             if context.cancelled.is_set():
                 raise RequestFailed(_describe(None, context), tail)
         complete = True
-        hops_made = response.retries.history if response.retries is not None else ()
-        return Answer(
-            response.status,
-            tail,
-            hops_made[-1].redirect_location or request.url if hops_made else request.url,
-        )
+        history = response.retries.history if response.retries is not None else ()
+        # The last redirect followed (a read retried after it leaves an entry without one).
+        redirects = [hop.redirect_location for hop in history if hop.redirect_location]
+        return Answer(response.status, tail, redirects[-1] if redirects else request.url)
     except (HTTPError, OSError, ValueError) as exc:
         raise RequestFailed(_describe(exc, context), tail) from exc
     finally:
@@ -246,11 +244,11 @@ def perform_request(context: RunContext, request: Request) -> Answer:
 
 
 def _describe(exc: BaseException | None, context: RunContext) -> str:
+    exc = getattr(exc, "reason", None) or exc  # MaxRetryError wraps the cause
     if context.remaining() <= 0 or isinstance(exc, ReadTimeoutError):
         return "timed out"
     if context.cancelled.is_set() or exc is None:
         return "stopped: the run was cancelled"
-    exc = getattr(exc, "reason", None) or exc  # MaxRetryError wraps the cause
     if isinstance(exc, ProtocolError) and len(exc.args) == 2:
         what, cause = exc.args
         detail = f"{type(cause).__name__}: {cause}"

@@ -1,8 +1,21 @@
 """gunicorn settings: bind from CRONWELL_HOST/PORT, workers from WEB_CONCURRENCY."""
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+
+from app.logs import gunicorn_config
+
+# /metrics: every worker writes its instruments' values to files here, and any worker
+# reads them all (prometheus-client's multiprocess mode, see app/instruments.py). Set
+# before a worker imports prometheus_client.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cronwell-metrics-")
+    _OWN_METRICS_DIR = True
+else:
+    _OWN_METRICS_DIR = False
 
 bind = f"{os.environ.get('CRONWELL_HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
@@ -16,12 +29,31 @@ graceful_timeout = int(os.environ.get("CRONWELL_SHUTDOWN_GRACE_SECONDS", "30")) 
 # strings with its own HTML 414 before the app could say which parameter is too long).
 limit_request_line = 8190
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
+# CRONWELL_LOG_FORMAT=json: gunicorn's own and access lines are JSON objects too.
+logconfig_dict = gunicorn_config(os.environ.get("CRONWELL_LOG_FORMAT", "text").lower())
 
 
 def on_starting(server):
     """Bring the database to the latest schema before any worker starts, in a process of
-    its own (Alembic's modules are not kept in the master, and so not in the workers)."""
+    its own (Alembic's modules are not kept in the master, and so not in the workers).
+    Values a previous run left in the metrics directory are cleared."""
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    for name in os.listdir(directory):
+        if name.endswith(".db"):
+            os.remove(os.path.join(directory, name))
     subprocess.run([sys.executable, "-m", "app.migrate"], check=True)
+
+
+def on_exit(server):
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+def child_exit(server, worker):
+    """A worker's live gauges (the leader gauge) leave with it."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def post_worker_init(worker):

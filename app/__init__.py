@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask
 
+from app.logs import configure_logging
 from app.version import __version__
 
 logger = logging.getLogger("cronwell")
@@ -41,9 +42,7 @@ def configure(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         from app.db import default_sqlite_url
 
         app.config["DATABASE_URL"] = default_sqlite_url(app.instance_path)
-    logging.getLogger("cronwell").setLevel(app.config["LOG_LEVEL"])
-    if not logging.getLogger().handlers:
-        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(app.config)
 
 
 def _warn_if_exposed(app: Flask) -> None:
@@ -60,20 +59,25 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. The scheduler starts here unless SCHEDULER_AUTOSTART is false."""
     from app.api import init_app as init_api
     from app.db import Database, make_engine
+    from app.instruments import Instruments
     from app.jobtypes import JobTypeRegistry
     from app.migrate import ensure_schema
     from app.runtime import Runtime
+    from app.services.notifications import check_defaults as check_notify_defaults
     from app.scheduler.manager import SchedulerManager
 
     app = Flask(__name__, instance_relative_config=True)
     configure(app, test_config)
     _warn_if_exposed(app)
+    check_notify_defaults(app.config)
 
     db = Database(make_engine(app.config["DATABASE_URL"]))
     ensure_schema(db.engine)
     settings = app.config
     registry = JobTypeRegistry(settings)
-    runtime = Runtime(settings, db, registry, scheduler=SchedulerManager(db, registry, settings))
+    instruments = Instruments()
+    scheduler = SchedulerManager(db, registry, settings, instruments)
+    runtime = Runtime(settings, db, registry, scheduler, instruments)
     app.extensions["cronwell"] = runtime
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

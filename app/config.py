@@ -48,3 +48,19 @@ LEADER_RETRY_SECONDS = 1.0
 SYNC_INTERVAL_SECONDS = 0.5
 # Log level of the cronwell loggers.
 LOG_LEVEL = "INFO"
+# Log lines as plain text ("text") or one JSON object per line ("json"); lines about a
+# run carry job_id and execution_id.
+LOG_FORMAT = "text"
+# Where notifications go for jobs whose `notify` is null (http(s):// URLs get a JSON
+# POST; slack://, mailto://, ntfy://, ... go through apprise), and for which events.
+NOTIFY_URLS: list[str] = []
+NOTIFY_ON = ["failure", "recovery", "missed"]
+# The service's address as people reach it: notifications link to the run's page.
+PUBLIC_URL: str | None = None
+# Seconds one notification try may take; tries in all before a notification is
+# `failed`; the wait after the first failed try (doubling after each).
+NOTIFY_TIMEOUT_SECONDS = 10
+NOTIFY_ATTEMPTS = 8
+NOTIFY_RETRY_SECONDS = 5
+# Notifications sent at once (each a thread of the leader's sender).
+NOTIFY_THREADS = 4

@@ -26,6 +26,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, DateTime, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,6 +39,19 @@ _READ_OPTION = "cronwell_read_only"
 def utcnow() -> dt.datetime:
     """The current time, UTC-aware."""
     return dt.datetime.now(UTC)
+
+
+def upsert_insert(dialect: str, table: Any) -> Any:
+    """The dialect's INSERT, which has ``on_conflict_do_nothing`` and
+    ``on_conflict_do_update`` (SQLite and PostgreSQL say them alike)."""
+    if dialect == "postgresql":
+        # Imported here: the PostgreSQL dialect costs a SQLite process 2 MiB.
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
 
 
 class UTCDateTime(TypeDecorator):

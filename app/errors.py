@@ -53,3 +53,12 @@ class JobConflict(CronwellError):
 
 class SchedulerUnavailable(CronwellError):
     status = 503
+
+
+class DeliveryFailed(CronwellError):
+    """A receiver did not take a message (a notification test): 502."""
+
+    status = 502
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"The receiver did not take the message: {detail}", {"url": [detail]})

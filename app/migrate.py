@@ -34,7 +34,7 @@ SCRIPTS = Path(__file__).with_name("migrations")
 BEFORE_MIGRATIONS = "0001"
 ADVISORY_KEY = 0x43524F4D  # "CROM"; the leader lock is "CRON"
 #: The latest revision in app/migrations (a test holds the two together).
-HEAD = "0001"
+HEAD = "0002"
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -51,8 +51,8 @@ def ensure_schema(engine: Engine) -> None:
         upgrade_database(engine)
 
 
-def upgrade_database(engine: Engine) -> None:
-    """Migrate to the latest revision, under the database's migration lock."""
+def upgrade_database(engine: Engine, revision: str = "head") -> None:
+    """Migrate to ``revision`` (the latest), under the database's migration lock."""
     from alembic import command
 
     with _migration_lock(engine), engine.connect() as connection:
@@ -63,7 +63,7 @@ def upgrade_database(engine: Engine) -> None:
             logger.info("Database written before migrations: stamping %s", BEFORE_MIGRATIONS)
             command.stamp(config, BEFORE_MIGRATIONS)
             connection.commit()
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
         connection.commit()
 
 

@@ -37,6 +37,9 @@ ALL_STATUSES = ("queued", "running", *FINAL_STATUSES)
 RAN_STATUSES = ("success", "failed", "timeout", "cancelled", "interrupted")
 FAILED_STATUSES = ("failed", "timeout", "interrupted")
 TRIGGERS = ("schedule", "manual", "retry")
+#: What a run can tell people about (see app/scheduler/finals.py), and the default choice.
+NOTIFY_EVENTS = ("failure", "recovery", "missed", "success")
+NOTIFICATION_STATUSES = ("pending", "sent", "failed")
 
 
 class Base(DeclarativeBase):
@@ -78,6 +81,13 @@ class Job(Base):
     run_count: Mapped[int] = mapped_column(default=0)
     success_count: Mapped[int] = mapped_column(default=0)
     fail_count: Mapped[int] = mapped_column(default=0)
+    last_success_at: Mapped[dt.datetime | None]
+    last_failure_at: Mapped[dt.datetime | None]
+    # The last final outcome (after retries) was a failure: the next success is a
+    # recovery.
+    failing: Mapped[bool] = mapped_column(Boolean, default=False)
+    # {"on": [events], "urls": [urls]}, or None for the service's defaults.
+    notify: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -143,6 +153,43 @@ class Execution(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    #: Not a column: filled in by the services.
+    __allow_unmapped__ = True
+    notifications: list[Notification] | None = None
+
+
+class ExecutionCount(Base):
+    """How many of a job's executions reached each final status, over the job's life
+    (history pruning leaves it): ``cronwell_executions_total``."""
+
+    __tablename__ = "execution_counts"
+
+    job_id: Mapped[str] = mapped_column(
+        String(100), ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)
+
+
+class Notification(Base):
+    """The outbox: one message about one execution to one URL, until it is delivered."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    execution_id: Mapped[int] = mapped_column(
+        ForeignKey("executions.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None]
 
 
 #: A scheduled fire not started yet: with ``scheduled_at`` ahead, a fire written ahead of

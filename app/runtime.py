@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.db import Database
+from app.instruments import Instruments
 from app.jobtypes import JobTypeRegistry
 from app.scheduler.manager import SchedulerManager
 
@@ -18,6 +19,7 @@ class Runtime:
     db: Database
     registry: JobTypeRegistry
     scheduler: SchedulerManager
+    instruments: Instruments
     started_monotonic: float = field(default_factory=time.monotonic)
     created_pid: int = field(default_factory=os.getpid)
 

@@ -14,7 +14,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import MetaData, create_engine, insert, text
 
 from app.db import make_engine
-from app.models import Base, Execution, Job, job_store_table
+from app.migrate import upgrade_database
+from app.models import Execution, Job, job_store_table
 from app.scheduler.cron import CrontabTrigger
 from app.scheduler.dispatch import fire
 from app.services.jobs import DEFAULTS
@@ -41,7 +42,7 @@ def _store_row(scheduler, job_id: str, func, args, trigger, now) -> dict:
 def cronwell(db_url: str, jobs: int, executions: int, recorder: str) -> list[str]:
     """``jobs`` http jobs (hourly cron, a far-off fire) and ``executions`` finished runs."""
     engine = make_engine(db_url)
-    Base.metadata.create_all(engine)
+    upgrade_database(engine)
     now = dt.datetime.now(dt.UTC)
     ids = [f"job-{i:05d}" for i in range(jobs)]
     scheduler = BackgroundScheduler(timezone=dt.UTC)
@@ -112,6 +113,21 @@ def cronwell(db_url: str, jobs: int, executions: int, recorder: str) -> list[str
     if batch:
         with engine.begin() as conn:
             conn.execute(insert(Execution), batch)
+    with engine.begin() as conn:  # what the recorder keeps as runs finish
+        conn.execute(
+            text(
+                "INSERT INTO execution_counts (job_id, status, count) "
+                "SELECT job_id, status, COUNT(*) FROM executions GROUP BY job_id, status"
+            )
+        )
+        conn.execute(
+            text(
+                "UPDATE jobs SET last_success_at = (SELECT MAX(finished_at) FROM executions e "
+                "WHERE e.job_id = jobs.id AND e.status = 'success'), "
+                "last_failure_at = (SELECT MAX(finished_at) FROM executions e "
+                "WHERE e.job_id = jobs.id AND e.status = 'failed')"
+            )
+        )
     engine.dispose()
     return ids
 

@@ -7,10 +7,11 @@ import sqlite3
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, insert
+from sqlalchemy import MetaData, create_engine, insert, text
 
-from app.migrate import upgrade_database
-from app.models import Base, Execution, Job
+from app.migrate import BEFORE_MIGRATIONS, HEAD, upgrade_database
+from app.models import Base
+from tests.support import scrape
 
 PARTIAL = ("ix_jobs_sync_pending", "ux_executions_fire")
 
@@ -52,21 +53,25 @@ def _old_job(job_id: str, **fields) -> dict:
 
 
 def test_a_database_written_by_0_1_0_upgrades_with_every_row_kept(start_service, tmp_path):
-    """0.1.0 made its tables with create_all from these models and had no migrations."""
+    """0.1.0 made its tables (the first migration's schema) and had no migrations."""
     path = tmp_path / "cronwell.db"
     engine = create_engine(f"sqlite:///{path}")
-    Base.metadata.create_all(engine)
+    upgrade_database(engine, BEFORE_MIGRATIONS)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE alembic_version"))
+    old = MetaData()  # the tables as 0.1.0 has them
+    old.reflect(engine)
     finished = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     with engine.begin() as connection:
         connection.execute(
-            insert(Job),
+            insert(old.tables["jobs"]),
             [
                 _old_job("kept", run_count=7, success_count=5, fail_count=2, last_status="failed"),
                 _old_job("gone", deleted_at=finished),
             ],
         )
         connection.execute(
-            insert(Execution),
+            insert(old.tables["executions"]),
             [
                 {"job_id": "kept", "status": s, "trigger": "schedule", "attempt": 1,
                  "scheduled_at": finished + dt.timedelta(minutes=i), "finished_at": finished,
@@ -84,7 +89,13 @@ def test_a_database_written_by_0_1_0_upgrades_with_every_row_kept(start_service,
     assert {j["id"] for j in listed} == {"kept", "gone"}
     assert job["next_run_at"] is not None  # scheduled again by the leader
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD,)]
+    # The history is counted, for /metrics.
+    totals = {
+        (s.labels["job_id"], s.labels["status"]): s.value
+        for s in scrape(service, "cronwell_executions_total")
+    }
+    assert totals == {("kept", "success"): 1, ("kept", "failed"): 1, ("kept", "missed"): 1}
 
 
 def test_instances_starting_together_on_a_new_sqlite_file_all_come_up(start_service, tmp_path):
@@ -92,4 +103,4 @@ def test_instances_starting_together_on_a_new_sqlite_file_all_come_up(start_serv
     for service in services:
         service.wait_healthy()
     with sqlite3.connect(tmp_path / "cronwell.db") as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD,)]

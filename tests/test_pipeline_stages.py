@@ -5,6 +5,7 @@ ready queue -> a worker -> the recorder (record). Each stage is called as the on
 it calls it, with real APScheduler jobs and triggers and real rows.
 """
 
+import dataclasses
 import datetime as dt
 import time
 
@@ -15,8 +16,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import insert, select
 
 from app.db import Database, make_engine, utcnow
+from app.instruments import Instruments
 from app.jobtypes import JobTypeRegistry
-from app.models import Base, Execution, Job, job_store_table
+from app.models import Base, Execution, ExecutionCount, Job, Notification, job_store_table
 from app.scheduler.dispatch import fire
 from app.scheduler.intake import record_fires
 from app.scheduler.passes import Pass, plan_fires, split_run_times
@@ -27,6 +29,11 @@ from app.scheduler.store import CronwellJobStore
 from tests.support import wait_for
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, 0, tzinfo=dt.UTC)
+#: Every job notifies this (unreachable) receiver of failures, recoveries and misses.
+SETTINGS = {
+    "NOTIFY_URLS": ["http://127.0.0.1:9/hook"],
+    "NOTIFY_ON": ["failure", "recovery", "missed"],
+}
 HORIZON = NOW + dt.timedelta(seconds=1)
 
 
@@ -130,8 +137,8 @@ def test_fires_become_queued_missed_and_skipped_rows(db):
         Fire("gone", now),  # no such job: dropped
     ]
     with db.write_connection() as connection:
-        specs = record_fires(connection, fires)
-        again = record_fires(connection, fires[:2])  # handed out twice: recorded once
+        specs = record_fires(connection, fires, SETTINGS)
+        again = record_fires(connection, fires[:2], SETTINGS)  # handed out twice: recorded once
     assert [(s.job_id, s.scheduled_at) for s in specs] == [
         ("a", now),
         ("a", now + dt.timedelta(seconds=0.5)),
@@ -154,7 +161,7 @@ def test_a_pass_writes_its_fires_and_the_store_s_next_run_in_one_go(db, aps):
         id="every-second", jobstore="cronwell", next_run_time=due,
     )  # fmt: skip
     offered = []
-    wait = Pass(db, store, offered.extend, prefire_seconds=1.0)()
+    wait = Pass(db, store, offered.extend, 1.0, SETTINGS)()
     assert [(s.job_id, s.scheduled_at) for s in offered] == [("every-second", due)]
     with db.read() as session:
         next_run = session.scalar(select(job_store_table.c.next_run_time))
@@ -174,8 +181,13 @@ def test_the_runner_starts_an_offered_row_and_the_recorder_writes_its_outcome(db
     add_job_row(db, "greeter", configuration={"name": "stages"})
     now = utcnow()
     with db.write_connection() as connection:
-        specs = record_fires(connection, [Fire("greeter", now)])
-    runner = Runner(db, JobTypeRegistry({"JOB_TYPES": {"hello": hello}}), {"MAX_CONCURRENT": 2})
+        specs = record_fires(connection, [Fire("greeter", now)], SETTINGS)
+    runner = Runner(
+        db,
+        JobTypeRegistry({"JOB_TYPES": {"hello": hello}}),
+        {"MAX_CONCURRENT": 2},
+        Instruments(),
+    )
     runner.start()
     try:
         started = time.monotonic()
@@ -200,8 +212,10 @@ def test_record_applies_starts_and_outcomes_in_order_and_queues_a_retry(db):
     add_job_row(db, "flaky")
     now = utcnow()
     with db.write_connection() as connection:
-        spec = record_fires(connection, [Fire("flaky", now)])[0]
-        cancelled = record_fires(connection, [Fire("flaky", now + dt.timedelta(seconds=1))])[0]
+        spec = record_fires(connection, [Fire("flaky", now)], SETTINGS)[0]
+        cancelled = record_fires(
+            connection, [Fire("flaky", now + dt.timedelta(seconds=1))], SETTINGS
+        )[0]
         connection.execute(
             Execution.__table__.update()
             .where(Execution.id == cancelled.execution_id)
@@ -213,15 +227,17 @@ def test_record_applies_starts_and_outcomes_in_order_and_queues_a_retry(db):
         error="no", retry_at=now + dt.timedelta(seconds=10), attempt=1,
     )  # fmt: skip
     with db.write_connection() as connection:
-        lost = record(
+        lost, notifications = record(
             connection,
             [
                 StartRecord(spec.execution_id, now),
                 outcome,
                 StartRecord(cancelled.execution_id, now),
             ],
+            SETTINGS,
         )
     assert lost == {cancelled.execution_id}
+    assert notifications == 0  # a retry follows: the run's outcome is not final yet
     with db.read() as session:
         rows = session.execute(
             select(Execution.status, Execution.trigger, Execution.attempt, Execution.retry_of)
@@ -235,3 +251,47 @@ def test_record_applies_starts_and_outcomes_in_order_and_queues_a_retry(db):
         ("queued", "retry", 2, spec.execution_id),
     ]
     assert (job.run_count, job.fail_count, job.last_error) == (1, 1, "no")
+
+
+def _outcome(spec, status, *, retry_at=None, attempt=1, retry_of=None) -> OutcomeRecord:
+    now = utcnow()
+    return OutcomeRecord(
+        execution_id=spec.execution_id, job_id=spec.job_id, status=status, started_at=now,
+        finished_at=now, duration_ms=5, result=None, output=None, output_truncated=False,
+        error=None if status == "success" else status, retry_at=retry_at, attempt=attempt,
+        retry_of=retry_of,
+    )  # fmt: skip
+
+
+def _run(db, spec, outcome) -> int:
+    """Start and finish ``spec`` as the runner would; the notifications written."""
+    with db.write_connection() as connection:
+        record(connection, [StartRecord(spec.execution_id, utcnow())], SETTINGS)
+        return record(connection, [outcome], SETTINGS)[1]
+
+
+def test_one_failure_notification_after_the_last_retry_then_a_recovery(db):
+    add_job_row(db, "flaky", retry_count=1)
+    now = utcnow()
+    with db.write_connection() as connection:
+        first = record_fires(connection, [Fire("flaky", now)], SETTINGS)[0]
+        later = record_fires(connection, [Fire("flaky", now + dt.timedelta(seconds=1))], SETTINGS)[
+            0
+        ]
+    assert _run(db, first, _outcome(first, "failed", retry_at=now)) == 0  # a retry follows
+    with db.read() as session:
+        retry_id = session.scalar(select(Execution.id).where(Execution.trigger == "retry"))
+    retry = dataclasses.replace(first, execution_id=retry_id, attempt=2)
+    assert _run(db, retry, _outcome(retry, "timeout", attempt=2, retry_of=first.execution_id)) == 1
+    assert _run(db, later, _outcome(later, "success")) == 1  # recovery (success is not chosen)
+    with db.read() as session:
+        sent = session.execute(
+            select(Notification.execution_id, Notification.event, Notification.url)
+        ).all()
+        counts = dict(session.execute(select(ExecutionCount.status, ExecutionCount.count)).all())
+        job = session.get(Job, "flaky")
+    hook = SETTINGS["NOTIFY_URLS"][0]
+    assert sent == [(retry_id, "failure", hook), (later.execution_id, "recovery", hook)]
+    assert counts == {"failed": 1, "timeout": 1, "success": 1}
+    assert job.failing is False
+    assert job.last_failure_at is not None and job.last_success_at >= job.last_failure_at

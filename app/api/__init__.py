@@ -28,6 +28,7 @@ STATUS_NAMES = {
     415: "Unsupported Media Type",
     422: "Unprocessable Entity",
     500: "Internal Server Error",
+    502: "Bad Gateway",
     503: "Service Unavailable",
 }
 
@@ -119,7 +120,7 @@ def _handle_unexpected(error: Exception):
 
 def _check_access():
     """Bearer token on /api (when configured) and JSON bodies on writes."""
-    if not request.path.startswith("/api"):
+    if not request.path.startswith(("/api", "/metrics")):
         return None
     token = current_app.config.get("API_TOKEN")
     if token:
@@ -151,6 +152,8 @@ def init_app(app: Flask) -> CronwellApi:
     from app.api.executions.routes import blp as executions_blp
     from app.api.jobs.routes import blp as jobs_blp
     from app.api.jobs.schemas import JobUpdateSchema
+    from app.api.metrics.routes import blp as metrics_blp
+    from app.api.notifications.routes import blp as notifications_blp
     from app.api.scheduler.routes import blp as scheduler_blp
     from app.api.scheduler.routes import health_blp
 
@@ -164,7 +167,15 @@ def init_app(app: Flask) -> CronwellApi:
     # An update needs at least one field (an empty body is refused): say so in the spec.
     for name, schema in (("JobUpdate", JobUpdateSchema), ("CronJobUpdate", CronJobUpdate)):
         api.spec.components.schema(name, {"minProperties": 1}, schema=schema)
-    for blueprint in (jobs_blp, executions_blp, scheduler_blp, cron_blp, health_blp):
+    for blueprint in (
+        jobs_blp,
+        executions_blp,
+        notifications_blp,
+        scheduler_blp,
+        cron_blp,
+        health_blp,
+        metrics_blp,
+    ):
         api.register_blueprint(blueprint)
     app.register_error_handler(CronwellError, _handle_domain_error)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -16,13 +16,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, or_, select
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
+from app.db import upsert_insert, utcnow
 from app.models import PLANNED_FIRE, Execution, Job
+from app.scheduler.finals import Final, settle
 from app.scheduler.stages import Fire, RunSpec
 
 #: A row is checked to be still queued at most this long before its run starts (by the
@@ -34,13 +36,8 @@ WITHDRAW_MARGIN_SECONDS = VERIFY_SECONDS + 0.15
 
 def _insert_new_fires(dialect: str):
     """INSERT that skips a fire already recorded (the partial unique index on fires)."""
-    if dialect == "sqlite":
-        return sqlite.insert(Execution).on_conflict_do_nothing()
-    if dialect == "postgresql":
-        # Imported here: the PostgreSQL dialect costs a SQLite process 2 MiB.
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert(Execution).on_conflict_do_nothing()
+    if dialect in ("sqlite", "postgresql"):
+        return upsert_insert(dialect, Execution).on_conflict_do_nothing()
     return insert(Execution)
 
 
@@ -58,8 +55,13 @@ RUN_SPEC_JOB_COLUMNS = (
 JOB_COLUMNS = (Job.id, *RUN_SPEC_JOB_COLUMNS, Job.misfire_grace_seconds)
 
 
-def record_fires(connection: Connection, batch: list[Fire]) -> list[RunSpec]:
+def record_fires(
+    connection: Connection, batch: list[Fire], settings: Mapping[str, Any]
+) -> list[RunSpec]:
     """Write a pass's fires as execution rows, in the pass's transaction.
+
+    ``skipped`` and ``missed`` rows are final: they are settled at once
+    (:func:`~app.scheduler.finals.settle`).
 
     Returns what the runner needs to start the queued ones. Fires of a job whose change
     the store has not taken yet (``sync_pending``) are dropped: the store row they came
@@ -129,6 +131,11 @@ def record_fires(connection: Connection, batch: list[Fire]) -> list[RunSpec]:
         ),
         rows,
     ).all()
+    settle(
+        connection,
+        [Final(row.id, row.job_id, row.status) for row in written if row.status != "queued"],
+        settings,
+    )
     return [
         RunSpec(
             execution_id=row.id,

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import delete, select, update
 
 from app.db import Database, utcnow
 from app.jobtypes.shell import kill_orphans
 from app.models import Execution, Job
+from app.scheduler.finals import Final, settle
 from app.scheduler.recorder import apply_outcome
 
 logger = logging.getLogger("cronwell.scheduler")
 PRUNE_BATCH = 500
 
 
-def recover_interrupted(db: Database) -> int:
+def recover_interrupted(db: Database, settings: Mapping[str, Any]) -> int:
     """Mark runs the previous leader left queued or running as ``interrupted``.
 
     Retries dated in the future are kept: they are a schedule, not a run in flight.
@@ -35,7 +38,7 @@ def recover_interrupted(db: Database) -> int:
                 .where(Execution.id == execution_id)
                 .values(status="interrupted", finished_at=now, duration_ms=duration, error=error)
             )
-            apply_outcome(session, job_id, "interrupted", started_at, duration, error)
+            apply_outcome(session, job_id, "interrupted", started_at, now, duration, error)
         queued = session.execute(
             update(Execution)
             .where(Execution.status == "queued", Execution.scheduled_at <= now)
@@ -47,14 +50,21 @@ def recover_interrupted(db: Database) -> int:
                 error="The service stopped before this run's start was recorded: "
                 "it did not start, or started just before the stop.",
             )
-        ).rowcount
+            .returning(Execution.id, Execution.job_id)
+        ).all()
+        finals = [Final(e, j, "interrupted") for e, j, _ in running]
+        settle(
+            session.connection(), finals + [Final(e, j, "interrupted") for e, j in queued], settings
+        )
     if running:
         killed = kill_orphans({execution_id for execution_id, _, _ in running})
         if killed:
             logger.warning("Killed %d process group(s) left by interrupted runs", killed)
     if running or queued:
-        logger.warning("Marked %d running and %d queued run(s) interrupted", len(running), queued)
-    return len(running) + queued
+        logger.warning(
+            "Marked %d running and %d queued run(s) interrupted", len(running), len(queued)
+        )
+    return len(running) + len(queued)
 
 
 def prune_history(db: Database, job_ids: set[str], limit: int) -> int:

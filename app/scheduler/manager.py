@@ -26,8 +26,10 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from app.db import Database, sqlite_path, utcnow
+from app.instruments import Instruments
 from app.jobtypes import JobTypeRegistry
 from app.models import Job
+from app.notify.sender import Sender
 from app.scheduler import leader
 from app.scheduler.aps import CronwellScheduler
 from app.scheduler.intake import withdraw_planned
@@ -47,11 +49,19 @@ GATHER_SECONDS = 0.05
 
 
 class SchedulerManager:
-    def __init__(self, db: Database, registry: JobTypeRegistry, settings: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        registry: JobTypeRegistry,
+        settings: dict[str, Any],
+        instruments: Instruments,
+    ) -> None:
         self.db = db
         self.settings = settings
+        self.instruments = instruments
         self.lock = leader.make_leader_lock(db.engine, sqlite_path(str(db.engine.url)))
-        self.runner = Runner(db, registry, settings)
+        self.runner = Runner(db, registry, settings, instruments)
+        self.sender = Sender(db, settings, instruments)
         self.scheduler: CronwellScheduler | None = None
         self.sync: StoreSync | None = None
         self.leading_since: dt.datetime | None = None
@@ -154,15 +164,16 @@ class SchedulerManager:
         # names the previous leader.
         leader.write_leader_record(self.db, since)
         self.leading_since = since
+        self.instruments.leader.set(1)
         logger.info("Process %d leads the scheduler", os.getpid())
-        recover_interrupted(self.db)
+        recover_interrupted(self.db, self.settings)
         store = CronwellJobStore(self.db)
-        run_pass = Pass(
-            self.db, store, self.runner.offer, float(self.settings.get("PREFIRE_SECONDS", 1.0))
-        )
+        prefire = float(self.settings.get("PREFIRE_SECONDS", 1.0))
+        run_pass = Pass(self.db, store, self.runner.offer, prefire, self.settings)
         self.scheduler = CronwellScheduler(run_pass, jobstores={"default": store}, timezone=dt.UTC)
         self.sync = StoreSync(self.db, self.scheduler, store)
         self.runner.start()
+        self.sender.start()
         self.scheduler.start(paused=True)
         self.sync.reconcile()
         self.scheduler.resume()
@@ -171,12 +182,14 @@ class SchedulerManager:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.runner.stop(grace)
+        self.sender.stop()
         try:
             leader.clear_leader_record(self.db)
         except Exception:
             logger.exception("Could not clear the leader record")
         self.lock.release()
         self.leading_since = None
+        self.instruments.leader.set(0)
         self.scheduler = self.sync = None
 
     def _loop(self) -> None:

@@ -24,8 +24,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from apscheduler.job import Job as APSJob
 
@@ -100,8 +101,10 @@ class Pass:
         store: CronwellJobStore,
         offer: Callable[[list[RunSpec]], None],
         prefire_seconds: float,
+        settings: Mapping[str, Any],
     ) -> None:
         self.db = db
+        self.settings = settings
         self.store = store
         self.offer = offer
         self.prefire = dt.timedelta(seconds=max(0.0, prefire_seconds))
@@ -116,7 +119,7 @@ class Pass:
                 if due:
                     plan = plan_fires(due, now, horizon)
                     with self.db.write_connection() as connection:
-                        specs = record_fires(connection, plan.fires)
+                        specs = record_fires(connection, plan.fires, self.settings)
                         self.store.advance(connection, plan.moved, plan.done)
                 next_time = self.store.get_next_run_time()
         except Exception:

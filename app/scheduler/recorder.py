@@ -16,15 +16,16 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from app.db import Database
 from app.jobtypes.base import RunResult
 from app.models import FAILED_STATUSES, RAN_STATUSES, Execution, Job
+from app.scheduler.finals import Final, settle
 from app.scheduler.stages import Record, SkipRecord, StartRecord
 
 logger = logging.getLogger("cronwell.recorder")
@@ -46,6 +47,8 @@ _JOB_OUTCOME = (
         last_status=bindparam("b_last_status"),
         last_duration_ms=bindparam("b_last_duration_ms"),
         last_error=bindparam("b_last_error"),
+        last_success_at=func.coalesce(bindparam("b_last_success_at"), jobs.c.last_success_at),
+        last_failure_at=func.coalesce(bindparam("b_last_failure_at"), jobs.c.last_failure_at),
     )
 )
 
@@ -57,8 +60,11 @@ def counter_deltas(status: str) -> tuple[int, int, int]:
     return 1, int(status == "success"), int(status in FAILED_STATUSES)
 
 
-def record(connection: Connection, items: list[Record]) -> set[int]:
-    """Write a batch in order; return the ids whose start found the row no longer queued."""
+def record(
+    connection: Connection, items: list[Record], settings: Mapping[str, Any]
+) -> tuple[set[int], int]:
+    """Write a batch in order; return the ids whose start found the row no longer queued,
+    and how many notifications the outcomes called for (:mod:`app.scheduler.finals`)."""
     ids = {item.execution_id for item in items}
     state = dict(
         connection.execute(
@@ -71,6 +77,7 @@ def record(connection: Connection, items: list[Record]) -> set[int]:
     retries: list[dict[str, Any]] = []
     per_job: dict[str, dict[str, Any]] = {}
     lost: set[int] = set()
+    finals: list[Final] = []
     for item in items:
         current = state.get(item.execution_id)
         if isinstance(item, StartRecord):
@@ -90,10 +97,12 @@ def record(connection: Connection, items: list[Record]) -> set[int]:
                     }
                 )
                 state[item.execution_id] = "skipped"
+                finals.append(Final(item.execution_id, item.job_id, "skipped"))
             continue
         if current != "running":
             continue  # already final (cancelled, interrupted) or never started
         state[item.execution_id] = item.status
+        finals.append(Final(item.execution_id, item.job_id, item.status, item.retry_at is not None))
         outcomes.append(
             {
                 "b_id": item.execution_id,
@@ -108,7 +117,15 @@ def record(connection: Connection, items: list[Record]) -> set[int]:
         )
         runs, successes, failures = counter_deltas(item.status)
         job = per_job.setdefault(
-            item.job_id, {"b_job": item.job_id, "b_runs": 0, "b_ok": 0, "b_failed": 0}
+            item.job_id,
+            {
+                "b_job": item.job_id,
+                "b_runs": 0,
+                "b_ok": 0,
+                "b_failed": 0,
+                "b_last_success_at": None,
+                "b_last_failure_at": None,
+            },
         )
         job["b_runs"] += runs
         job["b_ok"] += successes
@@ -119,6 +136,10 @@ def record(connection: Connection, items: list[Record]) -> set[int]:
             b_last_duration_ms=item.duration_ms,
             b_last_error=item.error,
         )
+        if successes:
+            job["b_last_success_at"] = item.finished_at
+        if failures:
+            job["b_last_failure_at"] = item.finished_at
         if item.retry_at is not None:
             retries.append(
                 {
@@ -169,7 +190,7 @@ def record(connection: Connection, items: list[Record]) -> set[int]:
         connection.execute(_JOB_OUTCOME, list(per_job.values()))
     if retries:
         connection.execute(insert(executions), retries)
-    return lost
+    return lost, settle(connection, finals, settings)
 
 
 def apply_outcome(
@@ -177,6 +198,7 @@ def apply_outcome(
     job_id: str,
     status: str,
     started_at: dt.datetime | None,
+    finished_at: dt.datetime,
     duration_ms: int | None,
     error: str | None,
 ) -> None:
@@ -195,6 +217,8 @@ def apply_outcome(
             "b_last_status": status,
             "b_last_duration_ms": duration_ms,
             "b_last_error": error,
+            "b_last_success_at": finished_at if successes else None,
+            "b_last_failure_at": finished_at if failures else None,
         },
     )
 
@@ -212,8 +236,14 @@ class Recorder:
     """The thread that writes records; ``on_written(entries, lost)`` is called after each
     batch, with the ids whose start found the row no longer queued."""
 
-    def __init__(self, db: Database, on_written: Callable[[list[Entry], set[int]], None]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Mapping[str, Any],
+        on_written: Callable[[list[Entry], set[int]], None],
+    ) -> None:
         self.db = db
+        self.settings = settings
         self.on_written = on_written
         self._queue: queue.SimpleQueue[Entry | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -261,7 +291,8 @@ class Recorder:
         for attempt_no in range(10):
             try:
                 with self.db.write_connection() as connection:
-                    return record(connection, [entry.record for entry in batch])
+                    lost, _ = record(connection, [entry.record for entry in batch], self.settings)
+                    return lost
             except Exception:
                 logger.exception(
                     "Recording %d run change(s) failed (try %d)", len(batch), attempt_no + 1

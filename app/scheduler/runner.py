@@ -35,9 +35,11 @@ from typing import Any
 from sqlalchemy import select
 
 from app.db import Database, utcnow
+from app.instruments import Instruments
 from app.jobtypes import JobTypeRegistry
 from app.jobtypes.base import RunContext, RunResult
-from app.models import Execution
+from app.logs import run_fields
+from app.models import FAILED_STATUSES, Execution
 from app.scheduler.intake import VERIFY_SECONDS, queued_specs, still_queued
 from app.scheduler.recorder import Entry, Recorder, attach_late_output
 from app.scheduler.stages import OutcomeRecord, RunSpec, SkipRecord, StartRecord
@@ -69,11 +71,18 @@ class Ready:
 
 
 class Runner:
-    def __init__(self, db: Database, registry: JobTypeRegistry, settings: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        registry: JobTypeRegistry,
+        settings: dict[str, Any],
+        instruments: Instruments,
+    ) -> None:
         self.db = db
         self.settings = settings
+        self.instruments = instruments
         self.max_concurrent = int(settings.get("MAX_CONCURRENT", 10))
-        self.recorder = Recorder(db, self._written)
+        self.recorder = Recorder(db, settings, self._written)
         self.workers = Workers(registry, self._handler_done)
         self.watchdog = Watchdog(db, self)
         self._active: dict[int, Attempt] = {}
@@ -288,6 +297,7 @@ class Runner:
             self.recorder.submit(
                 SkipRecord(
                     execution_id=spec.execution_id,
+                    job_id=spec.job_id,
                     finished_at=utcnow(),
                     error=f"Skipped: the previous run (execution {running_id}) was still in "
                     "progress and overlap_policy is skip.",
@@ -321,6 +331,9 @@ class Runner:
         with self._lock:
             self._active[spec.execution_id] = attempt
         self.recorder.submit(StartRecord(spec.execution_id, attempt.started_at), attempt)
+        if spec.trigger == "schedule":
+            lateness = (attempt.started_at - spec.scheduled_at).total_seconds()
+            self.instruments.lateness.observe(max(lateness, 0.0))
         self.workers.run(attempt)
 
     # -- finishing -------------------------------------------------------------------
@@ -366,6 +379,15 @@ class Runner:
         )
         self.recorder.submit(outcome, attempt)
         self._wake.set()
+        self.instruments.duration.labels(attempt.context.job_type).observe(
+            outcome.duration_ms / 1000
+        )
+        log = logger.warning if status in FAILED_STATUSES else logger.info
+        log(
+            "Execution %d of job %r: %s in %d ms%s", attempt.execution_id, attempt.job_id,
+            status, outcome.duration_ms, f" ({result.error})" if result.error else "",
+            extra=run_fields(attempt.job_id, attempt.execution_id),
+        )  # fmt: skip
         return True
 
     def _written(self, entries: list[Entry], lost: set[int]) -> None:

@@ -55,6 +55,7 @@ class SkipRecord:
     """A scheduled fire not run because its job's previous run was still running."""
 
     execution_id: int
+    job_id: str
     finished_at: dt.datetime
     error: str
 

@@ -25,19 +25,14 @@ from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.util import datetime_to_utc_timestamp
 from sqlalchemy import Connection, bindparam
-from sqlalchemy.dialects import sqlite
 
-from app.db import Database
+from app.db import Database, upsert_insert
 from app.models import job_store_table
 
 
 def _insert_unless_taken(dialect: str, table):
-    """INSERT that adds no row when the id is taken (SQLite and PostgreSQL say it alike)."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql  # only where it is the database
-
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=["id"])
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=["id"])
+    """INSERT that adds no row when the id is taken."""
+    return upsert_insert(dialect, table).on_conflict_do_nothing(index_elements=["id"])
 
 
 class CronwellJobStore(SQLAlchemyJobStore):

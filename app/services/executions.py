@@ -11,6 +11,8 @@ from app.db import utcnow
 from app.errors import ExecutionNotFound, JobConflict, JobNotFound
 from app.models import ACTIVE_STATUSES, Execution, Job
 from app.runtime import Runtime
+from app.scheduler.finals import Final, settle
+from app.services import notifications
 from app.services.jobs import load_job
 
 IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
@@ -39,6 +41,7 @@ def run_now(rt: Runtime, job_id: str, idempotency_key: str | None = None) -> tup
                 )
             )
             if previous is not None and now - previous.created_at < IDEMPOTENCY_WINDOW:
+                notifications.attach(session, [previous])
                 return previous, False
             if previous is not None:
                 previous.idempotency_key = None  # expired: the key may start a new run
@@ -78,7 +81,9 @@ def run_now(rt: Runtime, job_id: str, idempotency_key: str | None = None) -> tup
             insert(Execution).values(values).returning(Execution.id)
         ).scalar_one()
     rt.scheduler.wake(execution_id)
-    return Execution(id=execution_id, **values), True
+    execution = Execution(id=execution_id, **values)
+    execution.notifications = []
+    return execution, True
 
 
 def list_executions(
@@ -98,6 +103,7 @@ def list_executions(
             .offset((page - 1) * page_size)
             .limit(page_size)
         ).all()
+        notifications.attach(session, items)
         return list(items), int(total or 0)
 
 
@@ -112,7 +118,9 @@ def _load_execution(session, job_id: str, execution_id: int) -> Execution:
 
 def get_execution(rt: Runtime, job_id: str, execution_id: int) -> Execution:
     with rt.db.read() as session:
-        return _load_execution(session, job_id, execution_id)
+        execution = _load_execution(session, job_id, execution_id)
+        notifications.attach(session, [execution])
+        return execution
 
 
 def cancel_execution(rt: Runtime, job_id: str, execution_id: int) -> Execution:
@@ -129,12 +137,15 @@ def cancel_execution(rt: Runtime, job_id: str, execution_id: int) -> Execution:
             execution.status = "cancelled"
             execution.finished_at = utcnow()
             execution.error = "Cancelled on request before it started."
+            session.flush()
+            settle(session.connection(), [Final(execution_id, job_id, "cancelled")], rt.settings)
         else:
             execution.cancel_requested = True
     # Queued: dropped from this process's ready queue. Running: the leader's runner stops
     # it (at once here, else at its next poll).
     rt.scheduler.cancel(execution_id)
     if queued:
+        execution.notifications = []
         return execution
     deadline = time.monotonic() + CANCEL_WAIT_SECONDS
     while True:

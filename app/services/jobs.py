@@ -12,21 +12,23 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.db import utcnow
 from app.errors import JobConflict, JobNotFound, ValidationFailed
-from app.models import PLANNED_FIRE, Execution, Job, job_store_table
+from app.models import PLANNED_FIRE, Execution, Job, job_store_table, schedule_changed_at
 from app.runtime import Runtime
 from app.scheduler import schedules
 from app.scheduler.describe import schedule_description
+from app.scheduler.finals import Final, settle
 from app.scheduler.schedules import (
     Schedule,
     first_fire_after_change,
     make_schedule,
     schedule_from_text,
 )
+from app.services import notifications
 
 #: Fields a client may set, with their defaults on create.
 DEFAULTS: dict[str, Any] = {
@@ -63,7 +65,7 @@ class JobFilters:
     include_deleted: bool = False
 
 
-def schedule_of(job: Job) -> Schedule:
+def schedule_of(job: Any) -> Schedule:
     return Schedule(job.schedule_type, job.schedule_config, job.timezone)
 
 
@@ -130,11 +132,18 @@ def check_schedule_text(text: str, timezone: str, kinds: tuple[str, ...]) -> Sch
 def _attach_next_run(
     job: Job, next_run_time: float | None, planned: dt.datetime | None = None
 ) -> Job:
-    """Fill ``job.next_run_at`` from the store's next_run_time joined in the query, or
-    from a fire already written ahead of its time (``planned``), whichever comes first."""
-    job.next_run_at = None
-    if not job.is_schedulable:
-        return job
+    job.next_run_at = next_run_of(job, next_run_time, planned)
+    return job
+
+
+def next_run_of(
+    job: Any, next_run_time: float | None, planned: dt.datetime | None = None
+) -> dt.datetime | None:
+    """A job's next run (``job``: a Job or a row with its columns): the store's
+    next_run_time joined in the query, or a fire already written ahead of its time
+    (``planned``), whichever comes first."""
+    if not job.is_enabled or job.deleted_at is not None:
+        return None
     if job.sync_pending:
         # A change the leader has not applied yet (the store's row, if any, is older):
         # the time the store will hold.
@@ -144,20 +153,20 @@ def _attach_next_run(
     else:
         stored = None
     times = [t for t in (stored, planned) if t is not None]
-    job.next_run_at = min(times) if times else None
-    return job
+    return min(times) if times else None
 
 
-def _next_run_after_change(job: Job) -> dt.datetime | None:
+def _next_run_after_change(job: Any) -> dt.datetime | None:
     """The next run the store holds (or will) once ``job``'s last change is applied."""
     return first_fire_after_change(
-        schedule_of(job), job.schedule_changed_at, job.misfire_grace_seconds
+        schedule_of(job), schedule_changed_at(job), job.misfire_grace_seconds
     )
 
 
-def _build_jobs_select():
-    """Jobs with the store's next run time and their earliest fire written ahead (after
-    the ``now`` parameter). Built once: building it and its cache key cost more than
+def jobs_select(*entities: Any) -> Select:
+    """Jobs (``entities``: Job, or some of its columns) with the store's next run time
+    and their earliest fire written ahead (after the ``now`` parameter), the arguments of
+    :func:`next_run_of`. Build it once: building it and its cache key cost more than
     running it."""
     store = job_store_table
     planned = (
@@ -166,10 +175,12 @@ def _build_jobs_select():
         .correlate(Job)
         .scalar_subquery()
     )
-    return select(Job, store.c.next_run_time, planned).outerjoin(store, store.c.id == Job.id)
+    return select(
+        *(entities or (Job,)), store.c.next_run_time, planned.label("planned_at")
+    ).outerjoin(store, store.c.id == Job.id)
 
 
-_JOBS_SELECT = _build_jobs_select()
+_JOBS_SELECT = jobs_select()
 _JOB_INSERT = insert(Job.__table__)
 _JOB_COLUMNS = tuple(column.key for column in Job.__table__.columns)
 _ONE_JOB = _JOBS_SELECT.where(Job.id == bindparam("job_id"))
@@ -198,8 +209,9 @@ def get_job_with_recent(rt: Runtime, job_id: str) -> tuple[Job, list[Execution]]
     """The job and its newest executions (for GET /api/jobs/{id})."""
     with rt.db.read() as session:
         job = load_job(session, job_id)
-        recent = session.scalars(_RECENT, {"job_id": job_id}).all()
-        return job, list(recent)
+        recent = list(session.scalars(_RECENT, {"job_id": job_id}).all())
+        notifications.attach(session, recent)
+        return job, recent
 
 
 def list_jobs(rt: Runtime, filters: JobFilters, page: int, page_size: int) -> tuple[list[Job], int]:
@@ -242,6 +254,7 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
     schedule = resolve_schedule(data, timezone)
     assert schedule is not None
     configuration = rt.registry.validate(data["type"], data.get("configuration"))
+    notify = notifications.check_notify(data.get("notify"))
     now = utcnow()
     values = {column: None for column in _JOB_COLUMNS}
     values.update(
@@ -249,6 +262,8 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
         name=data["name"],
         type=data["type"],
         configuration=configuration,
+        notify=notify,
+        failing=False,
         schedule_type=schedule.type,
         schedule_config=schedule.config,
         timezone=timezone,
@@ -311,6 +326,8 @@ def update_job(
                 setattr(job, key, changes[key])
         if "description" in changes and changes["description"] is None:
             job.description = None
+        if "notify" in changes:
+            job.notify = notifications.check_notify(changes["notify"], job.notify)
         job.updated_at = utcnow()
         rescheduled = schedule is not None or any(getattr(job, f) != v for f, v in before.items())
         if rescheduled:
@@ -362,6 +379,8 @@ def delete_job(rt: Runtime, job_id: str) -> None:
                 .returning(Execution.id)
             ).all()
         )
+        finals = [Final(execution_id, job_id, "cancelled") for execution_id in cancelled]
+        settle(session.connection(), finals, rt.settings)
         return True
 
     _change_state(rt, job_id, include_deleted=False, apply=apply)

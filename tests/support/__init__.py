@@ -1,6 +1,12 @@
 """What the tests share: the service process, the HTTP target, PostgreSQL, waiting."""
 
-from tests.support.helpers import create_http_job, process_alive, run_and_wait, seconds_between
+from tests.support.helpers import (
+    create_http_job,
+    process_alive,
+    run_and_wait,
+    scrape,
+    seconds_between,
+)
 from tests.support.service import ROOT, Service
 from tests.support.target import Target
 from tests.support.waiting import free_port, wait_for
@@ -13,6 +19,7 @@ __all__ = [
     "free_port",
     "process_alive",
     "run_and_wait",
+    "scrape",
     "seconds_between",
     "wait_for",
 ]

@@ -53,3 +53,18 @@ def run_and_wait(service, job_id: str) -> dict:
             and e
         )
     )
+
+
+def scrape(service, name: str) -> list:
+    """The samples named ``name`` in the service's /metrics, read with prometheus-client's
+    own parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = service.get("/metrics")
+    assert response.status_code == 200, response.text
+    return [
+        sample
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+        if sample.name == name
+    ]

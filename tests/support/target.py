@@ -6,7 +6,9 @@ body, headers) and answers by path:
 * ``/gzip``: a gzip-encoded body; ``/drop``: 200, then closes the connection without
   saying so (as a server whose keep-alive timeout ran out);
 * ``/stall/<seconds>``: 200 and the first half of its body, then waits, then the rest;
-* ``/redirect?to=<url>``: 302 to that URL.
+* ``/redirect?to=<url>``: 302 to that URL;
+* ``/down-until/<unix time>/...``: 503 before that time, 200 from then on (a receiver
+  that is down for a while).
 
 A request for an absolute URL (``GET http://host/path``, as a client sends to a proxy) is
 recorded with that URL as its path and answered 200: the target doubles as a proxy.
@@ -68,6 +70,8 @@ class Target:
                         self.close_connection = True
                     elif parts[0] == "stall":
                         stall, payload = float(parts[1]), b"first half, second half"
+                    elif parts[0] == "down-until":
+                        status = 503 if time.time() < float(parts[1]) else 200
                     elif parts[0] == "redirect":
                         status, payload = 302, b""
                         query = parse_qs(urlsplit(self.path).query)

@@ -3,7 +3,30 @@
 from marshmallow import Schema, fields, validate
 
 from app.api.pagination import PageArgs
-from app.models import ALL_STATUSES, TRIGGERS
+from app.models import ALL_STATUSES, NOTIFICATION_STATUSES, NOTIFY_EVENTS, TRIGGERS
+from app.services.notifications import masked_url
+
+
+class NotificationSchema(Schema):
+    event = fields.String(dump_only=True, metadata={"enum": list(NOTIFY_EVENTS)})
+    url = fields.Function(
+        lambda n: masked_url(n.url),
+        dump_only=True,
+        metadata={"type": "string", "description": "Passwords and tokens masked."},
+    )
+    status = fields.String(
+        dump_only=True,
+        metadata={
+            "enum": list(NOTIFICATION_STATUSES),
+            "description": "pending until the receiver answers 2xx (sent) or every try "
+            "failed (failed).",
+        },
+    )
+    attempts = fields.Integer(dump_only=True)
+    error = fields.String(
+        dump_only=True, allow_none=True, metadata={"description": "Of the last failed try."}
+    )
+    sent_at = fields.DateTime(dump_only=True, allow_none=True)
 
 
 class ExecutionSchema(Schema):
@@ -39,6 +62,11 @@ class ExecutionSchema(Schema):
     error = fields.String(dump_only=True, allow_none=True)
     cancel_requested = fields.Boolean(dump_only=True)
     created_at = fields.DateTime(dump_only=True)
+    notifications = fields.List(
+        fields.Nested(NotificationSchema),
+        dump_only=True,
+        metadata={"description": "One per URL and event this execution called for."},
+    )
 
 
 class ExecutionListArgs(PageArgs):

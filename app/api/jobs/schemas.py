@@ -6,7 +6,33 @@ from app.api.executions.schemas import ExecutionSchema
 from app.api.fields import StrictBoolean, StrictInteger, job_id_field
 from app.api.pagination import PageArgs
 from app.models import ALL_STATUSES
+from app.services import notifications
 from app.services.jobs import SCHEDULE_TYPES, describe_schedule, schedule_text
+
+
+class NotifySchema(Schema):
+    """Which events of a job's runs go to which URLs."""
+
+    on = fields.List(
+        fields.String(validate=validate.OneOf(notifications.EVENTS)),
+        validate=validate.Length(max=len(notifications.EVENTS)),
+        metadata={
+            "description": "failure (final failed, timeout or interrupted, after the last "
+            "retry), recovery (a success after a failure), missed, success. Default: "
+            + ", ".join(notifications.DEFAULT_EVENTS)
+            + "."
+        },
+    )
+    urls = fields.List(
+        fields.String(validate=validate.Length(min=1, max=2000)),
+        required=True,
+        validate=validate.Length(max=notifications.MAX_URLS),
+        metadata={
+            "description": "http(s):// URLs get a JSON POST; slack://, discord://, "
+            "mailto://, ntfy://, msteams://, ... go through apprise. Answers show them with "
+            "passwords and tokens masked; a masked URL sent back keeps the one it masks."
+        },
+    )
 
 
 class ScheduleFieldsSchema(Schema):
@@ -62,6 +88,14 @@ class JobFieldsSchema(ScheduleFieldsSchema):
         validate=validate.Range(1, 7 * 86400),
         metadata={"description": "A fire later than this is recorded missed."},
     )
+    notify = fields.Nested(
+        NotifySchema,
+        allow_none=True,
+        metadata={
+            "description": "Where this job's notifications go; null: the service's "
+            "CRONWELL_NOTIFY_URLS and CRONWELL_NOTIFY_ON."
+        },
+    )
 
 
 class JobCreateSchema(JobFieldsSchema):
@@ -112,6 +146,19 @@ class JobSchema(Schema):
     success_count = fields.Integer(dump_only=True)
     fail_count = fields.Integer(
         dump_only=True, metadata={"description": "failed + timeout + interrupted attempts."}
+    )
+    notify = fields.Function(
+        lambda job: notifications.shown(job.notify),
+        dump_only=True,
+        metadata={
+            "type": "object",
+            "nullable": True,
+            "properties": {
+                "on": {"type": "array", "items": {"type": "string"}},
+                "urls": {"type": "array", "items": {"type": "string"}},
+            },
+            "description": "URLs with passwords and tokens masked; null: the service's defaults.",
+        },
     )
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)

@@ -1,0 +1,28 @@
+"""GET /metrics: Prometheus' text format (token needed when one is set, as on /api)."""
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.api import runtime
+from app.services import metrics as service
+
+blp = Blueprint("metrics", __name__, description="Prometheus metrics.")
+
+
+@blp.route("/metrics")
+class Metrics(MethodView):
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "The figures of the contract's Metrics table, in Prometheus' "
+                "text format (OpenMetrics when the Accept header asks for it). Per-job "
+                "figures come from the database: every worker answers the same.",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        }
+    )
+    def get(self):
+        """Metrics for Prometheus"""
+        body, content_type = service.render(runtime(), request.headers.get("Accept"))
+        return Response(body, content_type=content_type)

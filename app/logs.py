@@ -1,0 +1,66 @@
+"""Log output: plain text lines, or one JSON object per line (LOG_FORMAT = "json").
+
+JSON lines come from python-json-logger's formatter: ``timestamp``, ``level``,
+``logger``, ``message``, and whatever a line adds. Every line about a run adds
+``job_id`` and ``execution_id`` (:func:`run_fields`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+LOG_FORMATS = ("text", "json")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def run_fields(job_id: str, execution_id: int | None) -> dict[str, Any]:
+    """The ``extra`` of a line about a run."""
+    return {"job_id": job_id, "execution_id": execution_id}
+
+
+def json_formatter() -> logging.Formatter:
+    from pythonjsonlogger.json import JsonFormatter
+
+    return JsonFormatter(
+        "%(levelname)s %(name)s %(message)s",
+        rename_fields={"levelname": "level", "name": "logger"},
+        timestamp=True,
+    )
+
+
+def configure_logging(settings: Mapping[str, Any]) -> None:
+    """Set the cronwell loggers' level, and give the root logger a handler in the chosen
+    format unless it has one (an embedding application's, a test runner's)."""
+    log_format = str(settings.get("LOG_FORMAT") or "text").lower()
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
+    logging.getLogger("cronwell").setLevel(settings.get("LOG_LEVEL", "INFO"))
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        json_formatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    )
+    root.addHandler(handler)
+
+
+def gunicorn_config(log_format: str) -> dict[str, Any]:
+    """gunicorn's logconfig_dict for ``log_format`` (its own lines, access lines too)."""
+    if log_format != "json":
+        return {}
+    formatter = {"()": "app.logs.json_formatter"}
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": formatter},
+        "handlers": {"console": handler},
+        "root": {"level": "INFO", "handlers": ["console"]},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["console"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        },
+    }

@@ -1,0 +1,89 @@
+"""Sending one notification: http(s) URLs get a JSON POST through the job types' HTTP
+client (its deadline, proxies and CRONWELL_HTTP_ALLOWED_HOSTS), every other scheme goes
+through apprise, which knows the chat, mail and push services."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from app.jobtypes.base import RunContext
+from app.jobtypes.client import Request, RequestFailed, perform_request
+from app.notify.messages import Message
+from app.notify.urls import HTTP_SCHEMES
+
+#: Characters of a receiver's answer kept in an error message.
+ANSWER_SHOWN = 200
+
+
+@dataclass(frozen=True)
+class Delivery:
+    ok: bool
+    detail: str  # what the receiver said ("HTTP 204"), or why it failed
+    status_code: int | None = None
+
+
+def deliver(url: str, message: Message, settings: Mapping[str, Any]) -> Delivery:
+    """Send ``message`` to ``url`` within NOTIFY_TIMEOUT_SECONDS; never raises."""
+    timeout = float(settings.get("NOTIFY_TIMEOUT_SECONDS", 10))
+    try:
+        if url.partition("://")[0].lower() in HTTP_SCHEMES:
+            return _post(url, message, settings, timeout)
+        return _apprise(url, message, timeout)
+    except Exception as exc:  # a plugin's own bug must not end the sender
+        logging.getLogger("cronwell.notify").exception("Sending a notification failed")
+        return Delivery(False, f"{type(exc).__name__}: {exc}")
+
+
+def _post(url: str, message: Message, settings: Mapping[str, Any], timeout: float) -> Delivery:
+    context = RunContext(
+        job_id=message.body["job"]["id"],
+        execution_id=message.body["execution"].get("id") or 0,
+        job_type="notification",
+        configuration={},
+        deadline=time.monotonic() + timeout,
+        settings=settings,
+    )
+    request = Request(
+        url=url,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps(message.body).encode(),
+    )
+    try:
+        answer = perform_request(context, request)
+    except RequestFailed as exc:
+        return Delivery(False, str(exc))
+    detail = f"HTTP {answer.status}"
+    if 200 <= answer.status < 300:
+        return Delivery(True, detail, answer.status)
+    text = answer.body.text().strip()
+    if text:
+        detail += f": {text[:ANSWER_SHOWN]}"
+    return Delivery(False, detail, answer.status)
+
+
+def _apprise(url: str, message: Message, timeout: float) -> Delivery:
+    import apprise
+
+    kind = {
+        "failure": apprise.NotifyType.FAILURE,
+        "missed": apprise.NotifyType.WARNING,
+        "recovery": apprise.NotifyType.SUCCESS,
+        "success": apprise.NotifyType.SUCCESS,
+    }.get(message.event, apprise.NotifyType.INFO)
+    sender = apprise.Apprise()
+    with apprise.LogCapture(level=logging.WARNING) as captured:
+        if not sender.add(url):
+            return Delivery(False, "Not a notification URL apprise accepts.")
+        ok = bool(
+            sender.notify(title=message.title, body=message.text, notify_type=kind, timeout=timeout)
+        )
+        said = " ".join(captured.getvalue().split())
+    if ok:
+        return Delivery(True, "Delivered.")
+    return Delivery(False, said[: ANSWER_SHOWN * 2] or "The service did not take the message.")

@@ -1,0 +1,134 @@
+"""What a row's final status brings with it, written in the same transaction.
+
+Every place that gives an execution its final status (the recorder, the intake's
+``skipped`` and ``missed`` rows, the recovery of interrupted runs, a cancel, a delete)
+hands the rows to :func:`settle`, which writes:
+
+* the job's count for that status (``execution_counts``: ``cronwell_executions_total``
+  counts over the job's life, whatever history pruning removes);
+* the notifications it calls for, in the outbox (:class:`~app.models.Notification`),
+  which the leader's sender delivers (:mod:`app.notify.sender`). A crash cannot lose one:
+  it is written with the outcome, or neither is.
+
+Events: ``failure`` for a final ``failed``, ``timeout`` or ``interrupted`` (after the
+last retry: an attempt followed by a retry is not final), ``recovery`` for a ``success``
+after a failure (``jobs.failing``), ``missed`` for a ``missed`` row, ``success``. A job's
+``notify`` says which go where; when it is null the service's NOTIFY_URLS and NOTIFY_ON
+do.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from app.db import upsert_insert, utcnow
+from app.models import FAILED_STATUSES, ExecutionCount, Job, Notification
+
+DEFAULT_NOTIFY_ON = ("failure", "recovery", "missed")
+counts = ExecutionCount.__table__
+jobs = Job.__table__
+_SET_FAILING = (
+    update(jobs).where(jobs.c.id == bindparam("b_job")).values(failing=bindparam("b_failing"))
+)
+
+
+@dataclass(frozen=True)
+class Final:
+    """An execution that reached a final status; ``retrying``: another attempt follows
+    (the run's outcome is not final yet)."""
+
+    execution_id: int
+    job_id: str
+    status: str
+    retrying: bool = False
+
+
+def settle(connection: Connection, finals: Sequence[Final], settings: Mapping[str, Any]) -> int:
+    """Count ``finals`` and write the notifications they call for; how many were written."""
+    if not finals:
+        return 0
+    tally = collections.Counter((final.job_id, final.status) for final in finals)
+    upsert = upsert_insert(connection.dialect.name, counts)
+    connection.execute(
+        upsert.on_conflict_do_update(
+            index_elements=["job_id", "status"],
+            set_={"count": counts.c.count + upsert.excluded["count"]},
+        ),
+        [{"job_id": j, "status": s, "count": n} for (j, s), n in tally.items()],
+    )
+    return _notify(connection, finals, settings)
+
+
+def _notify(connection: Connection, finals: Sequence[Final], settings: Mapping[str, Any]) -> int:
+    concerned = [f for f in finals if not f.retrying and f.status in _EVENTFUL]
+    if not concerned:
+        return 0
+    job_ids = {final.job_id for final in concerned}
+    state = {
+        row.id: row
+        for row in connection.execute(
+            select(jobs.c.id, jobs.c.notify, jobs.c.failing).where(jobs.c.id.in_(job_ids))
+        )
+    }
+    failing = {job_id: row.failing for job_id, row in state.items()}
+    was_failing = dict(failing)
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    for final in concerned:
+        row = state.get(final.job_id)
+        if row is None:
+            continue
+        events = []
+        if final.status == "missed":
+            events.append("missed")
+        elif final.status in FAILED_STATUSES:
+            events.append("failure")
+            failing[final.job_id] = True
+        elif final.status == "success":
+            if failing[final.job_id]:
+                events.append("recovery")
+            events.append("success")
+            failing[final.job_id] = False
+        for event in events:
+            for url in urls_for(row.notify, event, settings):
+                rows.append(
+                    {
+                        "execution_id": final.execution_id,
+                        "event": event,
+                        "url": url,
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    }
+                )
+    changed = [
+        {"b_job": job_id, "b_failing": value}
+        for job_id, value in failing.items()
+        if value != was_failing[job_id]
+    ]
+    if changed:
+        connection.execute(_SET_FAILING, changed)
+    if rows:
+        connection.execute(insert(Notification), rows)
+    return len(rows)
+
+
+_EVENTFUL = ("success", "missed", *FAILED_STATUSES)
+
+
+def urls_for(
+    notify: Mapping[str, Any] | None, event: str, settings: Mapping[str, Any]
+) -> list[str]:
+    """Where ``event`` goes for a job whose ``notify`` is this (None: the defaults)."""
+    if notify is None:
+        on = settings.get("NOTIFY_ON", DEFAULT_NOTIFY_ON) or ()
+        urls = settings.get("NOTIFY_URLS") or ()
+    else:
+        on, urls = notify.get("on") or (), notify.get("urls") or ()
+    return list(urls) if event in on else []

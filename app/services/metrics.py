@@ -1,0 +1,131 @@
+"""GET /metrics: the contract's figures in Prometheus' text format.
+
+The per-job figures, job counts and queue sizes are read from the database in one read
+transaction, so every worker (and every instance) says the same; the histograms and the
+leader gauge come from the instruments (:mod:`app.instruments`).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+from sqlalchemy import case, func, select
+
+from app.db import utcnow
+from app.models import Execution, ExecutionCount, Job
+from app.runtime import Runtime
+from app.services.jobs import jobs_select, next_run_of, schedule_text
+
+_JOBS = jobs_select(
+    Job.id,
+    Job.name,
+    Job.type,
+    Job.schedule_type,
+    Job.schedule_config,
+    Job.timezone,
+    Job.is_enabled,
+    Job.deleted_at,
+    Job.sync_pending,
+    Job.version,
+    Job.created_at,
+    Job.updated_at,
+    Job.misfire_grace_seconds,
+    Job.last_success_at,
+    Job.last_failure_at,
+).where(Job.deleted_at.is_(None))
+_JOB_STATES = select(
+    case(
+        (Job.deleted_at.is_not(None), "deleted"),
+        (Job.is_enabled, "enabled"),
+        else_="disabled",
+    ).label("state"),
+    func.count(),
+).group_by("state")
+_COUNTS = (
+    select(ExecutionCount.job_id, ExecutionCount.status, ExecutionCount.count)
+    .join(Job, Job.id == ExecutionCount.job_id)
+    .where(Job.deleted_at.is_(None))
+)
+
+
+def render(rt: Runtime, accept: str | None) -> tuple[bytes, str]:
+    """The scrape's body and content type (text format, or OpenMetrics if asked)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_DatabaseFigures(rt))
+    registry.register(rt.instruments.collector())
+    encoder, content_type = choose_encoder(accept or "")
+    return encoder(registry), content_type
+
+
+class _DatabaseFigures:
+    """A collector reading the database at each scrape."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def collect(self) -> list[Metric]:
+        now = utcnow()
+        with self.rt.db.read() as session:
+            jobs = session.execute(_JOBS, {"now": now}).all()
+            counts = session.execute(_COUNTS).all()
+            states = dict(session.execute(_JOB_STATES).all())
+            running = session.scalar(
+                select(func.count()).select_from(Execution).where(Execution.status == "running")
+            )
+            queued = session.scalar(
+                select(func.count())
+                .select_from(Execution)
+                .where(Execution.status == "queued", Execution.scheduled_at <= now)
+            )
+        info = GaugeMetricFamily(
+            "cronwell_job_info",
+            "One per job not deleted.",
+            labels=["job_id", "name", "type", "schedule", "timezone"],
+        )
+        next_run = GaugeMetricFamily(
+            "cronwell_job_next_run_timestamp_seconds",
+            "When the job runs next (absent when it has no next run).",
+            labels=["job_id"],
+        )
+        last_success = GaugeMetricFamily(
+            "cronwell_job_last_success_timestamp_seconds",
+            "When the job's last successful attempt finished.",
+            labels=["job_id"],
+        )
+        last_failure = GaugeMetricFamily(
+            "cronwell_job_last_failure_timestamp_seconds",
+            "When the job's last failed attempt (failed, timeout, interrupted) finished.",
+            labels=["job_id"],
+        )
+        for row in jobs:
+            info.add_metric([row.id, row.name, row.type, schedule_text(row), row.timezone], 1)
+            upcoming = next_run_of(row, row.next_run_time, row.planned_at)
+            if upcoming is not None:
+                next_run.add_metric([row.id], upcoming.timestamp())
+            if row.last_success_at is not None:
+                last_success.add_metric([row.id], row.last_success_at.timestamp())
+            if row.last_failure_at is not None:
+                last_failure.add_metric([row.id], row.last_failure_at.timestamp())
+        executions = CounterMetricFamily(
+            "cronwell_executions",
+            "Executions that reached a final status, over the job's life.",
+            labels=["job_id", "status"],
+        )
+        for job_id, status, count in counts:
+            executions.add_metric([job_id, status], count)
+        job_counts = GaugeMetricFamily("cronwell_jobs", "Jobs by state.", labels=["state"])
+        for state in ("enabled", "disabled", "deleted"):
+            job_counts.add_metric([state], states.get(state, 0))
+        return [
+            executions,
+            GaugeMetricFamily("cronwell_executions_running", "Running now.", value=running),
+            GaugeMetricFamily(
+                "cronwell_executions_queued", "Due and waiting for a slot.", value=queued
+            ),
+            job_counts,
+            info,
+            next_run,
+            last_success,
+            last_failure,
+        ]

@@ -63,8 +63,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.jobtypes import JobTypeRegistry
     from app.migrate import ensure_schema
     from app.runtime import Runtime
-    from app.services.notifications import check_defaults as check_notify_defaults
     from app.scheduler.manager import SchedulerManager
+    from app.services.notifications import check_defaults as check_notify_defaults
 
     app = Flask(__name__, instance_relative_config=True)
     configure(app, test_config)

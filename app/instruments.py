@@ -66,6 +66,8 @@ class Instruments:
             registry=self.registry,
         )
         self.leader.set(0)
+        for status in ("sent", "failed"):  # both series exist from the start, at 0
+            self.notifications.labels(status)
 
     def collector(self) -> Collector:
         """What a scrape reads these from (every process's values in multiprocess mode)."""

@@ -113,7 +113,7 @@ def main() -> None:
     engine = make_engine(app.config["DATABASE_URL"])
     ensure_schema(engine)
     engine.dispose()
-    print(f"{app.config['DATABASE_URL']}: schema up to date")
+    logger.info("%s: schema up to date", engine.url.render_as_string(hide_password=True))
 
 
 if __name__ == "__main__":

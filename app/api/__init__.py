@@ -39,25 +39,31 @@ def runtime() -> Runtime:
 
 
 def _flatten(messages: Any) -> dict[str, list[str]]:
-    """webargs nests errors by location ({"json": {"name": [...]}}): flatten to fields."""
+    """webargs nests errors by location and field ({"json": {"notify": {"on": {0: [...]}}}}):
+    flatten them to dotted field names ({"notify.on.0": [...]})."""
     if not isinstance(messages, dict):
-        return {"_body": [str(m) for m in (messages if isinstance(messages, list) else [messages])]}
+        return {"_body": _texts(messages)}
     flat: dict[str, list[str]] = {}
     for location, fields in messages.items():
         if isinstance(fields, dict):
-            for field, errors in fields.items():
-                if isinstance(errors, dict):  # nested schema or dict field
-                    for inner, value in _flatten(errors).items():
-                        flat[f"{field}.{inner}"] = value
-                else:
-                    flat["_body" if field == "_schema" else str(field)] = (
-                        [str(e) for e in errors] if isinstance(errors, list) else [str(errors)]
-                    )
+            _flatten_into(flat, "", fields)
         else:
-            flat[location if location not in ("json", "query") else "_body"] = (
-                [str(e) for e in fields] if isinstance(fields, list) else [str(fields)]
-            )
+            flat[location if location not in ("json", "query") else "_body"] = _texts(fields)
     return flat
+
+
+def _flatten_into(flat: dict[str, list[str]], prefix: str, errors: dict) -> None:
+    for field, value in errors.items():
+        name = "_body" if field == "_schema" and not prefix else str(field)
+        name = f"{prefix}.{name}" if prefix else name
+        if isinstance(value, dict):
+            _flatten_into(flat, name, value)
+        else:
+            flat[name] = _texts(value)
+
+
+def _texts(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
 def _summary(errors: dict[str, list[str]]) -> str:

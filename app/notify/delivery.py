@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from app.jobtypes.base import RunContext
 from app.jobtypes.client import Request, RequestFailed, perform_request
@@ -48,11 +49,19 @@ def _post(url: str, message: Message, settings: Mapping[str, Any], timeout: floa
         deadline=time.monotonic() + timeout,
         settings=settings,
     )
+    parts = urlsplit(url)
+    auth = None
+    if parts.username is not None:  # user:password@ in the URL: basic auth, as curl does
+        auth = (unquote(parts.username), unquote(parts.password or ""))
+        host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+        netloc = f"{host}:{parts.port}" if parts.port else str(host)
+        url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
     request = Request(
         url=url,
         method="POST",
         headers={"Content-Type": "application/json"},
         body=json.dumps(message.body).encode(),
+        auth=auth,
     )
     try:
         answer = perform_request(context, request)

@@ -42,6 +42,7 @@ FULL = {
     "sustained_seconds": 20,
     "large_jobs": 100_000,
     "run_now": 100,
+    "notifier_rounds": 3,
 }
 TINY = {
     "burst": 20,
@@ -56,6 +57,7 @@ TINY = {
     "sustained_seconds": 3,
     "large_jobs": 500,
     "run_now": 5,
+    "notifier_rounds": 1,
 }
 SLOTS = "20"
 #: Creates a round in the create workload (alternating between the two servers).
@@ -171,15 +173,16 @@ class Bench:
 
     # -- workloads -------------------------------------------------------------------------
 
-    def burst(self) -> None:
+    def _cronwell_burst(self, name: str, **env: str) -> tuple[list[float], int, int]:
+        """Cronwell's half of the burst: (lateness in ms of each run, runs, rows)."""
         count = self.sizes["burst"]
-        server, db_path = self.cronwell("cronwell-burst")
+        server, db_path = self.cronwell(name, **env)
         try:
             self.recorder.reset()
             due = time.time() + 5 + count * 0.015
             due_iso = dt.datetime.fromtimestamp(due, dt.UTC).isoformat()
             self.create_http_jobs(server, "burst", count, due_iso)
-            spare = due - time.time()
+            print(f"  burst: Cronwell jobs created with {due - time.time():.1f} s to spare")
             self.wait_arrivals(count, due + 60)
             time.sleep(1)
             arrivals = self.recorder.snapshot()
@@ -189,8 +192,12 @@ class Bench:
                 ).fetchone()[0]
         finally:
             server.stop()
-        cw_late = [(times[0] - due) * 1000 for times in arrivals.values()]
         self.recorder.reset()
+        return [(times[0] - due) * 1000 for times in arrivals.values()], len(arrivals), rows
+
+    def burst(self) -> None:
+        count = self.sizes["burst"]
+        cw_late, runs, rows = self._cronwell_burst("cronwell-burst")
         peer_due = time.time() + 5 + count * 0.01
         settle = 20 if count >= 100 else 3
         self.bare_aps(
@@ -204,10 +211,10 @@ class Bench:
                 "burst",
                 f"runs of {count} (Cronwell rows: {rows})",
                 "runs",
-                len(arrivals),
+                runs,
                 {"apscheduler": len(peer)},
                 f"{count} of {count}, a row each",
-                len(arrivals) == count and rows == count,
+                runs == count and rows == count,
             ),
             Figure(
                 "burst", "p50 lateness", "ms", pct(cw_late, 50), {"apscheduler": pct(peer_late, 50)}
@@ -229,7 +236,6 @@ class Bench:
                 floor["seconds"] * 1000,
             ),
         ]
-        print(f"  burst: Cronwell jobs created with {spare:.1f} s to spare")
 
     def http_floor(self, count: int) -> dict:
         """How long ``count`` bare GETs to the recorder take from SLOTS threads of one
@@ -261,9 +267,10 @@ class Bench:
             late += [((t - phase) % 1.0) * 1000 for t in times if start <= t < end]
         return late
 
-    def steady(self) -> None:
+    def _cronwell_steady(self, name: str, **env: str) -> list[float]:
+        """Cronwell's half of the steady workload: the lateness in ms of each fire."""
         jobs, seconds = self.sizes["steady_jobs"], self.sizes["steady_seconds"]
-        server, db_path = self.cronwell("cronwell-steady")
+        server, db_path = self.cronwell(name, **env)
         try:
             self.create_http_jobs(server, "steady", jobs, "1s")
             time.sleep(2)  # warm up
@@ -282,8 +289,12 @@ class Bench:
                 }
         finally:
             server.stop()
-        cw_late = self._steady_lateness(arrivals, phases, start, end)
         self.recorder.reset()
+        return self._steady_lateness(arrivals, phases, start, end)
+
+    def steady(self) -> None:
+        jobs, seconds = self.sizes["steady_jobs"], self.sizes["steady_seconds"]
+        cw_late = self._cronwell_steady("cronwell-steady")
         peer_start = time.time() + 3 + jobs * 0.01
         self.bare_aps(
             {
@@ -326,6 +337,55 @@ class Bench:
                 pct(cw_late, 99) <= pct(peer_late, 99),
             ),
         ]
+
+    def notifier(self) -> None:
+        """Burst and steady with every run notifying (a JSON POST to a second recorder) and
+        without, interleaved, notifier_rounds times each: the noise is how far the runs
+        without notifications are apart."""
+        sink = Recorder()
+        notify = {
+            "CRONWELL_NOTIFY_URLS": json.dumps([f"{sink.url}/notify/sink"]),
+            "CRONWELL_NOTIFY_ON": json.dumps(["success", "failure"]),
+        }
+        try:
+            for workload, measure in (
+                ("burst", self._cronwell_burst),
+                ("steady", self._cronwell_steady),
+            ):
+                p99: dict[str, list[float]] = {"without": [], "with": []}
+                sent = 0
+                for round_no in range(self.sizes["notifier_rounds"]):
+                    for mode in ("without", "with"):
+                        sink.reset()
+                        env = notify if mode == "with" else {}
+                        name = f"notifier-{workload}-{mode}-{round_no}"
+                        result = measure(name, **env)
+                        late = result[0] if workload == "burst" else result
+                        p99[mode].append(pct(late, 99))
+                        if mode == "with":
+                            time.sleep(1)
+                            sent += sink.total()
+                self._notifier_figure(workload, p99, sent)
+        finally:
+            sink.close()
+
+    def _notifier_figure(self, workload: str, p99: dict[str, list[float]], sent: int) -> None:
+        without, with_ = p99["without"], p99["with"]
+        noise = max(without) - min(without)
+        moved = sum(with_) / len(with_) - sum(without) / len(without)
+        runs = ", ".join(f"{v:.1f}" for v in without)
+        self.figures.append(
+            Figure(
+                "notifier",
+                f"{workload} p99 lateness, every run notifying ({sent} delivered meanwhile; "
+                f"without: {runs} ms)",
+                "ms",
+                sum(with_) / len(with_),
+                {"without notifications": sum(without) / len(without)},
+                f"moved <= noise ({noise:.1f} ms)",
+                abs(moved) <= noise,
+            )
+        )
 
     def create(self) -> None:
         """Creates from one client, in alternating rounds: both servers are up, and each
@@ -411,6 +471,7 @@ class Bench:
                     for _ in range(samples)
                 ],
             )
+            scrapes = self._latencies(server.client, ["/metrics"] * max(5, samples // 10))
         finally:
             server.stop()
         self.figures += [
@@ -419,6 +480,7 @@ class Bench:
             Figure.under(
                 "api-read", f"executions page p50 ({executions} rows)", pct(history, 50), 15
             ),
+            Figure.under("metrics", f"/metrics scrape p50 ({jobs} jobs)", pct(scrapes, 50), 100),
         ]
         # The peer's list has no pagination: all of its jobs in one response.
         _, peer_url = self.db("flask-aps-read")
@@ -655,7 +717,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="workloads to run (default: all)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args(argv)
-    workloads = ["burst", "steady", "create", "read", "start", "large", "run_now", "sustained"]
+    workloads = [
+        "burst", "steady", "notifier", "create", "read", "start", "large", "run_now", "sustained",
+    ]  # fmt: skip
     chosen = args.only or workloads
     with tempfile.TemporaryDirectory(prefix="cronwell-bench-") as tmp:
         bench = Bench(TINY if args.tiny else FULL, Path(tmp))

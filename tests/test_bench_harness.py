@@ -10,7 +10,10 @@ import sys
 
 from tests.support import ROOT
 
-EXPECTED = {"burst", "steady", "api-create", "api-read", "start", "large", "run-now", "sustained"}
+EXPECTED = {
+    "burst", "steady", "notifier", "api-create", "api-read", "metrics", "start", "large", "run-now",
+    "sustained",
+}  # fmt: skip
 
 
 def test_the_benchmarks_run_in_tiny_mode(tmp_path):

@@ -141,7 +141,8 @@ def test_pending_notifications_are_sent_after_a_crash_and_missed_fires_notify(
     create_http_job(service, "broken", url=target.url("/status/500"), schedule="1h")
     create_http_job(service, "frequent", target, schedule="1s", misfire_grace_seconds=1)
     execution = run_and_wait(service, "broken")
-    wait_for(lambda: target.hits_for(marker), timeout=5)  # tried, refused: still pending
+    # Tried, refused and recorded so: pending, with a try behind it.
+    wait_for(lambda: notifications_of(service, "broken", execution["id"])[0]["error"], timeout=5)
     service.kill()
     time.sleep(3)  # "frequent" misses its fires
     service = start_service(env, workdir=tmp_path)
@@ -158,7 +159,9 @@ def test_pending_notifications_are_sent_after_a_crash_and_missed_fires_notify(
         f"https://cron.example.org/ui/jobs/broken/executions/{execution['id']}"
     )
     assert missed["job"]["id"] == "frequent" and missed["execution"]["status"] == "missed"
-    entries = notifications_of(service, "broken", execution["id"])
+    entries = wait_for(
+        lambda: (e := notifications_of(service, "broken", execution["id"]))[0]["sent_at"] and e
+    )
     assert [(e["event"], e["status"]) for e in entries] == [("failure", "sent")], entries
     assert entries[0]["attempts"] >= 2
 

@@ -1,12 +1,15 @@
 """The leader's sender: delivers the outbox's pending notifications in the background.
 
 Rows come from :mod:`app.scheduler.finals`, written with the outcome they are about. The
-sender polls for due rows every POLL_SECONDS and hands each to one of NOTIFY_THREADS
-threads of its own, so a receiver that never answers holds one of them for at most
-NOTIFY_TIMEOUT_SECONDS and never a run's slot. A failed try is tried again after
-NOTIFY_RETRY_SECONDS, doubling each time, until NOTIFY_ATTEMPTS tries have failed (then
-the row reads ``failed``). A row pending at a crash is still pending at the restart and
-is sent then: delivery is at least once.
+sender's own thread reads the due rows (with their job and execution, one read for many)
+and hands them to NOTIFY_THREADS delivery threads, so a receiver that never answers
+holds one of them for at most NOTIFY_TIMEOUT_SECONDS, never a run's slot; it writes what
+came of them in one transaction a round, and reads again as soon as deliveries finish
+(at most every GATHER_SECONDS: a burst's thousand notifications go out at the receivers'
+pace), else every POLL_SECONDS.
+A failed try is tried again after NOTIFY_RETRY_SECONDS, doubling each time, until
+NOTIFY_ATTEMPTS tries have failed (then the row reads ``failed``). A row pending at a
+crash is still pending at the restart and is sent then: delivery is at least once.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ import logging
 import queue
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from app.db import Database, utcnow
 from app.instruments import Instruments
+from app.logs import run_fields
 from app.models import Execution, Job, Notification
 from app.notify import messages
 from app.notify.delivery import Delivery, deliver
@@ -29,6 +34,56 @@ from app.notify.urls import mask
 
 logger = logging.getLogger("cronwell.notify")
 POLL_SECONDS = 0.5
+GATHER_SECONDS = 0.05
+#: Rows handed out at once, per delivery thread.
+ROWS_PER_THREAD = 8
+
+notifications = Notification.__table__
+executions = Execution.__table__
+jobs = Job.__table__
+#: The due rows with what their messages say (columns only: an execution's output, up to
+#: 64 KiB, is not read).
+_DUE = (
+    select(
+        notifications.c.id,
+        notifications.c.event,
+        notifications.c.url,
+        notifications.c.attempts,
+        executions.c.id.label("execution_id"),
+        *(executions.c[key] for key in messages.EXECUTION_FIELDS if key != "id"),
+        jobs.c.id.label("job_id"),
+        jobs.c.name.label("job_name"),
+        jobs.c.type.label("job_type"),
+    )
+    .join(executions, executions.c.id == notifications.c.execution_id)
+    .join(jobs, jobs.c.id == executions.c.job_id)
+    .where(notifications.c.status == "pending", notifications.c.next_attempt_at <= bindparam("now"))
+    .order_by(notifications.c.next_attempt_at, notifications.c.id)
+    .limit(bindparam("limit"))
+)
+_RESULT = (
+    update(notifications)
+    .where(notifications.c.id == bindparam("b_id"), notifications.c.status == "pending")
+    .values(
+        status=bindparam("b_status"),
+        attempts=bindparam("b_attempts"),
+        next_attempt_at=bindparam("b_next_attempt_at"),
+        error=bindparam("b_error"),
+        sent_at=bindparam("b_sent_at"),
+    )
+)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A notification to deliver, as read from the outbox."""
+
+    id: int
+    url: str
+    attempts: int  # tries so far
+    job_id: str
+    execution_id: int
+    message: messages.Message
 
 
 class Sender:
@@ -37,129 +92,134 @@ class Sender:
         self.settings = settings
         self.instruments = instruments
         self.threads = max(1, int(settings.get("NOTIFY_THREADS", 4)))
-        self._queue: queue.SimpleQueue[int | None] = queue.SimpleQueue()
-        self._in_flight: set[int] = set()
-        self._lock = threading.Lock()
+        self._outgoing: queue.SimpleQueue[Outgoing | None] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[tuple[Outgoing, Delivery]] = queue.SimpleQueue()
+        self._in_flight: set[int] = set()  # handed out, outcome not written yet
+        self._wake = threading.Event()
         self._stop = threading.Event()
-        self._workers: list[threading.Thread] = []
 
     def start(self) -> None:
+        # Fresh queues: a previous term's rows not written are pending again in the table.
+        self._outgoing, self._done, self._in_flight = (
+            queue.SimpleQueue(),
+            queue.SimpleQueue(),
+            set(),
+        )
         self._stop.clear()
-        self._workers = [
-            threading.Thread(target=self._poll, name="cronwell-notify", daemon=True),
-            *(
-                threading.Thread(target=self._work, name=f"cronwell-notify-{n}", daemon=True)
-                for n in range(self.threads)
-            ),
-        ]
-        for thread in self._workers:
-            thread.start()
+        threading.Thread(target=self._loop, name="cronwell-notify", daemon=True).start()
+        for n in range(self.threads):
+            threading.Thread(target=self._work, name=f"cronwell-notify-{n}", daemon=True).start()
 
     def stop(self) -> None:
-        """Stop taking rows; a delivery under way ends on its own (daemon threads, each
-        bounded by its timeout), and its row is tried again by the next leader if it
-        was not recorded."""
+        """Stop handing out rows. A delivery under way ends on its own (daemon threads,
+        each bounded by its timeout); a row whose outcome was not written is pending, and
+        the next leader sends it."""
         self._stop.set()
+        self._wake.set()
         for _ in range(self.threads):
-            self._queue.put(None)
-        self._workers = []
+            self._outgoing.put(None)
 
-    def _poll(self) -> None:
-        while not self._stop.wait(POLL_SECONDS):
+    # -- the sender's thread -------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
             try:
+                self._write_outcomes()
                 self._hand_out()
             except Exception:
-                logger.exception("Reading the notification outbox failed")
+                logger.exception("Reading or writing the notification outbox failed")
+            self._wake.wait(POLL_SECONDS)
+            # A moment for more deliveries to finish: a round a delivery would make a read
+            # and a write of its own for each.
+            self._stop.wait(GATHER_SECONDS)
+            self._wake.clear()
 
     def _hand_out(self) -> None:
-        with self._lock:
-            room = self.threads * 2 - len(self._in_flight)
-            busy = set(self._in_flight)
+        room = self.threads * ROWS_PER_THREAD - len(self._in_flight)
         if room <= 0:
             return
         with self.db.read() as session:
-            due = session.scalars(
-                select(Notification.id)
-                .where(Notification.status == "pending", Notification.next_attempt_at <= utcnow())
-                .order_by(Notification.next_attempt_at, Notification.id)
-                .limit(room + len(busy))
+            rows = session.execute(
+                _DUE, {"now": utcnow(), "limit": room + len(self._in_flight)}
             ).all()
-        for notification_id in due:
-            if notification_id in busy or room <= 0:
+        public_url = self.settings.get("PUBLIC_URL")
+        for row in rows:
+            if row.id in self._in_flight or room <= 0:
                 continue
             room -= 1
-            with self._lock:
-                self._in_flight.add(notification_id)
-            self._queue.put(notification_id)
+            self._in_flight.add(row.id)
+            message = messages.build(
+                row.event,
+                {"id": row.job_id, "name": row.job_name, "type": row.job_type},
+                {key: getattr(row, key) for key in messages.EXECUTION_FIELDS if key != "id"}
+                | {"id": row.execution_id},
+                public_url,
+            )
+            self._outgoing.put(
+                Outgoing(row.id, row.url, row.attempts, row.job_id, row.execution_id, message)
+            )
+
+    def _write_outcomes(self) -> None:
+        """Write what came of the deliveries finished since the last round, in one go."""
+        finished: list[tuple[Outgoing, Delivery]] = []
+        while True:
+            try:
+                finished.append(self._done.get_nowait())
+            except queue.Empty:
+                break
+        if not finished:
+            return
+        now = utcnow()
+        limit = int(self.settings.get("NOTIFY_ATTEMPTS", 8))
+        first_wait = float(self.settings.get("NOTIFY_RETRY_SECONDS", 5))
+        rows = []
+        for item, delivery in finished:
+            attempts = item.attempts + 1
+            row = {
+                "b_id": item.id,
+                "b_attempts": attempts,
+                "b_status": "pending",
+                "b_next_attempt_at": now,
+                "b_error": None if delivery.ok else delivery.detail,
+                "b_sent_at": now if delivery.ok else None,
+            }
+            if delivery.ok:
+                row["b_status"] = "sent"
+            elif attempts >= limit:
+                row["b_status"] = "failed"
+            else:
+                row["b_next_attempt_at"] = now + dt.timedelta(
+                    seconds=first_wait * 2 ** (attempts - 1)
+                )
+            rows.append(row)
+            self._log(item, attempts, delivery)
+            self.instruments.notifications.labels("sent" if delivery.ok else "failed").inc()
+        with self.db.write_connection() as connection:
+            connection.execute(_RESULT, rows)
+        self._in_flight.difference_update(item.id for item, _ in finished)
+
+    def _log(self, item: Outgoing, attempts: int, delivery: Delivery) -> None:
+        extra = run_fields(item.job_id, item.execution_id)
+        if delivery.ok:
+            logger.info(
+                "Notification %d (%s) sent to %s: %s", item.id, item.message.event,
+                mask(item.url), delivery.detail, extra=extra,
+            )  # fmt: skip
+        else:
+            logger.warning(
+                "Notification %d (%s) to %s failed (try %d): %s", item.id, item.message.event,
+                mask(item.url), attempts, delivery.detail, extra=extra,
+            )  # fmt: skip
+
+    # -- delivery threads ----------------------------------------------------------------
 
     def _work(self) -> None:
         while True:
-            notification_id = self._queue.get()
-            if notification_id is None or self._stop.is_set():
+            item = self._outgoing.get()
+            if item is None:
                 return
-            try:
-                self._send(notification_id)
-            except Exception:
-                logger.exception("Delivering notification %d failed", notification_id)
-            finally:
-                with self._lock:
-                    self._in_flight.discard(notification_id)
-
-    def _send(self, notification_id: int) -> None:
-        with self.db.read() as session:
-            row = session.execute(
-                select(Notification, Execution, Job)
-                .join(Execution, Execution.id == Notification.execution_id)
-                .join(Job, Job.id == Execution.job_id)
-                .where(Notification.id == notification_id, Notification.status == "pending")
-            ).first()
-            if row is None:
-                return
-            notification, execution, job = row
-            message = messages.build(
-                notification.event,
-                {c: getattr(job, c) for c in ("id", "name", "type")},
-                {c: getattr(execution, c) for c in messages.EXECUTION_FIELDS},
-                self.settings.get("PUBLIC_URL"),
-            )
-            url, attempts = notification.url, notification.attempts
-            job_id, execution_id = job.id, execution.id
-        delivery = deliver(url, message, self.settings)
-        self._record(notification_id, attempts + 1, delivery, job_id, execution_id, url)
-
-    def _record(
-        self,
-        notification_id: int,
-        attempts: int,
-        delivery: Delivery,
-        job_id: str,
-        execution_id: int,
-        url: str,
-    ) -> None:
-        now = utcnow()
-        values: dict[str, Any] = {"attempts": attempts}
-        extra = {"job_id": job_id, "execution_id": execution_id}
-        if delivery.ok:
-            values.update(status="sent", sent_at=now, error=None)
-            logger.info(
-                "Notification %d sent to %s (%s)", notification_id, mask(url), delivery.detail,
-                extra=extra,
-            )  # fmt: skip
-        else:
-            values["error"] = delivery.detail
-            if attempts >= int(self.settings.get("NOTIFY_ATTEMPTS", 8)):
-                values["status"] = "failed"
-            else:
-                delay = float(self.settings.get("NOTIFY_RETRY_SECONDS", 5)) * 2 ** (attempts - 1)
-                values["next_attempt_at"] = now + dt.timedelta(seconds=delay)
-            logger.warning(
-                "Notification %d to %s failed (try %d): %s", notification_id, mask(url),
-                attempts, delivery.detail, extra=extra,
-            )  # fmt: skip
-        self.instruments.notifications.labels("sent" if delivery.ok else "failed").inc()
-        with self.db.write() as session:
-            session.execute(
-                update(Notification)
-                .where(Notification.id == notification_id, Notification.status == "pending")
-                .values(**values)
-            )
+            if self._stop.is_set():
+                continue
+            delivery = deliver(item.url, item.message, self.settings)
+            self._done.put((item, delivery))
+            self._wake.set()

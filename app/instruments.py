@@ -1,5 +1,5 @@
 """The figures only a running process sees, for /metrics: lateness and duration
-histograms, leadership, notification deliveries (prometheus-client instruments).
+histograms, and leadership (prometheus-client instruments).
 
 Under gunicorn every worker is a process of its own, and only the leader runs jobs. The
 instruments then use prometheus-client's multiprocess mode: gunicorn.conf.py sets
@@ -8,8 +8,8 @@ to files there, and a scrape in any worker reads them all (:meth:`Instruments.co
 so every worker answers with the same figures. Without that variable (one process: an
 embedding application, the tests), they live in a registry of the app's own.
 
-The per-job figures are not here: /metrics reads them from the database
-(:mod:`app.services.metrics`).
+The per-job figures and the notification counts are not here: /metrics reads them from
+the database (:mod:`app.services.metrics`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import os
 
 from prometheus_client import (
     CollectorRegistry,
-    Counter,
     Gauge,
     Histogram,
     disable_created_metrics,
@@ -59,15 +58,7 @@ class Instruments:
             multiprocess_mode="livemax",
             registry=self.registry,
         )
-        self.notifications = Counter(
-            "cronwell_notifications",
-            "Notification delivery attempts, by result (sent: the receiver took it).",
-            ["status"],
-            registry=self.registry,
-        )
         self.leader.set(0)
-        for status in ("sent", "failed"):  # both series exist from the start, at 0
-            self.notifications.labels(status)
 
     def collector(self) -> Collector:
         """What a scrape reads these from (every process's values in multiprocess mode)."""

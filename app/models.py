@@ -172,6 +172,16 @@ class ExecutionCount(Base):
     count: Mapped[int] = mapped_column(default=0)
 
 
+class NotificationCount(Base):
+    """Notification tries by result (``sent``, ``failed``), over the service's life:
+    ``cronwell_notifications_total``."""
+
+    __tablename__ = "notification_counts"
+
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)
+
+
 class Notification(Base):
     """The outbox: one message about one execution to one URL, until it is delivered."""
 

@@ -6,7 +6,7 @@ import json
 import time
 import uuid
 
-from tests.support import create_http_job, run_and_wait, wait_for
+from tests.support import create_http_job, run_and_wait, scrape, wait_for
 
 # Tries after 0.5 s, 1 s, 2 s, ...: a receiver down for a while, in seconds, not minutes.
 SERVICE_ENV = {"CRONWELL_NOTIFY_RETRY_SECONDS": "0.5", "CRONWELL_NOTIFY_TIMEOUT_SECONDS": "1"}
@@ -90,6 +90,9 @@ def test_a_receiver_that_is_down_for_a_while_still_gets_its_message(service, mak
     )
     assert entry["attempts"] == len(hits)
     assert entry["error"] is None
+    # /metrics counts the tries (over the service's life: this module's other tests too).
+    tries = {s.labels["status"]: s.value for s in scrape(service, "cronwell_notifications_total")}
+    assert tries["failed"] >= len(hits) - 1 and tries["sent"] >= 1
 
 
 def test_a_receiver_that_never_answers_holds_no_run_slot(service, make_job, target):

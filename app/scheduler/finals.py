@@ -30,6 +30,8 @@ from app.db import upsert_insert, utcnow
 from app.models import FAILED_STATUSES, ExecutionCount, Job, Notification
 
 DEFAULT_NOTIFY_ON = ("failure", "recovery", "missed")
+#: The final statuses that can call for a notification.
+_EVENTFUL = ("success", "missed", *FAILED_STATUSES)
 counts = ExecutionCount.__table__
 jobs = Job.__table__
 _SET_FAILING = (
@@ -117,9 +119,6 @@ def _notify(connection: Connection, finals: Sequence[Final], settings: Mapping[s
     if rows:
         connection.execute(insert(Notification), rows)
     return len(rows)
-
-
-_EVENTFUL = ("success", "missed", *FAILED_STATUSES)
 
 
 def urls_for(

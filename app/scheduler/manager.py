@@ -29,7 +29,7 @@ from app.db import Database, sqlite_path, utcnow
 from app.instruments import Instruments
 from app.jobtypes import JobTypeRegistry
 from app.models import Job
-from app.notify.sender import Sender
+from app.notify.sender import SenderProcess
 from app.scheduler import leader
 from app.scheduler.aps import CronwellScheduler
 from app.scheduler.intake import withdraw_planned
@@ -61,7 +61,7 @@ class SchedulerManager:
         self.instruments = instruments
         self.lock = leader.make_leader_lock(db.engine, sqlite_path(str(db.engine.url)))
         self.runner = Runner(db, registry, settings, instruments)
-        self.sender = Sender(db, settings, instruments)
+        self.sender = SenderProcess(db, settings)
         self.scheduler: CronwellScheduler | None = None
         self.sync: StoreSync | None = None
         self.leading_since: dt.datetime | None = None
@@ -173,7 +173,6 @@ class SchedulerManager:
         self.scheduler = CronwellScheduler(run_pass, jobstores={"default": store}, timezone=dt.UTC)
         self.sync = StoreSync(self.db, self.scheduler, store)
         self.runner.start()
-        self.sender.start()
         self.scheduler.start(paused=True)
         self.sync.reconcile()
         self.scheduler.resume()
@@ -215,6 +214,7 @@ class SchedulerManager:
             now = time.monotonic()
             try:
                 self.sync.apply_pending()
+                self.sender.check()
                 if now - last_beat >= HEARTBEAT_SECONDS:
                     last_beat = now
                     leader.write_leader_record(self.db, self.leading_since)

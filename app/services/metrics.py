@@ -13,7 +13,7 @@ from prometheus_client.exposition import choose_encoder
 from sqlalchemy import case, func, select
 
 from app.db import utcnow
-from app.models import Execution, ExecutionCount, Job
+from app.models import Execution, ExecutionCount, Job, NotificationCount
 from app.runtime import Runtime
 from app.services.jobs import jobs_select, next_run_of, schedule_text
 
@@ -67,6 +67,9 @@ class _DatabaseFigures:
             job_rows = connection.execute(_JOBS, {"now": now}).all()
             counts = connection.execute(_COUNTS).all()
             states = dict(session.execute(_JOB_STATES).all())
+            notified = dict(
+                connection.execute(select(NotificationCount.status, NotificationCount.count)).all()
+            )
             running = session.scalar(
                 select(func.count()).select_from(Execution).where(Execution.status == "running")
             )
@@ -111,6 +114,13 @@ class _DatabaseFigures:
         )
         for job_id, status, count in counts:
             executions.add_metric([job_id, status], count)
+        notifications = CounterMetricFamily(
+            "cronwell_notifications",
+            "Notification tries, by result (sent: the receiver took it).",
+            labels=["status"],
+        )
+        for status in ("sent", "failed"):
+            notifications.add_metric([status], notified.get(status, 0))
         job_counts = GaugeMetricFamily("cronwell_jobs", "Jobs by state.", labels=["state"])
         for state in ("enabled", "disabled", "deleted"):
             job_counts.add_metric([state], states.get(state, 0))
@@ -125,4 +135,5 @@ class _DatabaseFigures:
             next_run,
             last_success,
             last_failure,
+            notifications,
         ]

@@ -45,9 +45,8 @@ def check_defaults(settings: Mapping[str, Any]) -> None:
     problems = [p for p in map(urls.problem_with, configured) if p]
     if problems:
         raise ValueError(f"NOTIFY_URLS: {' '.join(problems)}")
-    events = settings.get("NOTIFY_ON", DEFAULT_EVENTS)
-    unknown = [e for e in events or () if e not in EVENTS] if isinstance(events, list) else events
-    if unknown:
+    events = settings.get("NOTIFY_ON", list(DEFAULT_EVENTS))
+    if not isinstance(events, list | tuple) or any(e not in EVENTS for e in events):
         raise ValueError(f"NOTIFY_ON must be a JSON list of {', '.join(EVENTS)}; got {events!r}")
 
 

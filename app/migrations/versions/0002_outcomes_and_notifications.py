@@ -1,4 +1,5 @@
-"""Per-status execution counts, last success and failure times, notifications.
+"""Per-status execution counts, last success and failure times, notifications and their
+counts.
 
 For /metrics (``cronwell_executions_total`` and the last success and failure gauges) and
 for notifications (each job's ``notify``, whether it is failing, and the outbox). The
@@ -36,6 +37,12 @@ def upgrade() -> None:
         sa.Column("count", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["job_id"], ["jobs.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("job_id", "status"),
+    )
+    op.create_table(
+        "notification_counts",
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("status"),
     )
     op.create_table(
         "notifications",
@@ -76,6 +83,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("notifications")
+    op.drop_table("notification_counts")
     op.drop_table("execution_counts")
     with op.batch_alter_table("jobs") as batch:
         for column in ("notify", "failing", "last_failure_at", "last_success_at"):

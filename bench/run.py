@@ -28,6 +28,7 @@ from pathlib import Path
 from bench import populate
 from bench.recorder import Recorder
 from bench.servers import ROOT, Client, Server
+from bench.sink import Sink
 
 FULL = {
     "burst": 1000,
@@ -339,10 +340,11 @@ class Bench:
         ]
 
     def notifier(self) -> None:
-        """Burst and steady with every run notifying (a JSON POST to a second recorder) and
+        """Burst and steady with every run notifying (a JSON POST to a recorder in a process
+        of its own, bench/sink.py) and
         without, interleaved, notifier_rounds times each: the noise is how far the runs
         without notifications are apart."""
-        sink = Recorder()
+        sink = Sink()
         notify = {
             "CRONWELL_NOTIFY_URLS": json.dumps([f"{sink.url}/notify/sink"]),
             "CRONWELL_NOTIFY_ON": json.dumps(["success", "failure"]),

@@ -68,3 +68,23 @@ def scrape(service, name: str) -> list:
         for sample in family.samples
         if sample.name == name
     ]
+
+
+def run_bench_tiny(tmp_path: Path, *workloads: str) -> tuple[dict, str]:
+    """Run ``python -m bench.run --tiny --only <workloads>``; its JSON report and output."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.support.service import ROOT
+
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--tiny", "--only", *workloads, "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(out.read_text()), done.stdout

@@ -155,6 +155,7 @@ def init_app(app: Flask) -> CronwellApi:
     """Create the Api, register the blueprints and the error handlers."""
     from app.api.cron.routes import blp as cron_blp
     from app.api.cron.schemas import CronJobUpdate
+    from app.api.docs import blp as docs_assets
     from app.api.executions.routes import blp as executions_blp
     from app.api.jobs.routes import blp as jobs_blp
     from app.api.jobs.schemas import JobUpdateSchema
@@ -183,6 +184,7 @@ def init_app(app: Flask) -> CronwellApi:
         metrics_blp,
     ):
         api.register_blueprint(blueprint)
+    app.register_blueprint(docs_assets)  # plain Flask: not part of the API's spec
     app.register_error_handler(CronwellError, _handle_domain_error)
     app.register_error_handler(Exception, _handle_unexpected)
     app.before_request(_check_access)

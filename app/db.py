@@ -54,6 +54,20 @@ def upsert_insert(dialect: str, table: Any) -> Any:
     return sqlite.insert(table)
 
 
+def add_counts(connection: Connection, table: Any, keys: list[str], rows: list[dict]) -> None:
+    """Add each row's ``count`` to ``table``'s row with the same ``keys`` (made at 0 when
+    there is none), in one statement."""
+    if not rows:
+        return
+    upsert = upsert_insert(connection.dialect.name, table)
+    connection.execute(
+        upsert.on_conflict_do_update(
+            index_elements=keys, set_={"count": table.c.count + upsert.excluded["count"]}
+        ),
+        rows,
+    )
+
+
 class UTCDateTime(TypeDecorator):
     """A timestamp stored as naive UTC and always returned UTC-aware."""
 

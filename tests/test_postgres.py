@@ -1,10 +1,11 @@
 """CRONWELL_DATABASE_URL=postgresql+psycopg://...: two instances, one database, one leader."""
 
+import json
 import time
 
 import pytest
 
-from tests.support import wait_for
+from tests.support import run_and_wait, scrape, wait_for
 from tests.test_many_workers import assert_once_per_fire
 
 
@@ -118,3 +119,46 @@ def test_instances_starting_together_on_a_new_database_all_come_up(
     for service in services:
         service.wait_healthy()
         assert service.get("/api/jobs").status_code == 200
+
+
+def test_notifications_and_metrics_on_postgresql(pair, target):
+    """The outbox, the counts and the failing flag on PostgreSQL: a failure notifies once,
+    then a recovery; both instances' /metrics say the same."""
+    first, second = pair
+    marker = f"pg-notify-{time.time_ns()}"
+    created = first.post(
+        "/api/jobs",
+        json={
+            "id": "pg-notify",
+            "name": "n",
+            "type": "http",
+            "schedule": "1h",
+            "configuration": {"url": target.url("/status/500")},
+            "notify": {"urls": [target.url(f"/hook/{marker}")]},
+        },
+    )
+    assert created.status_code == 201, created.text
+    assert run_and_wait(second, "pg-notify")["status"] == "failed"
+    first.patch("/api/jobs/pg-notify", json={"configuration": {"url": target.url("/ok")}})
+    assert run_and_wait(first, "pg-notify")["status"] == "success"
+    wait_for(lambda: len(target.hits_for(marker)) == 2, timeout=10)
+    events = [json.loads(h["body"])["event"] for h in target.hits_for(marker)]
+    assert events == ["failure", "recovery"]
+
+    def totals(instance) -> dict:
+        return {
+            (s.labels["job_id"], s.labels["status"]): s.value
+            for s in scrape(instance, "cronwell_executions_total")
+        }
+
+    assert totals(first)[("pg-notify", "failed")] == 1
+    assert totals(first) == totals(second)
+    sent = wait_for(
+        lambda: (
+            {s.labels["status"]: s.value for s in scrape(first, "cronwell_notifications_total")}[
+                "sent"
+            ]
+            == 2
+        )
+    )
+    assert sent

@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select, update
 
-from app.db import Database, make_engine, upsert_insert, utcnow
+from app.db import Database, add_counts, make_engine, utcnow
 from app.logs import configure_logging, run_fields
 from app.models import Execution, Job, Notification, NotificationCount
 from app.notify import messages
@@ -204,18 +204,22 @@ class Sender:
                     seconds=first_wait * 2 ** (attempts - 1)
                 )
             rows.append(row)
-            self._log(item, attempts, delivery)
         tries = collections.Counter("sent" if d.ok else "failed" for _, d in finished)
-        with self.db.write_connection() as connection:
-            connection.execute(_RESULT, rows)
-            upsert = upsert_insert(connection.dialect.name, counts)
-            connection.execute(
-                upsert.on_conflict_do_update(
-                    index_elements=["status"],
-                    set_={"count": counts.c.count + upsert.excluded["count"]},
-                ),
-                [{"status": status, "count": n} for status, n in tries.items()],
-            )
+        try:
+            with self.db.write_connection() as connection:
+                connection.execute(_RESULT, rows)
+                add_counts(
+                    connection,
+                    counts,
+                    ["status"],
+                    [{"status": s, "count": n} for s, n in tries.items()],
+                )
+        except Exception:
+            for pair in finished:  # written in the next round
+                self._done.put(pair)
+            raise
+        for item, delivery in finished:
+            self._log(item, item.attempts + 1, delivery)
         self._in_flight.difference_update(item.id for item, _ in finished)
 
     def _log(self, item: Outgoing, attempts: int, delivery: Delivery) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from app.db import upsert_insert, utcnow
+from app.db import add_counts, utcnow
 from app.models import FAILED_STATUSES, ExecutionCount, Job, Notification
 
 DEFAULT_NOTIFY_ON = ("failure", "recovery", "missed")
@@ -55,12 +55,10 @@ def settle(connection: Connection, finals: Sequence[Final], settings: Mapping[st
     if not finals:
         return 0
     tally = collections.Counter((final.job_id, final.status) for final in finals)
-    upsert = upsert_insert(connection.dialect.name, counts)
-    connection.execute(
-        upsert.on_conflict_do_update(
-            index_elements=["job_id", "status"],
-            set_={"count": counts.c.count + upsert.excluded["count"]},
-        ),
+    add_counts(
+        connection,
+        counts,
+        ["job_id", "status"],
         [{"job_id": j, "status": s, "count": n} for (j, s), n in tally.items()],
     )
     return _notify(connection, finals, settings)

@@ -139,6 +139,7 @@ def test_notifications_and_metrics_on_postgresql(pair, target):
     )
     assert created.status_code == 201, created.text
     assert run_and_wait(second, "pg-notify")["status"] == "failed"
+    wait_for(lambda: target.hits_for(marker), timeout=10)  # (tries run side by side)
     first.patch("/api/jobs/pg-notify", json={"configuration": {"url": target.url("/ok")}})
     assert run_and_wait(first, "pg-notify")["status"] == "success"
     wait_for(lambda: len(target.hits_for(marker)) == 2, timeout=10)

@@ -37,8 +37,10 @@ ALL_STATUSES = ("queued", "running", *FINAL_STATUSES)
 RAN_STATUSES = ("success", "failed", "timeout", "cancelled", "interrupted")
 FAILED_STATUSES = ("failed", "timeout", "interrupted")
 TRIGGERS = ("schedule", "manual", "retry")
-#: What a run can tell people about (see app/scheduler/finals.py), and the default choice.
+#: What a run can tell people about (see app/scheduler/finals.py), and the default choice
+#: (app/config.py's NOTIFY_ON says the same).
 NOTIFY_EVENTS = ("failure", "recovery", "missed", "success")
+DEFAULT_NOTIFY_ON = ("failure", "recovery", "missed")
 NOTIFICATION_STATUSES = ("pending", "sent", "failed")
 
 
@@ -102,14 +104,6 @@ class Job(Base):
     __allow_unmapped__ = True
     next_run_at: dt.datetime | None = None
     recent_executions: list[Execution] | None = None
-
-    @property
-    def is_schedulable(self) -> bool:
-        return self.is_enabled and self.deleted_at is None
-
-    @property
-    def schedule_changed_at(self) -> dt.datetime:
-        return schedule_changed_at(self)
 
 
 def schedule_changed_at(job: Any) -> dt.datetime:

@@ -10,12 +10,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 from app.jobtypes.base import RunContext
 from app.jobtypes.client import Request, RequestFailed, perform_request
 from app.notify.messages import Message
-from app.notify.urls import HTTP_SCHEMES
+from app.notify.urls import is_http, without_userinfo
 
 #: Characters of a receiver's answer kept in an error message.
 ANSWER_SHOWN = 200
@@ -32,7 +31,7 @@ def deliver(url: str, message: Message, settings: Mapping[str, Any]) -> Delivery
     """Send ``message`` to ``url`` within NOTIFY_TIMEOUT_SECONDS; never raises."""
     timeout = float(settings.get("NOTIFY_TIMEOUT_SECONDS", 10))
     try:
-        if url.partition("://")[0].lower() in HTTP_SCHEMES:
+        if is_http(url):
             return _post(url, message, settings, timeout)
         return _apprise(url, message, timeout)
     except Exception as exc:  # a plugin's own bug must not end the sender
@@ -49,13 +48,7 @@ def _post(url: str, message: Message, settings: Mapping[str, Any], timeout: floa
         deadline=time.monotonic() + timeout,
         settings=settings,
     )
-    parts = urlsplit(url)
-    auth = None
-    if parts.username is not None:  # user:password@ in the URL: basic auth, as curl does
-        auth = (unquote(parts.username), unquote(parts.password or ""))
-        host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
-        netloc = f"{host}:{parts.port}" if parts.port else str(host)
-        url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    url, auth = without_userinfo(url)  # user:password@ in the URL: basic auth, as curl does
     request = Request(
         url=url,
         method="POST",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 HTTP_SCHEMES = ("http", "https")
 MAX_URLS = 10
@@ -20,6 +20,21 @@ MASK = "****"
 #: A path segment that reads like a key: long, with letters and digits (Slack and
 #: Discord webhook tokens, healthchecks.io UUIDs).
 _SECRET_SEGMENT = re.compile(r"^(?=.*[0-9])(?=.*[A-Za-z])[A-Za-z0-9_\-]{16,}$")
+
+
+def is_http(url: str) -> bool:
+    """An http(s) URL (the contract's JSON body), not one for apprise."""
+    return url.partition("://")[0].lower() in HTTP_SCHEMES
+
+
+def without_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """An http(s) URL without its ``user:password@``, and those (None: it had none)."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, None
+    netloc = _host_port(parts)
+    auth = (unquote(parts.username), unquote(parts.password or ""))
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), auth
 
 
 def problem_with(url: str) -> str | None:
@@ -31,7 +46,7 @@ def problem_with(url: str) -> str | None:
     scheme = url.partition("://")[0].lower() if "://" in url else ""
     if not scheme:
         return f"{_shown(url)!r} has no scheme (http://, https://, slack://, mailto://, ...)."
-    if scheme in HTTP_SCHEMES:
+    if is_http(url):
         try:
             host = urlsplit(url).hostname
         except ValueError as exc:
@@ -54,25 +69,21 @@ def problems_with(urls: Sequence[str]) -> list[str]:
 
 def mask(url: str) -> str:
     """``url`` with its password, tokens and keys replaced by ``****``."""
-    scheme = url.partition("://")[0].lower()
-    if scheme not in HTTP_SCHEMES:
+    if not is_http(url):
         plugin = _apprise_plugin(url)
         return plugin.url(privacy=True) if plugin is not None else _shown(url)
     try:
         parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
+        netloc = _host_port(parts)
     except ValueError:
         return _shown(url)
-    user = ""
     if parts.username is not None:
-        user = parts.username + (f":{MASK}" if parts.password is not None else "") + "@"
-    if ":" in host:
-        host = f"[{host}]"
+        user = parts.username + (f":{MASK}" if parts.password is not None else "")
+        netloc = f"{user}@{netloc}"
     path = "/".join(MASK if _SECRET_SEGMENT.match(s) else s for s in parts.path.split("/"))
     pairs = [(key, MASK) for key, _ in parse_qsl(parts.query, keep_blank_values=True)]
     query = urlencode(pairs, safe="*")
-    return urlunsplit((parts.scheme, f"{user}{host}{port}", path, query, ""))
+    return urlunsplit((parts.scheme, netloc, path, query, ""))
 
 
 def keep_unmasked(given: Sequence[str], current: Sequence[str]) -> list[str]:
@@ -80,6 +91,14 @@ def keep_unmasked(given: Sequence[str], current: Sequence[str]) -> list[str]:
     that one: a client that sends back a job as it read it keeps its secrets."""
     masked = {mask(url): url for url in current}
     return [masked.get(url, url) for url in given]
+
+
+def _host_port(parts: SplitResult) -> str:
+    """``host:port`` of a split URL, without its userinfo (an IPv6 host in brackets)."""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{parts.port}" if parts.port else host
 
 
 def _shown(url: str) -> str:

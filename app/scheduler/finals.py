@@ -27,9 +27,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from app.db import add_counts, utcnow
-from app.models import FAILED_STATUSES, ExecutionCount, Job, Notification
+from app.models import DEFAULT_NOTIFY_ON, FAILED_STATUSES, ExecutionCount, Job, Notification
 
-DEFAULT_NOTIFY_ON = ("failure", "recovery", "missed")
 #: The final statuses that can call for a notification.
 _EVENTFUL = ("success", "missed", *FAILED_STATUSES)
 counts = ExecutionCount.__table__

@@ -52,10 +52,8 @@ def recover_interrupted(db: Database, settings: Mapping[str, Any]) -> int:
             )
             .returning(Execution.id, Execution.job_id)
         ).all()
-        finals = [Final(e, j, "interrupted") for e, j, _ in running]
-        settle(
-            session.connection(), finals + [Final(e, j, "interrupted") for e, j in queued], settings
-        )
+        ended = [(e, j) for e, j, _ in running] + [(e, j) for e, j in queued]
+        settle(session.connection(), [Final(e, j, "interrupted") for e, j in ended], settings)
     if running:
         killed = kill_orphans({execution_id for execution_id, _, _ in running})
         if killed:

@@ -214,7 +214,6 @@ class SchedulerManager:
             now = time.monotonic()
             try:
                 self.sync.apply_pending()
-                self.sender.check()
                 if now - last_beat >= HEARTBEAT_SECONDS:
                     last_beat = now
                     leader.write_leader_record(self.db, self.leading_since)
@@ -223,3 +222,7 @@ class SchedulerManager:
                     prune_history(self.db, self.runner.take_finished_jobs(), history_limit)
             except Exception:
                 logger.exception("Scheduler upkeep failed")
+            try:  # on its own: a failure here must not cost a heartbeat
+                self.sender.check()
+            except Exception:
+                logger.exception("Starting the notification sender failed")

@@ -8,11 +8,10 @@ from typing import Any
 from sqlalchemy import select
 
 from app.errors import DeliveryFailed, ValidationFailed
-from app.models import NOTIFY_EVENTS, Execution, Notification
+from app.models import DEFAULT_NOTIFY_ON, NOTIFY_EVENTS, Execution, Notification
 from app.notify import messages, urls
 from app.notify.delivery import Delivery, deliver
 from app.runtime import Runtime
-from app.scheduler.finals import DEFAULT_NOTIFY_ON
 
 #: What a job may be told about, and its default choice.
 EVENTS = NOTIFY_EVENTS

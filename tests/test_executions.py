@@ -59,3 +59,34 @@ def test_cancel_of_a_queued_retry_records_cancelled(service, make_job, target):
     assert retry["attempt"] == 2
     response = service.post(f"/api/jobs/{job['id']}/executions/{retry['id']}/cancel")
     assert response.status_code == 202 and response.json()["status"] == "cancelled"
+
+
+def test_a_running_shell_run_s_output_is_readable_as_it_prints(service, make_job, tmp_path):
+    go_on = tmp_path / "go-on"
+    command = (
+        "echo first line; echo second line; "
+        f"i=0; while [ ! -e {go_on} ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i+1)); done; "
+        "echo last line"
+    )
+    job = make_job(type="shell", configuration={"command": command})
+    run = service.post(f"/api/jobs/{job['id']}/run").json()
+    url = f"/api/jobs/{job['id']}/executions/{run['id']}"
+    # Within about a second of printing, while the command still runs.
+    live = wait_for(lambda: (e := service.get(url).json())["output"] and e, timeout=3)
+    assert live["status"] == "running"
+    assert live["output"] == "first line\nsecond line\n"
+    go_on.touch()
+    done = wait_for(lambda: (e := service.get(url).json())["status"] == "success" and e)
+    assert done["output"] == "first line\nsecond line\nlast line\n"
+
+
+def test_a_timed_out_shell_run_keeps_what_it_printed(service, make_job):
+    job = make_job(
+        type="shell",
+        configuration={"command": "echo before the deadline; sleep 30"},
+        max_duration_seconds=1,
+    )
+    run = service.post(f"/api/jobs/{job['id']}/run").json()
+    url = f"/api/jobs/{job['id']}/executions/{run['id']}"
+    done = wait_for(lambda: (e := service.get(url).json())["status"] == "timeout" and e)
+    assert done["output"] == "before the deadline\n"

@@ -34,6 +34,9 @@ class RunContext:
     deadline: float  # time.monotonic() value
     settings: Mapping[str, Any]
     cancelled: threading.Event = field(default_factory=threading.Event)
+    #: What the run has printed so far: a handler that streams output (``shell``) feeds
+    #: it, and the recorder writes it to the running row about twice a second.
+    output: OutputTail = field(default_factory=lambda: OutputTail())
     _on_cancel: list[Callable[[], None]] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -82,21 +85,36 @@ class RunResult:
 
 
 class OutputTail:
-    """Keeps the last OUTPUT_LIMIT bytes of a stream and whether anything was dropped."""
+    """Keeps the last OUTPUT_LIMIT bytes of a stream and whether anything was dropped.
+
+    Fed by the handler's reader thread and read, while the run goes, by the recorder
+    (the live output of a running row): ``version`` counts the feeds, so a reader can tell
+    whether anything came since it last looked.
+    """
 
     def __init__(self, limit: int = OUTPUT_LIMIT) -> None:
         self.limit = limit
         self.buffer = bytearray()
         self.truncated = False
+        self.version = 0
+        self._lock = threading.Lock()
 
     def feed(self, chunk: bytes) -> None:
-        self.buffer.extend(chunk)
-        if len(self.buffer) > self.limit:
-            del self.buffer[: len(self.buffer) - self.limit]
-            self.truncated = True
+        with self._lock:
+            self.buffer.extend(chunk)
+            if len(self.buffer) > self.limit:
+                del self.buffer[: len(self.buffer) - self.limit]
+                self.truncated = True
+            self.version += 1
+
+    def snapshot(self) -> tuple[int, str, bool]:
+        """(version, text, truncated) as of now."""
+        with self._lock:
+            data, version, truncated = bytes(self.buffer), self.version, self.truncated
+        return version, data.decode("utf-8", errors="replace"), truncated
 
     def text(self) -> str:
-        return self.buffer.decode("utf-8", errors="replace")
+        return self.snapshot()[1]
 
 
 class JobType:

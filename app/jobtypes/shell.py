@@ -91,7 +91,7 @@ class ShellJobType(JobType):
             )
         except OSError as exc:
             return RunResult(ok=False, error=f"Could not start the command: {exc}")
-        tail = OutputTail()
+        tail = context.output
         reader = threading.Thread(target=self._read, args=(proc, tail), daemon=True)
         reader.start()
         stopped_by = None

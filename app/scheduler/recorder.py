@@ -7,6 +7,10 @@ size: per-row ORM work was the bottleneck of a burst. It never holds a record ba
 run's row reads ``running`` as soon as the batch it is in is written, which takes
 milliseconds. Each row is still guarded: a start or a skip applies only to a row that is
 ``queued``, an outcome only to one that is ``running`` (as the batch itself leaves them).
+
+A running attempt's output is written along the way: while any attempt that streams its
+output (``shell``) runs, the thread wakes every :data:`LIVE_OUTPUT_SECONDS` and adds what
+changed to its batch, one UPDATE for all of them, never a write per line.
 """
 
 from __future__ import annotations
@@ -23,14 +27,17 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from app.db import Database
-from app.jobtypes.base import RunResult
+from app.jobtypes.base import OutputTail, RunResult
 from app.models import FAILED_STATUSES, RAN_STATUSES, Execution, Job
 from app.scheduler.finals import Final, settle
-from app.scheduler.stages import Record, SkipRecord, StartRecord
+from app.scheduler.stages import OutputRecord, Record, SkipRecord, StartRecord
 
 logger = logging.getLogger("cronwell.recorder")
 #: Records written in one transaction at most.
 BATCH_LIMIT = 1000
+#: How often a running attempt's output is written while it changes (it is at most
+#: about this old, plus a write, when read).
+LIVE_OUTPUT_SECONDS = 0.5
 
 executions = Execution.__table__
 jobs = Job.__table__
@@ -74,6 +81,7 @@ def record(
     starts: list[dict[str, Any]] = []
     skips: list[dict[str, Any]] = []
     outcomes: list[dict[str, Any]] = []
+    outputs: list[dict[str, Any]] = []
     retries: list[dict[str, Any]] = []
     per_job: dict[str, dict[str, Any]] = {}
     lost: set[int] = set()
@@ -86,6 +94,16 @@ def record(
                 state[item.execution_id] = "running"
             else:
                 lost.add(item.execution_id)
+            continue
+        if isinstance(item, OutputRecord):
+            if current == "running":
+                outputs.append(
+                    {
+                        "b_id": item.execution_id,
+                        "b_output": item.output,
+                        "b_output_truncated": item.output_truncated,
+                    }
+                )
             continue
         if isinstance(item, SkipRecord):
             if current == "queued":
@@ -171,6 +189,13 @@ def record(
             ),
             skips,
         )
+    if outputs:
+        connection.execute(
+            update(executions)
+            .where(row, executions.c.status == "running")
+            .values(output=bindparam("b_output"), output_truncated=bindparam("b_output_truncated")),
+            outputs,
+        )
     if outcomes:
         connection.execute(
             update(executions)
@@ -247,6 +272,10 @@ class Recorder:
         self.on_written = on_written
         self._queue: queue.SimpleQueue[Entry | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        # Running attempts' output (read by this thread only): execution id -> (its tail,
+        # the version last written).
+        self._live: dict[int, tuple[OutputTail, int]] = {}
+        self._next_output = 0.0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="cronwell-recorder", daemon=True)
@@ -264,8 +293,11 @@ class Recorder:
 
     def _loop(self) -> None:
         while True:
-            first = self._queue.get()
-            batch = [] if first is None else [first]
+            try:
+                first = self._queue.get(timeout=LIVE_OUTPUT_SECONDS if self._live else None)
+            except queue.Empty:
+                first = ()
+            batch = [first] if isinstance(first, Entry) else []
             ending = first is None
             while not ending and len(batch) < BATCH_LIMIT:
                 try:
@@ -280,11 +312,44 @@ class Recorder:
             # output) make a long write, and the runs it holds would read queued meanwhile.
             starts = [entry for entry in batch if isinstance(entry.record, StartRecord)]
             rest = [entry for entry in batch if not isinstance(entry.record, StartRecord)]
-            for part in (starts, rest):
-                if part:
-                    self.on_written(part, self._write(part))
+            if starts:
+                lost = self._write(starts)
+                self._follow(starts, lost)
+                self.on_written(starts, lost)
+            self._follow(rest, set())
+            outputs = self._changed_outputs()
+            if rest or outputs:
+                lost = self._write(rest + outputs)
+                if rest:
+                    self.on_written(rest, lost)
             if ending:
                 return
+
+    def _follow(self, entries: list[Entry], lost: set[int]) -> None:
+        """Start following the output of attempts whose start was written; stop with
+        their outcome (or a start that found the row no longer queued)."""
+        for entry in entries:
+            execution_id = entry.record.execution_id
+            if isinstance(entry.record, StartRecord) and execution_id not in lost:
+                if entry.attempt is not None:
+                    self._live[execution_id] = (entry.attempt.context.output, 0)
+            else:
+                self._live.pop(execution_id, None)
+
+    def _changed_outputs(self) -> list[Entry]:
+        """An OutputRecord for each followed attempt that printed since its last write,
+        at most every LIVE_OUTPUT_SECONDS."""
+        now = time.monotonic()
+        if not self._live or now < self._next_output:
+            return []
+        self._next_output = now + LIVE_OUTPUT_SECONDS
+        changed = []
+        for execution_id, (tail, written) in list(self._live.items()):
+            if tail.version != written:
+                version, text, truncated = tail.snapshot()
+                self._live[execution_id] = (tail, version)
+                changed.append(Entry(OutputRecord(execution_id, text, truncated)))
+        return changed
 
     def _write(self, batch: list[Entry]) -> set[int]:
         """Write a batch, trying again on errors (a locked or restarting database)."""
@@ -303,14 +368,15 @@ class Recorder:
 
 def attach_late_output(db: Database, execution_id: int, result: RunResult) -> None:
     """Keep what a handler reported after its attempt was recorded (timed out or
-    cancelled): its output and result, where the row has none."""
+    cancelled): its output (all of it: the row holds what was printed by the outcome),
+    and its result where the row has none."""
     row = executions.c.id == execution_id
     try:
         with db.write_connection() as connection:
             if result.output:
                 connection.execute(
                     update(executions)
-                    .where(row, executions.c.output.is_(None))
+                    .where(row)
                     .values(output=result.output, output_truncated=result.output_truncated)
                 )
             if result.result:

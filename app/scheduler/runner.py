@@ -362,6 +362,7 @@ class Runner:
         if status in ("failed", "timeout") and attempt.attempt <= attempt.retry_count:
             delay = attempt.retry_delay * 2 ** (attempt.attempt - 1)
             retry_at = finished_at + dt.timedelta(seconds=delay)
+        _, live_output, live_truncated = attempt.context.output.snapshot()
         outcome = OutcomeRecord(
             execution_id=attempt.execution_id,
             job_id=attempt.job_id,
@@ -370,8 +371,10 @@ class Runner:
             finished_at=finished_at,
             duration_ms=int((time.monotonic() - attempt.started_mono) * 1000),
             result=result.result or None,
-            output=result.output,
-            output_truncated=result.output_truncated,
+            # A handler still running (timed out, cancelled) has reported nothing yet:
+            # what it printed so far stands until it returns (attach_late_output).
+            output=result.output if result.output is not None else live_output or None,
+            output_truncated=result.output_truncated or live_truncated,
             error=result.error,
             retry_at=retry_at,
             attempt=attempt.attempt,

@@ -3,7 +3,8 @@
 The pass (:mod:`app.scheduler.passes`) makes :class:`Fire` values; the intake writes them
 as rows and gives the runner a :class:`RunSpec` for each row to start; the runner and its
 workers hand the recorder a :class:`StartRecord`, :class:`SkipRecord` or
-:class:`OutcomeRecord` for each transition of a row.
+:class:`OutcomeRecord` for each transition of a row, and the recorder adds an
+:class:`OutputRecord` now and then for a running attempt that prints.
 """
 
 from __future__ import annotations
@@ -79,4 +80,13 @@ class OutcomeRecord:
     retry_of: int | None = None
 
 
-Record = StartRecord | SkipRecord | OutcomeRecord
+@dataclass(frozen=True)
+class OutputRecord:
+    """What a running attempt has printed so far (its row's live ``output``)."""
+
+    execution_id: int
+    output: str
+    output_truncated: bool
+
+
+Record = StartRecord | SkipRecord | OutcomeRecord | OutputRecord

@@ -1,4 +1,4 @@
-"""Cronwell: create_app() wires config -> database -> job types -> API -> scheduler."""
+"""Cronwell: create_app() wires config -> database -> job types -> API and UI -> scheduler."""
 
 from __future__ import annotations
 
@@ -68,6 +68,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.runtime import Runtime
     from app.scheduler.manager import SchedulerManager
     from app.services.notifications import check_defaults as check_notify_defaults
+    from app.ui import init_app as init_ui
 
     app = Flask(__name__, instance_relative_config=True)
     configure(app, test_config)
@@ -85,6 +86,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         init_api(app)
+    init_ui(app)
     if app.config["SCHEDULER_AUTOSTART"]:
         runtime.start()
     return app

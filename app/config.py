@@ -55,8 +55,12 @@ LOG_FORMAT = "text"
 # POST; slack://, mailto://, ntfy://, ... go through apprise), and for which events.
 NOTIFY_URLS: list[str] = []
 NOTIFY_ON = ["failure", "recovery", "missed"]
-# The service's address as people reach it: notifications link to the run's page.
+# The service's address as people reach it: notifications link to the run's page. An
+# https:// address also marks the UI's session cookie Secure.
 PUBLIC_URL: str | None = None
+# Signs the web UI's session cookies. Unset: a random key made once and kept in
+# instance/secret_key (set it when several hosts serve one database).
+SECRET_KEY: str | None = None
 # Seconds one notification try may take; tries in all before a notification is
 # `failed`; the wait after the first failed try (doubling after each).
 NOTIFY_TIMEOUT_SECONDS = 10

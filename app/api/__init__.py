@@ -52,6 +52,14 @@ def _flatten(messages: Any) -> dict[str, list[str]]:
     return flat
 
 
+def field_errors(messages: dict) -> dict[str, list[str]]:
+    """A marshmallow error dict as dotted field names ({"notify.on.0": [...]}): what the
+    API answers with, and what the UI shows next to each field."""
+    flat: dict[str, list[str]] = {}
+    _flatten_into(flat, "", messages)
+    return flat
+
+
 def _flatten_into(flat: dict[str, list[str]], prefix: str, errors: dict) -> None:
     for field, value in errors.items():
         name = "_body" if field == "_schema" and not prefix else str(field)

@@ -117,10 +117,13 @@ class Schedule:
             return IntervalTrigger(seconds=seconds, start_date=start, timezone=UTC)
         return DateTrigger(run_date=dt.datetime.fromisoformat(self.config["run_at"]), timezone=UTC)
 
-    def next_fire_times(self, count: int, now: dt.datetime | None = None) -> list[dt.datetime]:
-        """The next ``count`` fire times after ``now`` (UTC-aware)."""
+    def next_fire_times(
+        self, count: int, now: dt.datetime | None = None, since: dt.datetime | None = None
+    ) -> list[dt.datetime]:
+        """The next ``count`` fire times after ``now`` (UTC-aware); an interval counts from
+        ``since`` (its job's last schedule change), else from now."""
         now = now or dt.datetime.now(UTC)
-        trigger = self.trigger()
+        trigger = self.trigger(since)
         times: list[dt.datetime] = []
         previous = None
         while len(times) < count:

@@ -87,11 +87,17 @@ def run_now(rt: Runtime, job_id: str, idempotency_key: str | None = None) -> tup
 
 
 def list_executions(
-    rt: Runtime, job_id: str, status: str | None, page: int, page_size: int
+    rt: Runtime,
+    job_id: str,
+    status: str | None,
+    page: int,
+    page_size: int,
+    *,
+    include_deleted: bool = False,
 ) -> tuple[list[Execution], int]:
     """A page of the job's executions, newest first, and their total."""
     with rt.db.read() as session:
-        load_job(session, job_id)
+        load_job(session, job_id, include_deleted=include_deleted)
         conditions = [Execution.job_id == job_id]
         if status:
             conditions.append(Execution.status == status)
@@ -107,18 +113,22 @@ def list_executions(
         return list(items), int(total or 0)
 
 
-def _load_execution(session, job_id: str, execution_id: int) -> Execution:
+def _load_execution(
+    session, job_id: str, execution_id: int, include_deleted: bool = False
+) -> Execution:
     """The job's execution ``execution_id``; ExecutionNotFound if there is none."""
-    load_job(session, job_id)
+    load_job(session, job_id, include_deleted=include_deleted)
     execution = session.get(Execution, execution_id) if 0 < execution_id <= MAX_ID else None
     if execution is None or execution.job_id != job_id:
         raise ExecutionNotFound(job_id, execution_id)
     return execution
 
 
-def get_execution(rt: Runtime, job_id: str, execution_id: int) -> Execution:
+def get_execution(
+    rt: Runtime, job_id: str, execution_id: int, *, include_deleted: bool = False
+) -> Execution:
     with rt.db.read() as session:
-        execution = _load_execution(session, job_id, execution_id)
+        execution = _load_execution(session, job_id, execution_id, include_deleted)
         notifications.attach(session, [execution])
         return execution
 

@@ -200,9 +200,9 @@ def load_job(session, job_id: str, *, include_deleted: bool = False) -> Job:
     return _attach_next_run(*row)
 
 
-def get_job(rt: Runtime, job_id: str) -> Job:
+def get_job(rt: Runtime, job_id: str, *, include_deleted: bool = False) -> Job:
     with rt.db.read() as session:
-        return load_job(session, job_id)
+        return load_job(session, job_id, include_deleted=include_deleted)
 
 
 def get_job_with_recent(rt: Runtime, job_id: str) -> tuple[Job, list[Execution]]:

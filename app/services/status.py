@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import case, func, select, text
 
-from app.models import Execution, Job
+from app.models import Execution, Job, schedule_changed_at
 from app.runtime import Runtime
 from app.scheduler.describe import schedule_description, schedule_warnings
-from app.services.jobs import resolve_schedule
+from app.scheduler.schedules import Schedule
+from app.services.jobs import resolve_schedule, schedule_of
 from app.version import __version__
 
 
@@ -91,13 +93,23 @@ def preview_schedule(rt: Runtime, data: dict[str, Any]) -> Preview:
     timezone = data.get("timezone") or rt.settings["TIMEZONE"]
     schedule = resolve_schedule(data, timezone)
     assert schedule is not None
+    return _preview(schedule, data.get("count", 5))
+
+
+def job_fires(job: Job, count: int) -> Preview:
+    """A job's next ``count`` fire times as its schedule has them (an interval counts
+    from the job's last schedule change, as the scheduler does), with the warnings."""
+    return _preview(schedule_of(job), count, since=schedule_changed_at(job))
+
+
+def _preview(schedule: Schedule, count: int, since: dt.datetime | None = None) -> Preview:
     return Preview(
         schedule=schedule.text,
         schedule_type=schedule.type,
         schedule_config=schedule.config,
-        timezone=timezone,
+        timezone=schedule.timezone,
         description=schedule_description(schedule),
-        next_run_times=schedule.next_fire_times(data.get("count", 5)),
+        next_run_times=schedule.next_fire_times(count, since=since),
         warnings=schedule_warnings(schedule),
     )
 

@@ -1,0 +1,115 @@
+"""Signing in to the UI: with CRONWELL_API_TOKEN set, the token is asked for once and the
+session cookie (signed, HttpOnly, SameSite=Lax, Secure under https) says it was given.
+
+The session keeps an HMAC of the token, not the token: changing the token ends every
+session, and the cookie (readable by its holder) gives nothing away.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from urllib.parse import urlsplit
+
+from flask import (
+    Flask,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.wrappers import Response
+
+from app.ui.blueprint import bp, csrf
+
+SESSION_KEY = "signed_in"
+
+
+class UiSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, marked Secure when the page came over https (or the
+    service's PUBLIC_URL is https), as well as when SESSION_COOKIE_SECURE says so."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        public_url = str(app.config.get("PUBLIC_URL") or "")
+        return (
+            super().get_cookie_secure(app)
+            or request.is_secure
+            or public_url.lower().startswith("https://")
+        )
+
+
+def _fingerprint(token: str) -> str:
+    key = str(current_app.secret_key).encode()
+    return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
+
+
+def token_required() -> bool:
+    return bool(current_app.config.get("API_TOKEN"))
+
+
+def signed_in() -> bool:
+    if not token_required():
+        return True
+    given = session.get(SESSION_KEY)
+    expected = _fingerprint(str(current_app.config["API_TOKEN"]))
+    return isinstance(given, str) and hmac.compare_digest(given, expected)
+
+
+def local_target(target: str | None, default: str) -> str:
+    """``target`` if it is a path of this UI (never another host), else ``default``."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/ui"):
+        return default
+    return target
+
+
+@bp.context_processor
+def sign_in_state() -> dict[str, bool]:
+    return {"ui_token_required": token_required()}
+
+
+@bp.before_request
+def require_sign_in() -> Response | None:
+    """Every UI page but the login page and the static files needs a signed-in session."""
+    if request.endpoint in ("ui.login", "ui.static") or signed_in():
+        return None
+    return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
+
+
+@bp.before_request
+def protect_forms() -> None:
+    """Every UI form (a POST) carries the session's CSRF token; Flask-WTF checks it."""
+    if request.method == "POST":
+        csrf.protect()
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | str:
+    """Ask for the API token; a right one starts a session."""
+    target = local_target(request.values.get("next"), url_for("ui.dashboard"))
+    if not token_required():
+        return redirect(target)
+    error = None
+    if request.method == "POST":
+        given = request.form.get("token", "")
+        if hmac.compare_digest(given.encode(), str(current_app.config["API_TOKEN"]).encode()):
+            session.clear()
+            session.permanent = True
+            session[SESSION_KEY] = _fingerprint(given)
+            return redirect(target)
+        error = "That is not the service's API token."
+    return render_template("login.html", error=error, next=target), 401 if error else 200
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """End the session."""
+    session.clear()
+    flash("Signed out.")
+    return redirect(url_for("ui.login") if token_required() else url_for("ui.dashboard"))

@@ -1,0 +1,93 @@
+"""How the UI shows values: times in a job's timezone (UTC on hover), durations, lateness.
+
+Plain functions, registered as Jinja filters by :func:`app.ui.init_app`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from markupsafe import Markup, escape
+
+#: The statuses shown as good, bad, going on and neither (each also says its word).
+STATUS_TONES = {
+    "success": "good",
+    "failed": "bad",
+    "timeout": "bad",
+    "interrupted": "bad",
+    "missed": "warn",
+    "skipped": "neutral",
+    "cancelled": "neutral",
+    "queued": "busy",
+    "running": "busy",
+}
+
+
+def _zone(name: str | None) -> dt.tzinfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def local_time(value: dt.datetime | None, timezone: str | None = None) -> Markup:
+    """A ``<time>`` element: the time in ``timezone``, with the UTC time on hover."""
+    if value is None:
+        return Markup('<span class="none">—</span>')
+    utc = value.astimezone(dt.UTC)
+    local = value.astimezone(_zone(timezone))
+    return Markup('<time datetime="{}" title="{} UTC">{}</time>').format(
+        utc.isoformat(),
+        utc.strftime("%Y-%m-%d %H:%M:%S"),
+        local.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    )
+
+
+def duration(ms: int | float | None) -> str:
+    """``ms`` milliseconds as people read them: 850 ms, 12.3 s, 4 min 05 s, 2 h 10 min."""
+    if ms is None:
+        return "—"
+    if ms < 1000:
+        return f"{int(ms)} ms"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def lateness(execution: Any) -> str:
+    """How long after its scheduled time a run started ("—" if it never started)."""
+    if execution.started_at is None or execution.scheduled_at is None:
+        return "—"
+    late = (execution.started_at - execution.scheduled_at).total_seconds() * 1000
+    return duration(max(late, 0))
+
+
+def status_badge(status: str | None) -> Markup:
+    """The status as a word on a coloured badge (never colour alone)."""
+    if status is None:
+        return Markup('<span class="status status-none">never run</span>')
+    tone = STATUS_TONES.get(status, "neutral")
+    return Markup('<span class="status status-{} tone-{}">{}</span>').format(
+        escape(status), tone, escape(status)
+    )
+
+
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+FILTERS = {
+    "local_time": local_time,
+    "duration": duration,
+    "lateness": lateness,
+    "status_badge": status_badge,
+    "pretty_json": pretty_json,
+}

@@ -1,0 +1,185 @@
+"""The job form: what it shows for a job, and the API's payload it makes when sent.
+
+The form's fields carry the API's field names, so that a refusal (from the API's schemas
+or from the services, the same validation the API answers with) lands next to its field:
+``configuration.url`` under "Configuration", ``notify.urls.0`` under "Notify URLs".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from marshmallow import Schema, ValidationError
+from werkzeug.datastructures import MultiDict
+
+from app.api import field_errors
+from app.models import DEFAULT_NOTIFY_ON, NOTIFY_EVENTS
+from app.services import notifications
+from app.services.jobs import schedule_text
+
+INTEGER_FIELDS = (
+    "max_duration_seconds",
+    "retry_count",
+    "retry_delay_seconds",
+    "misfire_grace_seconds",
+)
+#: Where an error about an API field is shown, when not under its own name.
+SHOWN_UNDER = {"schedule_type": "schedule", "schedule_config": "schedule", "_body": "form"}
+
+
+@dataclass
+class JobForm:
+    """What the form shows: its values (as text) and the errors under each field."""
+
+    values: dict[str, Any]
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    message: str | None = None
+
+    def error(self, name: str) -> list[str]:
+        return self.errors.get(name, [])
+
+
+def blank_form(defaults: Mapping[str, Any]) -> JobForm:
+    """The form for a new job."""
+    return JobForm(
+        {
+            "id": "",
+            "name": "",
+            "description": "",
+            "type": defaults["type"],
+            "schedule": "",
+            "timezone": defaults["timezone"],
+            "configuration": "{}",
+            "is_enabled": True,
+            "max_duration_seconds": "300",
+            "retry_count": "0",
+            "retry_delay_seconds": "10",
+            "overlap_policy": "skip",
+            "misfire_grace_seconds": "60",
+            "notify_defaults": True,
+            "notify_on": list(DEFAULT_NOTIFY_ON),
+            "notify_urls": "",
+        }
+    )
+
+
+def form_of(job: Any) -> JobForm:
+    """The form filled with ``job``'s definition (notification URLs masked)."""
+    notify = notifications.shown(job.notify)
+    return JobForm(
+        {
+            "id": job.id,
+            "name": job.name,
+            "description": job.description or "",
+            "type": job.type,
+            "schedule": schedule_text(job),
+            "timezone": job.timezone,
+            "configuration": json.dumps(job.configuration or {}, indent=2, ensure_ascii=False),
+            "is_enabled": job.is_enabled,
+            **{name: str(getattr(job, name)) for name in INTEGER_FIELDS},
+            "overlap_policy": job.overlap_policy,
+            "notify_defaults": notify is None,
+            "notify_on": list((notify or {}).get("on") or DEFAULT_NOTIFY_ON),
+            "notify_urls": "\n".join((notify or {}).get("urls") or []),
+        }
+    )
+
+
+def sent_form(form: MultiDict) -> JobForm:
+    """The form as it was sent (shown again, with its errors, when it is refused)."""
+    values: dict[str, Any] = {
+        name: form.get(name, "")
+        for name in (
+            "id",
+            "name",
+            "description",
+            "type",
+            "schedule",
+            "timezone",
+            "configuration",
+            "overlap_policy",
+            "notify_urls",
+            *INTEGER_FIELDS,
+        )
+    }
+    values["is_enabled"] = form.get("is_enabled") == "on"
+    values["notify_defaults"] = form.get("notify_defaults") == "on"
+    values["notify_on"] = form.getlist("notify_on")
+    return JobForm(values)
+
+
+def payload_of(form: JobForm, schema: Schema, *, creating: bool) -> dict[str, Any]:
+    """The API payload the form asks for, loaded by the API's own ``schema``.
+
+    Raises :class:`FormRefused` with the errors by field when the text does not parse or
+    the schema refuses it.
+    """
+    values = form.values
+    raw: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for name in ("name", "type", "schedule", "timezone", "overlap_policy"):
+        if values[name].strip():
+            raw[name] = values[name].strip()
+    if creating and values["id"].strip():
+        raw["id"] = values["id"].strip()
+    description = values["description"].strip()
+    if description or not creating:
+        raw["description"] = description or None
+    raw["is_enabled"] = values["is_enabled"]
+    for name in INTEGER_FIELDS:
+        text = values[name].strip()
+        if text:
+            try:
+                raw[name] = int(text)
+            except ValueError:
+                errors[name] = ["Not a valid integer."]
+    text = values["configuration"].strip()
+    if text:
+        try:
+            raw["configuration"] = json.loads(text)
+        except json.JSONDecodeError as exc:
+            errors["configuration"] = [f"Not valid JSON: {exc.msg} (line {exc.lineno})."]
+    if values["notify_defaults"]:
+        raw["notify"] = None
+    else:
+        urls = [line.strip() for line in values["notify_urls"].splitlines() if line.strip()]
+        raw["notify"] = {"on": values["notify_on"], "urls": urls}
+    try:
+        loaded = schema.load(raw)
+    except ValidationError as exc:
+        errors.update(field_errors(exc.normalized_messages()))
+    if errors:
+        raise FormRefused(errors)
+    return loaded
+
+
+class FormRefused(Exception):
+    """The form's values were refused: ``errors`` by API field name."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("The form was refused.")
+        self.errors = errors
+
+
+def errors_by_field(errors: Mapping[str, list[str]] | None) -> dict[str, list[str]]:
+    """API field names (``configuration.url``, ``notify.urls.0``) to the form field each
+    is shown under, with the part after the field's own name kept in the message."""
+    shown: dict[str, list[str]] = {}
+    for name, messages in (errors or {}).items():
+        head, _, rest = name.partition(".")
+        if head == "notify":
+            part, _, rest = rest.partition(".")
+            target = {"on": "notify_on", "urls": "notify_urls"}.get(part, "notify_urls")
+        else:
+            target = SHOWN_UNDER.get(head, head)
+        prefix = f"{rest}: " if rest and head == "configuration" else ""
+        if rest and head == "notify" and rest.isdigit():
+            prefix = f"#{int(rest) + 1}: "
+        shown.setdefault(target, []).extend(prefix + message for message in messages)
+    return shown
+
+
+NOTIFY_CHOICES = NOTIFY_EVENTS

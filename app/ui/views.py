@@ -1,0 +1,295 @@
+"""The UI's pages and actions. Each view reads its arguments, calls the services (the
+same ones the API calls, in-process) and renders a template; a live part of a page is an
+include that htmx fetches again (the same URL with an HX-Request header)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from zoneinfo import available_timezones
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from app.api import field_errors, runtime
+from app.api.jobs.schemas import JobCreateSchema, JobListArgs, JobUpdateSchema
+from app.errors import CronwellError, JobNotFound
+from app.models import ACTIVE_STATUSES, ALL_STATUSES
+from app.services import executions as executions_service
+from app.services import jobs as jobs_service
+from app.services import notifications, overview, status
+from app.ui import forms
+from app.ui.auth import local_target
+from app.ui.blueprint import bp
+
+logger = logging.getLogger("cronwell.ui")
+JOBS_PER_PAGE = 50
+RUNS_PER_PAGE = 20
+NEXT_FIRES = 5
+
+
+def _page(template: str, partial: str, **context: Any) -> Response:
+    """The whole page, or only its live part when htmx asks for it again."""
+    live = request.headers.get("HX-Request") == "true"
+    response = current_app.make_response(render_template(partial if live else template, **context))
+    response.vary.add("HX-Request")
+    return response
+
+
+def _back(default: str) -> Response:
+    return redirect(local_target(request.form.get("next"), default))
+
+
+def _page_number() -> int:
+    number = request.args.get("page", "1")
+    return int(number) if number.isdigit() and 0 < int(number) <= 1_000_000 else 1
+
+
+@bp.errorhandler(CronwellError)
+def domain_error(error: CronwellError) -> Response | tuple[str, int]:
+    """A refused action goes back with its message; a page that cannot be shown says why."""
+    if request.method == "POST":
+        flash(error.message, "error")
+        return _back(url_for("ui.jobs"))
+    return render_template("error.html", message=error.message), error.status
+
+
+@bp.route("/")
+def dashboard() -> Response:
+    """Job counts, runs going on now, the next fires, recent failures and misses."""
+    rt = runtime()
+    return _page(
+        "dashboard.html",
+        "_dashboard_live.html",
+        status=status.scheduler_status(rt),
+        active=overview.active_runs(rt),
+        upcoming=overview.upcoming_fires(rt),
+        problems=overview.recent_problems(rt),
+    )
+
+
+@bp.route("/jobs")
+def jobs() -> Response:
+    """The jobs as a table, searched, filtered and in pages."""
+    rt = runtime()
+    args = {k: v for k, v in request.args.items() if v and k in JobListArgs().fields}
+    args.pop("page_size", None)
+    try:
+        loaded = JobListArgs().load(args)
+        problem = None
+    except ValidationError as exc:
+        loaded = JobListArgs().load({})
+        problem = "; ".join(f"{k}: {' '.join(v)}" for k, v in field_errors(exc.messages).items())
+    page = loaded.pop("page")
+    loaded.pop("page_size")
+    found, total = jobs_service.list_jobs(
+        rt, jobs_service.JobFilters(**loaded), page, JOBS_PER_PAGE
+    )
+    return _page(
+        "jobs.html",
+        "_jobs_table.html",
+        jobs=found,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // JOBS_PER_PAGE)),
+        filters=args,
+        problem=problem,
+        types=rt.registry.names(),
+        statuses=ALL_STATUSES,
+    )
+
+
+def _form_page(form: forms.JobForm, job: Any = None, status_code: int = 200):
+    rt = runtime()
+    return (
+        render_template(
+            "job_form.html",
+            form=form,
+            job=job,
+            types=rt.registry.enabled_names(),
+            timezones=sorted(available_timezones()),
+            notify_events=forms.NOTIFY_CHOICES,
+        ),
+        status_code,
+    )
+
+
+def _save(job: Any = None):
+    """Create (``job`` None) or update from the form; refused: the form again, with each
+    error next to its field."""
+    rt = runtime()
+    form = forms.sent_form(request.form)
+    creating = job is None
+    try:
+        payload = forms.payload_of(
+            form, JobCreateSchema() if creating else JobUpdateSchema(), creating=creating
+        )
+        if creating:
+            saved = jobs_service.create_job(rt, payload)
+        else:
+            saved = jobs_service.update_job(rt, job.id, payload)
+    except forms.FormRefused as exc:
+        form.errors = forms.errors_by_field(exc.errors)
+    except JobNotFound:
+        raise
+    except CronwellError as exc:
+        form.errors = forms.errors_by_field(exc.errors or {"_body": [exc.message]})
+    else:
+        flash(f"Job {saved.name!r} {'created' if creating else 'saved'}.")
+        return redirect(url_for("ui.job", job_id=saved.id))
+    form.message = "The job was not saved: see the fields marked below."
+    return _form_page(form, job, 422)
+
+
+@bp.route("/jobs/new", methods=["GET", "POST"])
+def new_job():
+    """The form for a new job."""
+    if request.method == "POST":
+        return _save()
+    rt = runtime()
+    enabled = rt.registry.enabled_names()
+    default_type = "http" if "http" in enabled else (enabled[0] if enabled else "")
+    return _form_page(forms.blank_form({"type": default_type, "timezone": rt.settings["TIMEZONE"]}))
+
+
+@bp.route("/jobs/<job_id>/edit", methods=["GET", "POST"])
+def edit_job(job_id: str):
+    """The form with the job's definition."""
+    job = jobs_service.get_job(runtime(), job_id)
+    if request.method == "POST":
+        return _save(job)
+    return _form_page(forms.form_of(job), job)
+
+
+@bp.route("/jobs/<job_id>")
+def job(job_id: str) -> Response:
+    """Every field, the next fires, and the executions in pages."""
+    rt = runtime()
+    found = jobs_service.get_job(rt, job_id, include_deleted=True)
+    page = _page_number()
+    runs, total = executions_service.list_executions(
+        rt, job_id, None, page, RUNS_PER_PAGE, include_deleted=True
+    )
+    preview = None
+    if found.deleted_at is None:
+        preview = status.job_fires(found, NEXT_FIRES)
+    return _page(
+        "job.html",
+        "_job_live.html",
+        job=found,
+        runs=runs,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // RUNS_PER_PAGE)),
+        preview=preview,
+        description=jobs_service.describe_schedule(found),
+        schedule=jobs_service.schedule_text(found),
+        notify=notifications.shown(found.notify),
+    )
+
+
+@bp.route("/jobs/<job_id>/executions/<int:execution_id>")
+def execution(job_id: str, execution_id: int) -> Response:
+    """One run: status, times, result, error, output (followed while it runs)."""
+    rt = runtime()
+    found = jobs_service.get_job(rt, job_id, include_deleted=True)
+    run = executions_service.get_execution(rt, job_id, execution_id, include_deleted=True)
+    return _page(
+        "execution.html",
+        "_execution_live.html",
+        job=found,
+        run=run,
+        active=run.status in ACTIVE_STATUSES,
+    )
+
+
+@bp.route("/preview")
+def preview() -> str:
+    """The schedule typed so far: its description, next fire times and warnings."""
+    text = request.args.get("schedule", "").strip()
+    if not text:
+        return render_template("_preview.html", preview=None, error=None)
+    data = {"schedule": text[:200], "timezone": request.args.get("timezone") or None, "count": 5}
+    try:
+        shown = status.preview_schedule(runtime(), data)
+    except CronwellError as exc:
+        return render_template("_preview.html", preview=None, error=exc.message)
+    return render_template("_preview.html", preview=shown, error=None)
+
+
+# -- actions: real forms, each answered with a redirect ---------------------------------
+
+
+@bp.post("/jobs/<job_id>/run")
+def run_job(job_id: str) -> Response:
+    run, _ = executions_service.run_now(runtime(), job_id)
+    page = url_for("ui.execution", job_id=job_id, execution_id=run.id)
+    flash(f"Run #{run.id} started.")
+    return _back(page)
+
+
+@bp.post("/jobs/<job_id>/enable")
+def enable_job(job_id: str) -> Response:
+    jobs_service.set_enabled(runtime(), job_id, True)
+    flash("Job enabled.")
+    return _back(url_for("ui.job", job_id=job_id))
+
+
+@bp.post("/jobs/<job_id>/disable")
+def disable_job(job_id: str) -> Response:
+    jobs_service.set_enabled(runtime(), job_id, False)
+    flash("Job disabled: it will not fire until enabled.")
+    return _back(url_for("ui.job", job_id=job_id))
+
+
+@bp.route("/jobs/<job_id>/delete", methods=["GET", "POST"])
+def delete_job(job_id: str):
+    """Asks first; deleting keeps the history, and the job can be restored."""
+    rt = runtime()
+    if request.method == "GET":
+        return render_template("delete.html", job=jobs_service.get_job(rt, job_id))
+    jobs_service.delete_job(rt, job_id)
+    flash("Job deleted. Its history is kept; it can be restored from its page.")
+    return redirect(url_for("ui.jobs"))
+
+
+@bp.post("/jobs/<job_id>/restore")
+def restore_job(job_id: str) -> Response:
+    jobs_service.restore_job(runtime(), job_id)
+    flash("Job restored.")
+    return redirect(url_for("ui.job", job_id=job_id))
+
+
+@bp.post("/jobs/<job_id>/executions/<int:execution_id>/cancel")
+def cancel_execution(job_id: str, execution_id: int) -> Response:
+    run = executions_service.cancel_execution(runtime(), job_id, execution_id)
+    flash(f"Run #{execution_id}: {run.status}.")
+    return redirect(url_for("ui.execution", job_id=job_id, execution_id=execution_id))
+
+
+@bp.errorhandler(HTTPException)
+def http_error(error: HTTPException) -> tuple[str, int]:
+    """A page, not the API's JSON: no such page (404), a method not allowed (405), ..."""
+    message = "There is no such page." if error.code == 404 else error.description
+    return render_template("error.html", message=message), error.code or 500
+
+
+@bp.errorhandler(Exception)
+def unexpected_error(error: Exception) -> tuple[str, int]:
+    logger.exception("Unhandled error on %s %s", request.method, request.path)
+    message = "Something went wrong; the details are in the service log."
+    return render_template("error.html", message=message), 500
+
+
+@bp.errorhandler(CSRFError)
+def csrf_refused(error: CSRFError) -> tuple[str, int]:
+    message = f"The form was refused: {error.description} Reload the page and try again."
+    return render_template("error.html", message=message), 400
+
+
+@bp.route("/<path:unknown>")
+def unknown_page(unknown: str):
+    abort(404)

@@ -196,6 +196,15 @@ class Notification(Base):
     sent_at: Mapped[dt.datetime | None]
 
 
+class UiSession(Base):
+    """A signed-in web UI session: its cookie names it, and logging out deletes it."""
+
+    __tablename__ = "ui_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 #: A scheduled fire not started yet: with ``scheduled_at`` ahead, a fire written ahead of
 #: its time (see app/scheduler/passes.py).
 PLANNED_FIRE = (Execution.trigger == "schedule", Execution.status == "queued")

@@ -80,3 +80,42 @@ def postgres() -> Iterator[Postgres]:
     server = Postgres(bindir)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the session (Debian's, driven by Playwright)."""
+    from tests.support.browser import CHROMIUM_ARGS, find_chromium
+
+    executable = find_chromium()
+    if executable is None:
+        message = "Chromium is not installed (make test installs it when run as root)"
+        if os.environ.get("CI"):
+            pytest.fail(message + "; CI must run these tests")
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, service):
+    """A new browser context (its own cookies) and page on ``service``. Every request
+    the page makes is kept, and the test fails if one went to another host."""
+    from tests.support.browser import RequestLog
+
+    context = browser.new_context(
+        base_url=service.base_url, viewport={"width": 1280, "height": 900}
+    )
+    context.set_default_timeout(10_000)
+    log = RequestLog()
+    context.on("request", lambda request: log.urls.append(request.url))
+    tab = context.new_page()
+    tab.requests = log
+    yield tab
+    context.close()
+    own = f"127.0.0.1:{service.port}"
+    assert log.hosts() <= {own}, f"pages asked other hosts: {log.hosts() - {own}}"

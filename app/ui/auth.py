@@ -1,8 +1,9 @@
 """Signing in to the UI: with CRONWELL_API_TOKEN set, the token is asked for once and the
-session cookie (signed, HttpOnly, SameSite=Lax, Secure under https) says it was given.
+session cookie (signed, HttpOnly, SameSite=Lax, Secure under https) names the session.
 
-The session keeps an HMAC of the token, not the token: changing the token ends every
-session, and the cookie (readable by its holder) gives nothing away.
+The cookie holds the session's id (a row that "Log out" deletes: see
+:mod:`app.services.sessions`) and an HMAC of the token, not the token: changing the token
+ends every session, and the cookie (readable by its holder) gives nothing away.
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
+from app.api import runtime
+from app.services import sessions
 from app.ui.blueprint import bp, csrf
 
 SESSION_KEY = "signed_in"
+SESSION_ID = "session_id"
 
 
 class UiSessionInterface(SecureCookieSessionInterface):
@@ -54,9 +58,14 @@ def token_required() -> bool:
 def signed_in() -> bool:
     if not token_required():
         return True
-    given = session.get(SESSION_KEY)
+    given, session_id = session.get(SESSION_KEY), session.get(SESSION_ID)
     expected = _fingerprint(str(current_app.config["API_TOKEN"]))
-    return isinstance(given, str) and hmac.compare_digest(given, expected)
+    return (
+        isinstance(given, str)
+        and isinstance(session_id, str)
+        and hmac.compare_digest(given, expected)
+        and sessions.session_alive(runtime(), session_id, current_app.permanent_session_lifetime)
+    )
 
 
 def local_target(target: str | None, default: str) -> str:
@@ -98,9 +107,11 @@ def login() -> Response | str:
     error = None
     if request.method == "POST":
         given = request.form.get("token", "")
-        if hmac.compare_digest(given.encode(), str(current_app.config["API_TOKEN"]).encode()):
+        if sessions.token_matches(runtime(), given):
+            lifetime = current_app.permanent_session_lifetime
             session.clear()
             session.permanent = True
+            session[SESSION_ID] = sessions.start_session(runtime(), lifetime)
             session[SESSION_KEY] = _fingerprint(given)
             return redirect(target)
         error = "That is not the service's API token."
@@ -109,7 +120,9 @@ def login() -> Response | str:
 
 @bp.post("/logout")
 def logout() -> Response:
-    """End the session."""
+    """End the session (its row too: a copy of the cookie is no use afterwards)."""
+    if isinstance(session.get(SESSION_ID), str):
+        sessions.end_session(runtime(), session[SESSION_ID])
     session.clear()
     flash("Signed out.")
     return redirect(url_for("ui.login") if token_required() else url_for("ui.dashboard"))

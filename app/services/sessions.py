@@ -1,0 +1,45 @@
+"""The web UI's sign-in sessions: started with the right token, ended by logging out.
+
+A session is a random id in the signed cookie and a row here; logging out deletes the
+row, so a copy of the cookie is worth nothing afterwards. Sessions older than the
+cookie's lifetime are deleted at each sign-in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+
+from sqlalchemy import delete, insert, select
+
+from app.db import utcnow
+from app.models import UiSession
+from app.runtime import Runtime
+
+
+def token_matches(rt: Runtime, given: str) -> bool:
+    """Whether ``given`` is the service's API token (compared in constant time)."""
+    token = rt.settings.get("API_TOKEN")
+    return bool(token) and hmac.compare_digest(given.encode(), str(token).encode())
+
+
+def start_session(rt: Runtime, lifetime: dt.timedelta) -> str:
+    """A new session's id (after a right token); sessions past ``lifetime`` are dropped."""
+    session_id = secrets.token_urlsafe(32)
+    now = utcnow()
+    with rt.db.write_connection() as connection:
+        connection.execute(delete(UiSession).where(UiSession.created_at < now - lifetime))
+        connection.execute(insert(UiSession).values(id=session_id, created_at=now))
+    return session_id
+
+
+def session_alive(rt: Runtime, session_id: str, lifetime: dt.timedelta) -> bool:
+    with rt.db.read() as session:
+        created = session.scalar(select(UiSession.created_at).where(UiSession.id == session_id))
+    return created is not None and created > utcnow() - lifetime
+
+
+def end_session(rt: Runtime, session_id: str) -> None:
+    with rt.db.write_connection() as connection:
+        connection.execute(delete(UiSession).where(UiSession.id == session_id))

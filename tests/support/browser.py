@@ -1,0 +1,47 @@
+"""A real Chromium for the UI tests: Debian's package, driven by Playwright.
+
+Playwright's own browser download cannot work here, so it launches /usr/bin/chromium
+(``make test`` installs it when missing). The flags keep Chromium off the network: without
+them it calls Google's hosts at start, and those calls would count as a page asking
+another host for something.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",  # the tests run as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+]
+
+
+def find_chromium() -> str | None:
+    for candidate in (os.environ.get("CHROMIUM"), *CHROMIUM_CANDIDATES, shutil.which("chromium")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+@dataclass
+class RequestLog:
+    """Every URL the pages of one browser context asked for."""
+
+    urls: list[str] = field(default_factory=list)
+
+    def hosts(self) -> set[str]:
+        return {
+            urlsplit(url).netloc for url in self.urls if not url.startswith(("data:", "about:"))
+        }

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run migrate test lint bench clean postgres
+.PHONY: run migrate test lint bench clean postgres chromium
 
 $(STAMP): setup.cfg
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,9 @@ migrate: $(STAMP) instance
 run: $(STAMP) instance
 	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
-## Run the whole test suite (installs PostgreSQL for its tests when missing and root)
-test: $(STAMP) postgres
+## Run the whole test suite (installs PostgreSQL and Chromium for its tests when missing
+## and root)
+test: $(STAMP) postgres chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 postgres:
@@ -35,6 +36,15 @@ postgres:
 	      echo "Installing PostgreSQL for the test suite"; \
 	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	    else echo "warning: PostgreSQL is not installed; its tests will be skipped (CI fails them)"; fi; }
+
+# The UI tests drive Debian's chromium with Playwright (Playwright's own browser download
+# is not used).
+chromium:
+	@command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	      echo "Installing Chromium for the UI tests"; \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    else echo "warning: Chromium is not installed; the UI tests will be skipped (CI fails them)"; fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,7 +2,7 @@
 
 import json
 
-from tests.support import wait_for
+from tests.support import until_file, wait_for
 
 
 def test_executions_are_newest_first_paginated_and_filterable(service, make_job, target):
@@ -63,11 +63,7 @@ def test_cancel_of_a_queued_retry_records_cancelled(service, make_job, target):
 
 def test_a_running_shell_run_s_output_is_readable_as_it_prints(service, make_job, tmp_path):
     go_on = tmp_path / "go-on"
-    command = (
-        "echo first line; echo second line; "
-        f"i=0; while [ ! -e {go_on} ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i+1)); done; "
-        "echo last line"
-    )
+    command = "echo first line; echo second line; " + until_file(go_on, then="echo last line")
     job = make_job(type="shell", configuration={"command": command})
     run = service.post(f"/api/jobs/{job['id']}/run").json()
     url = f"/api/jobs/{job['id']}/executions/{run['id']}"

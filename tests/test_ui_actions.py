@@ -7,6 +7,8 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.support import until_file
+
 
 def test_run_now_from_the_job_page_opens_the_run(page, service, make_job):
     job = make_job(name="Run me")
@@ -99,9 +101,7 @@ def test_a_refused_action_says_why(page, service, make_job, tmp_path):
     job = make_job(
         name="Busy one",
         type="shell",
-        configuration={
-            "command": f"i=0; while [ ! -e {go_on} ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done"
-        },
+        configuration={"command": until_file(go_on)},
     )
     service.post(f"/api/jobs/{job['id']}/run")
     page.goto(f"/ui/jobs/{job['id']}")

@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.support import wait_for
+from tests.support import until_file, wait_for
 
 
 def _mark(page) -> None:
@@ -27,9 +27,7 @@ def test_root_redirects_to_the_dashboard_with_counts_runs_and_next_fires(
     waiter = make_job(
         name="Dashboard waiter",
         type="shell",
-        configuration={
-            "command": f"i=0; while [ ! -e {go_on} ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; exit 3"
-        },
+        configuration={"command": until_file(go_on, then="exit 3")},
     )
     page.goto("/")
     assert page.url.endswith("/ui/")
@@ -142,10 +140,7 @@ def test_the_execution_page_follows_a_running_run_s_output(page, service, make_j
     job = make_job(
         name="Printer",
         type="shell",
-        configuration={
-            "command": f"echo first line; i=0; while [ ! -e {go_on} ] && [ $i -lt 300 ]; "
-            "do sleep 0.05; i=$((i+1)); done; echo last line"
-        },
+        configuration={"command": "echo first line; " + until_file(go_on, then="echo last line")},
     )
     run = service.post(f"/api/jobs/{job['id']}/run").json()
     page.goto(f"/ui/jobs/{job['id']}/executions/{run['id']}")

@@ -6,6 +6,7 @@ from tests.support.helpers import (
     run_and_wait,
     scrape,
     seconds_between,
+    until_file,
 )
 from tests.support.service import ROOT, Service
 from tests.support.target import Target
@@ -21,5 +22,6 @@ __all__ = [
     "run_and_wait",
     "scrape",
     "seconds_between",
+    "until_file",
     "wait_for",
 ]

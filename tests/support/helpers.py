@@ -88,3 +88,12 @@ def run_bench_tiny(tmp_path: Path, *workloads: str) -> tuple[dict, str]:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(out.read_text()), done.stdout
+
+
+def until_file(path: Path, then: str = "true", limit_seconds: int = 10) -> str:
+    """A shell command that waits until ``path`` exists (at most ``limit_seconds``), then
+    runs ``then``: a run that stays running until the test says so."""
+    polls = limit_seconds * 20
+    return (
+        f"i=0; while [ ! -e {path} ] && [ $i -lt {polls} ]; do sleep 0.05; i=$((i+1)); done; {then}"
+    )

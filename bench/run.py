@@ -474,6 +474,14 @@ class Bench:
                 ],
             )
             scrapes = self._latencies(server.client, ["/metrics"] * max(5, samples // 10))
+            # The web UI's pages, as a browser asks for them (whole pages, rendered).
+            ui_list = self._latencies(
+                server.client, [f"/ui/jobs?page={rng.randint(1, pages)}" for _ in range(samples)]
+            )
+            ui_job = self._latencies(
+                server.client, [f"/ui/jobs/{rng.choice(ids)}" for _ in range(samples)]
+            )
+            ui_dashboard = self._latencies(server.client, ["/ui/"] * max(5, samples // 10))
         finally:
             server.stop()
         self.figures += [
@@ -483,6 +491,9 @@ class Bench:
                 "api-read", f"executions page p50 ({executions} rows)", pct(history, 50), 15
             ),
             Figure.under("metrics", f"/metrics scrape p50 ({jobs} jobs)", pct(scrapes, 50), 100),
+            Figure.under("ui", f"jobs page p50 ({jobs} jobs)", pct(ui_list, 50), 50),
+            Figure.under("ui", f"job page p50 ({executions} executions)", pct(ui_job, 50), 50),
+            Figure("ui", "dashboard p50", "ms", pct(ui_dashboard, 50)),
         ]
         # The peer's list has no pagination: all of its jobs in one response.
         _, peer_url = self.db("flask-aps-read")

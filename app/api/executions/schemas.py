@@ -56,7 +56,12 @@ class ExecutionSchema(Schema):
         },
     )
     output = fields.String(
-        dump_only=True, allow_none=True, metadata={"description": "The last 64 KiB."}
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "The last 64 KiB. While a shell run goes, what it printed so "
+            "far, at most about a second old."
+        },
     )
     output_truncated = fields.Boolean(dump_only=True)
     error = fields.String(dump_only=True, allow_none=True)

@@ -36,7 +36,7 @@ ALL_STATUSES = ("queued", "running", *FINAL_STATUSES)
 #: Statuses of attempts that really ran (they count in run_count and set last_*).
 RAN_STATUSES = ("success", "failed", "timeout", "cancelled", "interrupted")
 FAILED_STATUSES = ("failed", "timeout", "interrupted")
-TRIGGERS = ("schedule", "manual", "retry")
+TRIGGERS = ("schedule", "manual", "retry", "chain")
 #: What a run can tell people about (see app/scheduler/finals.py), and the default choice
 #: (app/config.py's NOTIFY_ON says the same).
 NOTIFY_EVENTS = ("failure", "recovery", "missed", "success")
@@ -90,6 +90,12 @@ class Job(Base):
     failing: Mapped[bool] = mapped_column(Boolean, default=False)
     # {"on": [events], "urls": [urls]}, or None for the service's defaults.
     notify: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # Job ids that get a run when a run of this job ends in success, or in failed or
+    # timeout (after its last retry): see app/scheduler/finals.py.
+    on_success: Mapped[list[str]] = mapped_column(JSON, default=list)
+    on_failure: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Each scheduled fire starts up to this many seconds after its time (at random).
+    jitter_seconds: Mapped[int] = mapped_column(default=0)
 
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -104,6 +110,7 @@ class Job(Base):
     __allow_unmapped__ = True
     next_run_at: dt.datetime | None = None
     recent_executions: list[Execution] | None = None
+    tags: list[str] | None = None  # from job_tags
 
 
 def schedule_changed_at(job: Any) -> dt.datetime:
@@ -145,6 +152,12 @@ class Execution(Base):
     output_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    # The execution whose outcome started this one (trigger "chain").
+    triggered_by: Mapped[int | None]
+    # Run-now's configuration keys for this run only (merged over the job's at start).
+    configuration_overrides: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # A fire's time plus its jitter: the run starts then (None: at scheduled_at).
+    start_after: Mapped[dt.datetime | None]
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -194,6 +207,18 @@ class Notification(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+
+
+class JobTag(Base):
+    """One tag of one job (``GET /api/jobs?tag=`` reads the tag's index)."""
+
+    __tablename__ = "job_tags"
+    __table_args__ = (Index("ix_job_tags_tag", "tag", "job_id"),)
+
+    job_id: Mapped[str] = mapped_column(
+        String(100), ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(63), primary_key=True)
 
 
 class UiSession(Base):

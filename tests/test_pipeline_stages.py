@@ -227,7 +227,7 @@ def test_record_applies_starts_and_outcomes_in_order_and_queues_a_retry(db):
         error="no", retry_at=now + dt.timedelta(seconds=10), attempt=1,
     )  # fmt: skip
     with db.write_connection() as connection:
-        lost, notifications = record(
+        lost, settled = record(
             connection,
             [
                 StartRecord(spec.execution_id, now),
@@ -237,7 +237,8 @@ def test_record_applies_starts_and_outcomes_in_order_and_queues_a_retry(db):
             SETTINGS,
         )
     assert lost == {cancelled.execution_id}
-    assert notifications == 0  # a retry follows: the run's outcome is not final yet
+    assert settled.notifications == 0  # a retry follows: the run's outcome is not final yet
+    assert settled.queued == ()
     with db.read() as session:
         rows = session.execute(
             select(Execution.status, Execution.trigger, Execution.attempt, Execution.retry_of)
@@ -267,7 +268,7 @@ def _run(db, spec, outcome) -> int:
     """Start and finish ``spec`` as the runner would; the notifications written."""
     with db.write_connection() as connection:
         record(connection, [StartRecord(spec.execution_id, utcnow())], SETTINGS)
-        return record(connection, [outcome], SETTINGS)[1]
+        return record(connection, [outcome], SETTINGS)[1].notifications
 
 
 def test_one_failure_notification_after_the_last_retry_then_a_recovery(db):
@@ -295,3 +296,51 @@ def test_one_failure_notification_after_the_last_retry_then_a_recovery(db):
     assert counts == {"failed": 1, "timeout": 1, "success": 1}
     assert job.failing is False
     assert job.last_failure_at is not None and job.last_success_at >= job.last_failure_at
+
+
+def test_a_final_outcome_hands_off_to_its_chain_in_the_same_write(db):
+    add_job_row(db, "next-ok")
+    add_job_row(db, "next-off", is_enabled=False)
+    add_job_row(db, "gone", deleted_at=utcnow())
+    add_job_row(
+        db,
+        "source",
+        retry_count=1,
+        on_success=["next-ok", "gone"],
+        on_failure=["next-off"],
+    )
+    now = utcnow()
+    with db.write_connection() as connection:
+        first, second = (
+            record_fires(connection, [Fire("source", now + dt.timedelta(seconds=i))], SETTINGS)[0]
+            for i in range(2)
+        )
+    with db.write_connection() as connection:
+        record(connection, [StartRecord(first.execution_id, now)], SETTINGS)
+        _, retrying = record(
+            connection, [_outcome(first, "failed", retry_at=now + dt.timedelta(hours=1))], SETTINGS
+        )
+        record(connection, [StartRecord(second.execution_id, now)], SETTINGS)
+        _, failed = record(connection, [_outcome(second, "timeout")], SETTINGS)
+    assert retrying.queued == ()  # an attempt with a retry to come hands off nothing
+    assert failed.queued == ()  # its on_failure job is disabled: a skipped row
+    with db.write_connection() as connection:
+        third = record_fires(connection, [Fire("source", now + dt.timedelta(seconds=2))], SETTINGS)[
+            0
+        ]
+        record(connection, [StartRecord(third.execution_id, now)], SETTINGS)
+        _, succeeded = record(connection, [_outcome(third, "success")], SETTINGS)
+    assert len(succeeded.queued) == 1  # next-ok; the deleted job gets nothing
+    with db.read() as session:
+        chained = session.execute(
+            select(
+                Execution.id, Execution.job_id, Execution.status, Execution.trigger,
+                Execution.triggered_by, Execution.error,
+            ).where(Execution.trigger == "chain").order_by(Execution.id)
+        ).all()  # fmt: skip
+    assert [(r.job_id, r.status, r.triggered_by) for r in chained] == [
+        ("next-off", "skipped", second.execution_id),
+        ("next-ok", "queued", third.execution_id),
+    ]
+    assert "disabled" in chained[0].error
+    assert chained[1].id == succeeded.queued[0]

@@ -41,6 +41,24 @@ def job_id_field(**kwargs) -> fields.String:
     )
 
 
+#: A job's tags: a label each, at most MAX_TAGS.
+TAG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,62}$"
+MAX_TAGS = 20
+#: Job ids in one chain list (on_success, on_failure) at most.
+MAX_CHAIN = 20
+
+
+def tag_field(**kwargs) -> fields.String:
+    return fields.String(
+        validate=validate.Regexp(
+            TAG_PATTERN,
+            error="Must be 1-63 characters: letters, digits, '_', '.', ':', '/', '-', "
+            "starting with a letter or digit.",
+        ),
+        **kwargs,
+    )
+
+
 class CronJobIdConverter(BaseConverter):
     """A job id in /api/engine/cron/<job_id>, never ``status`` (that URL is the seed's
     scheduler status): the URL answers one resource, and its Allow header says which

@@ -10,6 +10,12 @@ hands the rows to :func:`settle`, which writes:
   which the leader's sender delivers (:mod:`app.notify.sender`). A crash cannot lose one:
   it is written with the outcome, or neither is.
 
+* the runs its job's chains call for: after the last attempt, each job in
+  ``on_success`` (for ``success``) or ``on_failure`` (``failed``, ``timeout``) gets a
+  ``queued`` row with trigger ``chain`` and ``triggered_by``, or a ``skipped`` one when it
+  is disabled. A deleted job gets nothing. Written with the outcome, a hand-off survives
+  any crash: a queued row left by a crash is recorded ``interrupted`` at the restart.
+
 Events: ``failure`` for a final ``failed``, ``timeout`` or ``interrupted`` (after the
 last retry: an attempt followed by a retry is not final), ``recovery`` for a ``success``
 after a failure (``jobs.failing``), ``missed`` for a ``missed`` row, ``success``. A job's
@@ -20,6 +26,7 @@ do.
 from __future__ import annotations
 
 import collections
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,12 +34,23 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from app.db import add_counts, utcnow
-from app.models import DEFAULT_NOTIFY_ON, FAILED_STATUSES, ExecutionCount, Job, Notification
+from app.models import (
+    DEFAULT_NOTIFY_ON,
+    FAILED_STATUSES,
+    Execution,
+    ExecutionCount,
+    Job,
+    Notification,
+)
 
+logger = logging.getLogger("cronwell.chains")
 #: The final statuses that can call for a notification.
 _EVENTFUL = ("success", "missed", *FAILED_STATUSES)
+#: The outcomes that hand off to a chain, and the list of jobs each reads.
+CHAIN_LISTS = {"success": "on_success", "failed": "on_failure", "timeout": "on_failure"}
 counts = ExecutionCount.__table__
 jobs = Job.__table__
+executions = Execution.__table__
 _SET_FAILING = (
     update(jobs).where(jobs.c.id == bindparam("b_job")).values(failing=bindparam("b_failing"))
 )
@@ -49,10 +67,21 @@ class Final:
     retrying: bool = False
 
 
-def settle(connection: Connection, finals: Sequence[Final], settings: Mapping[str, Any]) -> int:
-    """Count ``finals`` and write the notifications they call for; how many were written."""
+@dataclass(frozen=True)
+class Settled:
+    """What settling wrote besides the counts: how many notifications, and the ids of
+    the chained runs it queued (for the runner to start)."""
+
+    notifications: int = 0
+    queued: tuple[int, ...] = ()
+
+
+def settle(connection: Connection, finals: Sequence[Final], settings: Mapping[str, Any]) -> Settled:
+    """Count ``finals``, queue the chained runs and write the notifications they call for."""
     if not finals:
-        return 0
+        return Settled()
+    queued, skipped = _hand_off(connection, finals)
+    finals = [*finals, *skipped]
     tally = collections.Counter((final.job_id, final.status) for final in finals)
     add_counts(
         connection,
@@ -60,7 +89,78 @@ def settle(connection: Connection, finals: Sequence[Final], settings: Mapping[st
         ["job_id", "status"],
         [{"job_id": j, "status": s, "count": n} for (j, s), n in tally.items()],
     )
-    return _notify(connection, finals, settings)
+    return Settled(_notify(connection, finals, settings), queued)
+
+
+def _hand_off(
+    connection: Connection, finals: Sequence[Final]
+) -> tuple[tuple[int, ...], list[Final]]:
+    """Write the chained runs ``finals`` call for: (queued ids, skipped rows as finals)."""
+    handing = [f for f in finals if not f.retrying and f.status in CHAIN_LISTS]
+    if not handing:
+        return (), []
+    sources = {
+        row.id: row
+        for row in connection.execute(
+            select(jobs.c.id, jobs.c.on_success, jobs.c.on_failure).where(
+                jobs.c.id.in_({final.job_id for final in handing})
+            )
+        )
+    }
+    wanted = [
+        (final, target)
+        for final in handing
+        if final.job_id in sources
+        for target in getattr(sources[final.job_id], CHAIN_LISTS[final.status]) or ()
+    ]
+    if not wanted:
+        return (), []
+    targets = {
+        row.id: row
+        for row in connection.execute(
+            select(jobs.c.id, jobs.c.is_enabled, jobs.c.deleted_at).where(
+                jobs.c.id.in_({target for _, target in wanted})
+            )
+        )
+    }
+    now = utcnow()
+    rows = []
+    for final, target in wanted:
+        job = targets.get(target)
+        if job is None or job.deleted_at is not None:
+            logger.info(
+                "Execution %d of job %r: its chain to job %r is not run (the job is deleted)",
+                final.execution_id, final.job_id, target,
+            )  # fmt: skip
+            continue
+        enabled = job.is_enabled
+        rows.append(
+            {
+                "job_id": target,
+                "status": "queued" if enabled else "skipped",
+                "trigger": "chain",
+                "triggered_by": final.execution_id,
+                "attempt": 1,
+                "scheduled_at": now,
+                "finished_at": None if enabled else now,
+                "error": None
+                if enabled
+                else f"Not run: job {target!r} is disabled (chained from execution "
+                f"{final.execution_id} of job {final.job_id!r}).",
+                "created_at": now,
+                "output_truncated": False,
+                "cancel_requested": False,
+            }
+        )
+    if not rows:
+        return (), []
+    written = connection.execute(
+        insert(executions).returning(executions.c.id, executions.c.job_id, executions.c.status),
+        rows,
+    ).all()
+    queued = tuple(row.id for row in written if row.status == "queued")
+    skipped = [Final(row.id, row.job_id, "skipped") for row in written if row.status == "skipped"]
+    return queued, skipped
 
 
 def _notify(connection: Connection, finals: Sequence[Final], settings: Mapping[str, Any]) -> int:

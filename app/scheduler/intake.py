@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -52,7 +53,19 @@ RUN_SPEC_JOB_COLUMNS = (
     Job.updated_at,
 )
 #: The job columns a fire needs: overlap and grace now, the rest to start the run.
-JOB_COLUMNS = (Job.id, *RUN_SPEC_JOB_COLUMNS, Job.misfire_grace_seconds)
+JOB_COLUMNS = (Job.id, *RUN_SPEC_JOB_COLUMNS, Job.misfire_grace_seconds, Job.jitter_seconds)
+
+
+def jittered(fire_time: dt.datetime, jitter_seconds: int) -> dt.datetime | None:
+    """When a fire with this jitter starts: a random moment up to ``jitter_seconds``
+    after its time (None: no jitter, it starts at its time). Its row keeps the time
+    before jitter as ``scheduled_at``, which lateness and next_run_at count from.
+
+    APScheduler's triggers take a ``jitter`` too, but they move the fire time itself,
+    and the store's next run time with it: the time before jitter would be lost."""
+    if not jitter_seconds:
+        return None
+    return fire_time + dt.timedelta(seconds=random.uniform(0, jitter_seconds))
 
 
 def record_fires(
@@ -115,6 +128,7 @@ def record_fires(
                 "trigger": "schedule",
                 "attempt": 1,
                 "scheduled_at": fire.scheduled_for,
+                "start_after": jittered(fire.scheduled_for, job.jitter_seconds),
                 "created_at": now,
             }
         )
@@ -127,7 +141,11 @@ def record_fires(
     rows = [{key: row.get(key) for key in keys} for row in rows]
     written = connection.execute(
         _insert_new_fires(connection.dialect.name).returning(
-            Execution.id, Execution.job_id, Execution.scheduled_at, Execution.status
+            Execution.id,
+            Execution.job_id,
+            Execution.scheduled_at,
+            Execution.status,
+            Execution.start_after,
         ),
         rows,
     ).all()
@@ -140,6 +158,7 @@ def record_fires(
         RunSpec(
             execution_id=row.id,
             scheduled_at=row.scheduled_at,
+            start_after=row.start_after,
             attempt=1,
             retry_of=None,
             trigger="schedule",
@@ -210,6 +229,8 @@ RUN_SPEC_COLUMNS = (
     Execution.trigger,
     Execution.job_id,
     *RUN_SPEC_JOB_COLUMNS,
+    Execution.start_after,
+    Execution.configuration_overrides,
 )
 
 

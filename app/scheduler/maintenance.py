@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from app.db import Database, utcnow
 from app.jobtypes.shell import kill_orphans
@@ -41,7 +41,11 @@ def recover_interrupted(db: Database, settings: Mapping[str, Any]) -> int:
             apply_outcome(session, job_id, "interrupted", started_at, now, duration, error)
         queued = session.execute(
             update(Execution)
-            .where(Execution.status == "queued", Execution.scheduled_at <= now)
+            .where(
+                Execution.status == "queued",
+                # A fire waiting for its jitter has not started: it still runs.
+                func.coalesce(Execution.start_after, Execution.scheduled_at) <= now,
+            )
             .values(
                 status="interrupted",
                 finished_at=now,

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from app.db import Database
 from app.jobtypes.base import OutputTail, RunResult
 from app.models import FAILED_STATUSES, RAN_STATUSES, Execution, Job
-from app.scheduler.finals import Final, settle
+from app.scheduler.finals import Final, Settled, settle
 from app.scheduler.stages import OutputRecord, Record, SkipRecord, StartRecord
 
 logger = logging.getLogger("cronwell.recorder")
@@ -69,9 +69,9 @@ def counter_deltas(status: str) -> tuple[int, int, int]:
 
 def record(
     connection: Connection, items: list[Record], settings: Mapping[str, Any]
-) -> tuple[set[int], int]:
+) -> tuple[set[int], Settled]:
     """Write a batch in order; return the ids whose start found the row no longer queued,
-    and how many notifications the outcomes called for (:mod:`app.scheduler.finals`)."""
+    and what the final rows brought with them (:mod:`app.scheduler.finals`)."""
     ids = {item.execution_id for item in items}
     state = dict(
         connection.execute(
@@ -170,6 +170,7 @@ def record(
                     "created_at": item.finished_at,
                     "output_truncated": False,
                     "cancel_requested": False,
+                    "configuration_overrides": item.configuration_overrides,
                 }
             )
     row = executions.c.id == bindparam("b_id")
@@ -259,17 +260,20 @@ class Entry:
 
 class Recorder:
     """The thread that writes records; ``on_written(entries, lost)`` is called after each
-    batch, with the ids whose start found the row no longer queued."""
+    batch, with the ids whose start found the row no longer queued, and
+    ``on_queued(ids)`` with the chained runs the batch's outcomes queued."""
 
     def __init__(
         self,
         db: Database,
         settings: Mapping[str, Any],
         on_written: Callable[[list[Entry], set[int]], None],
+        on_queued: Callable[[tuple[int, ...]], None] = lambda ids: None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.on_written = on_written
+        self.on_queued = on_queued
         self._queue: queue.SimpleQueue[Entry | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         # Running attempts' output (read by this thread only): execution id -> (its tail,
@@ -356,8 +360,12 @@ class Recorder:
         for attempt_no in range(10):
             try:
                 with self.db.write_connection() as connection:
-                    lost, _ = record(connection, [entry.record for entry in batch], self.settings)
-                    return lost
+                    lost, settled = record(
+                        connection, [entry.record for entry in batch], self.settings
+                    )
+                if settled.queued:
+                    self.on_queued(settled.queued)
+                return lost
             except Exception:
                 logger.exception(
                     "Recording %d run change(s) failed (try %d)", len(batch), attempt_no + 1

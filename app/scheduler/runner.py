@@ -67,7 +67,7 @@ class Ready:
         return self.spec.execution_id
 
     def key(self) -> tuple[dt.datetime, int, Ready]:
-        return (self.spec.scheduled_at, self.spec.execution_id, self)
+        return (self.spec.starts_at, self.spec.execution_id, self)
 
 
 class Runner:
@@ -82,7 +82,7 @@ class Runner:
         self.settings = settings
         self.instruments = instruments
         self.max_concurrent = int(settings.get("MAX_CONCURRENT", 10))
-        self.recorder = Recorder(db, settings, self._written)
+        self.recorder = Recorder(db, settings, self._written, self._chained)
         self.workers = Workers(registry, self._handler_done)
         self.watchdog = Watchdog(db, self)
         self._active: dict[int, Attempt] = {}
@@ -284,7 +284,7 @@ class Runner:
                 if spec.execution_id not in self._known:
                     continue  # withdrawn or cancelled while queued
                 if spec.overlap_policy == "skip" and spec.job_id in running:
-                    if spec.trigger == "schedule":  # a fire while its job still runs
+                    if spec.trigger in ("schedule", "chain"):  # its job still runs
                         skips.append((spec, running[spec.job_id]))
                     else:
                         deferred.append(entry)  # a retry or run-now waits for its job's run
@@ -312,7 +312,7 @@ class Runner:
             job_id=spec.job_id,
             execution_id=spec.execution_id,
             job_type=spec.type,
-            configuration=spec.configuration or {},
+            configuration={**(spec.configuration or {}), **(spec.configuration_overrides or {})},
             deadline=time.monotonic() + spec.max_duration_seconds,
             settings=self.settings,
         )
@@ -327,6 +327,7 @@ class Runner:
             max_duration=spec.max_duration_seconds,
             retry_count=spec.retry_count,
             retry_delay=spec.retry_delay_seconds,
+            configuration_overrides=spec.configuration_overrides,
         )
         with self._lock:
             self._active[spec.execution_id] = attempt
@@ -379,6 +380,7 @@ class Runner:
             retry_at=retry_at,
             attempt=attempt.attempt,
             retry_of=attempt.retry_of,
+            configuration_overrides=attempt.configuration_overrides,
         )
         self.recorder.submit(outcome, attempt)
         self._wake.set()
@@ -416,6 +418,12 @@ class Runner:
             elif record.execution_id in lost:
                 attempt.context.cancel()
                 attempt.recorded.set()
+
+    def _chained(self, execution_ids: tuple[int, ...]) -> None:
+        """Outcomes queued chained runs: read those rows now (no wait for a poll)."""
+        with self._lock:
+            self._queued_here.update(execution_ids)
+        self._wake.set()
 
     def _forget(self, execution_id: int) -> None:
         """Its outcome is written (call with the lock held): remember it as done."""

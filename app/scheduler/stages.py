@@ -41,6 +41,13 @@ class RunSpec:
     retry_delay_seconds: int
     overlap_policy: str
     updated_at: dt.datetime  # the job's, when this definition was read
+    start_after: dt.datetime | None = None  # the fire's time plus its jitter
+    configuration_overrides: dict | None = None  # run-now's, merged over configuration
+
+    @property
+    def starts_at(self) -> dt.datetime:
+        """When the run is to start: its jittered time, else its scheduled time."""
+        return self.start_after or self.scheduled_at
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,7 @@ class OutcomeRecord:
     retry_at: dt.datetime | None = None
     attempt: int = 1
     retry_of: int | None = None
+    configuration_overrides: dict | None = None  # a retry runs with them too
 
 
 @dataclass(frozen=True)

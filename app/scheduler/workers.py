@@ -35,6 +35,7 @@ class Attempt:
     max_duration: int
     retry_count: int
     retry_delay: int
+    configuration_overrides: dict | None = None  # run-now's (its retries keep them)
     finished: bool = False  # its outcome is decided (the slot is free)
     recorded: threading.Event = field(default_factory=threading.Event, repr=False)
     handler_done: bool = False  # the handler returned (its thread is free)

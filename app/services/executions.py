@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import Any
 
 from sqlalchemy import func, insert, or_, select
 
@@ -21,19 +22,29 @@ MAX_ID = 2**63 - 1
 CANCEL_WAIT_SECONDS = 2.0
 
 
-def run_now(rt: Runtime, job_id: str, idempotency_key: str | None = None) -> tuple[Execution, bool]:
+def run_now(
+    rt: Runtime,
+    job_id: str,
+    idempotency_key: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> tuple[Execution, bool]:
     """Queue a manual run (even of a disabled job); (execution, created).
 
     With overlap_policy ``skip`` and a run in progress: :class:`JobConflict`. A repeated
-    ``idempotency_key`` within 24 hours returns the execution it started.
+    ``idempotency_key`` within 24 hours returns the execution it started. ``overrides``
+    are configuration keys for this run only: merged over the job's and checked by its
+    type's schema (errors name ``configuration.<key>``).
     """
     now = utcnow()
     with rt.db.write() as session:
-        overlap_policy = session.scalar(
-            select(Job.overlap_policy).where(Job.id == job_id, Job.deleted_at.is_(None))
-        )
-        if overlap_policy is None:
+        job = session.execute(
+            select(Job.overlap_policy, Job.type, Job.configuration).where(
+                Job.id == job_id, Job.deleted_at.is_(None)
+            )
+        ).first()
+        if job is None:
             raise JobNotFound(job_id)
+        overlap_policy = job.overlap_policy
         if idempotency_key:
             previous = session.scalar(
                 select(Execution).where(
@@ -46,6 +57,8 @@ def run_now(rt: Runtime, job_id: str, idempotency_key: str | None = None) -> tup
             if previous is not None:
                 previous.idempotency_key = None  # expired: the key may start a new run
                 session.flush()
+        if overrides is not None:
+            rt.registry.validate(job.type, {**(job.configuration or {}), **overrides})
         if overlap_policy == "skip":
             busy = session.scalar(
                 select(Execution.id)
@@ -71,6 +84,7 @@ def run_now(rt: Runtime, job_id: str, idempotency_key: str | None = None) -> tup
             "attempt": 1,
             "scheduled_at": now,
             "idempotency_key": idempotency_key or None,
+            "configuration_overrides": overrides,
             "created_at": now,
             "output_truncated": False,
             "cancel_requested": False,

@@ -28,7 +28,8 @@ from app.scheduler.schedules import (
     make_schedule,
     schedule_from_text,
 )
-from app.services import notifications
+from app.services import notifications, tags
+from app.services.chains import CHAIN_FIELDS, check_chains
 
 #: Fields a client may set, with their defaults on create.
 DEFAULTS: dict[str, Any] = {
@@ -40,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "retry_delay_seconds": 10,
     "overlap_policy": "skip",
     "misfire_grace_seconds": 60,
+    "jitter_seconds": 0,
 }
 #: Changing one of these changes what the APScheduler store must hold: the job is
 #: rescheduled (and its fires written ahead are planned again). The rest of a job's
@@ -63,6 +65,7 @@ class JobFilters:
     last_status: str | None = None
     q: str | None = None
     include_deleted: bool = False
+    tag: list[str] | None = None
 
 
 def schedule_of(job: Any) -> Schedule:
@@ -197,6 +200,7 @@ def load_job(session, job_id: str, *, include_deleted: bool = False) -> Job:
     row = session.execute(_ONE_JOB, {"job_id": job_id, "now": utcnow()}).first()
     if row is None or (row[0].deleted_at is not None and not include_deleted):
         raise JobNotFound(job_id)
+    tags.attach(session, [row[0]])
     return _attach_next_run(*row)
 
 
@@ -225,6 +229,8 @@ def list_jobs(rt: Runtime, filters: JobFilters, page: int, page_size: int) -> tu
         conditions.append(Job.is_enabled.is_(filters.is_enabled))
     if filters.last_status is not None:
         conditions.append(Job.last_status == filters.last_status)
+    if filters.tag:
+        conditions.append(tags.having_all(filters.tag))
     if filters.q:
         escaped = filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(Job.name.ilike(f"%{escaped}%", escape="\\"))
@@ -245,6 +251,7 @@ def list_jobs(rt: Runtime, filters: JobFilters, page: int, page_size: int) -> tu
             ),
             {"now": utcnow()},
         ).all()
+        tags.attach(session, [row[0] for row in rows])
         return [_attach_next_run(*row) for row in rows], int(total or 0)
 
 
@@ -255,10 +262,16 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
     assert schedule is not None
     configuration = rt.registry.validate(data["type"], data.get("configuration"))
     notify = notifications.check_notify(data.get("notify"))
+    job_id = data.get("id") or str(uuid.uuid4())
+    job_tags = tags.normalized(data.get("tags"))
+    chains = {field: list(data.get(field) or []) for field in CHAIN_FIELDS}
+    if any(chains.values()):  # a read only for a job that chains
+        with rt.db.read() as session:
+            chains = check_chains(session, job_id, chains)
     now = utcnow()
     values = {column: None for column in _JOB_COLUMNS}
     values.update(
-        id=data.get("id") or str(uuid.uuid4()),
+        id=job_id,
         name=data["name"],
         type=data["type"],
         configuration=configuration,
@@ -274,6 +287,7 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
         updated_at=now,
         version=1,
         sync_pending=True,
+        **chains,
     )
     for key, default in DEFAULTS.items():
         if key != "configuration":
@@ -283,6 +297,7 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
         # than the rest of the request. The leader puts the job in its store.
         with rt.db.write_connection() as connection:
             connection.execute(_JOB_INSERT, values)
+            tags.write_tags(connection, job_id, job_tags, replace=False)
     except IntegrityError:
         with rt.db.read() as session:
             existing = session.get(Job, values["id"])
@@ -293,7 +308,9 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
         ) from None
     rt.scheduler.job_changed()
     # The answer is the row just written (no read back), never added to a session.
-    return _attach_next_run(Job(**values), None)
+    job = Job(**values)
+    job.tags = job_tags
+    return _attach_next_run(job, None)
 
 
 def update_job(
@@ -328,6 +345,12 @@ def update_job(
             job.description = None
         if "notify" in changes:
             job.notify = notifications.check_notify(changes["notify"], job.notify)
+        asked = {f: changes[f] for f in CHAIN_FIELDS if changes.get(f) is not None}
+        if asked:
+            for field, ids in check_chains(session, job_id, asked).items():
+                setattr(job, field, ids)
+        if changes.get("tags") is not None:
+            tags.write_tags(session, job_id, tags.normalized(changes["tags"]), replace=True)
         job.updated_at = utcnow()
         rescheduled = schedule is not None or any(getattr(job, f) != v for f, v in before.items())
         if rescheduled:

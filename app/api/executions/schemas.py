@@ -41,6 +41,16 @@ class ExecutionSchema(Schema):
     retry_of = fields.Integer(
         dump_only=True, allow_none=True, metadata={"description": "First attempt's id."}
     )
+    triggered_by = fields.Integer(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "For trigger chain: the execution whose outcome started it."},
+    )
+    configuration_overrides = fields.Dict(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "The run-now overrides it ran with (merged over the job's)."},
+    )
     scheduled_at = fields.DateTime(
         dump_only=True, metadata={"description": "The fire time meant (for retries: when due)."}
     )
@@ -76,6 +86,17 @@ class ExecutionSchema(Schema):
 
 class ExecutionListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(ALL_STATUSES))
+
+
+class RunNowSchema(Schema):
+    """An optional run-now body."""
+
+    configuration = fields.Dict(
+        metadata={
+            "description": "Configuration keys for this run only, merged over the job's and "
+            "checked by its type's schema; kept as the execution's configuration_overrides."
+        }
+    )
 
 
 class IdempotencyHeaders(Schema):

@@ -5,7 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.api import pagination, runtime
-from app.api.executions.schemas import ExecutionSchema, IdempotencyHeaders
+from app.api.executions.schemas import ExecutionSchema, IdempotencyHeaders, RunNowSchema
 from app.api.jobs.schemas import (
     JobCreateSchema,
     JobDetailSchema,
@@ -126,14 +126,24 @@ class DisableJob(MethodView):
 @blp.route("/<string:job_id>/run")
 class RunJob(MethodView):
     @blp.arguments(IdempotencyHeaders(), location="headers")
+    @blp.arguments(
+        RunNowSchema(),
+        required=False,
+        example={"configuration": {"params": {"day": "2026-12-01"}}},
+    )
     @blp.response(202, ExecutionSchema, headers={"Location": {"schema": {"type": "string"}}})
     @blp.alt_response(200, schema=ExecutionSchema, description="Repeated Idempotency-Key.")
     @blp.alt_response(404, description="Unknown or deleted job.")
     @blp.alt_response(409, description="overlap_policy is skip and a run is in progress.")
-    def post(self, headers, job_id):
-        """Run a job now (even when disabled)"""
+    def post(self, headers, body, job_id):
+        """Run a job now (even when disabled)
+
+        An optional body {"configuration": {...}} overrides those configuration keys for
+        this run only: merged over the job's (a key replaces the job's key whole) and
+        checked by the type's schema (422 naming configuration.<key>).
+        """
         execution, created = executions_service.run_now(
-            runtime(), job_id, headers.get("idempotency_key")
+            runtime(), job_id, headers.get("idempotency_key"), body.get("configuration")
         )
         location = url_for("executions.ExecutionById", job_id=job_id, execution_id=execution.id)
         return execution, 202 if created else 200, {"Location": location}

@@ -3,7 +3,14 @@
 from marshmallow import Schema, fields, validate
 
 from app.api.executions.schemas import ExecutionSchema
-from app.api.fields import StrictBoolean, StrictInteger, job_id_field
+from app.api.fields import (
+    MAX_CHAIN,
+    MAX_TAGS,
+    StrictBoolean,
+    StrictInteger,
+    job_id_field,
+    tag_field,
+)
 from app.api.pagination import PageArgs
 from app.models import ALL_STATUSES
 from app.services import notifications
@@ -96,6 +103,34 @@ class JobFieldsSchema(ScheduleFieldsSchema):
             "CRONWELL_NOTIFY_URLS and CRONWELL_NOTIFY_ON."
         },
     )
+    tags = fields.List(
+        tag_field(),
+        validate=validate.Length(max=MAX_TAGS),
+        metadata={"description": f"Labels, at most {MAX_TAGS}; GET /api/jobs?tag= filters."},
+    )
+    on_success = fields.List(
+        job_id_field(),
+        validate=validate.Length(max=MAX_CHAIN),
+        metadata={
+            "description": "Jobs that get a run (trigger chain) when a run of this one "
+            "ends in success, after its last retry. Unknown ids and loops are refused."
+        },
+    )
+    on_failure = fields.List(
+        job_id_field(),
+        validate=validate.Length(max=MAX_CHAIN),
+        metadata={
+            "description": "Jobs that get a run (trigger chain) when a run of this one "
+            "ends failed or timeout, after its last retry."
+        },
+    )
+    jitter_seconds = StrictInteger(
+        validate=validate.Range(0, 3600),
+        metadata={
+            "description": "Each scheduled fire starts up to this many seconds after its "
+            "time, at random (next_run_at and lateness count from the time before it)."
+        },
+    )
 
 
 class JobCreateSchema(JobFieldsSchema):
@@ -160,6 +195,10 @@ class JobSchema(Schema):
             "description": "URLs with passwords and tokens masked; null: the service's defaults.",
         },
     )
+    tags = fields.List(fields.String(), dump_only=True)
+    on_success = fields.List(fields.String(), dump_only=True)
+    on_failure = fields.List(fields.String(), dump_only=True)
+    jitter_seconds = fields.Integer(dump_only=True)
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
     deleted_at = fields.DateTime(dump_only=True, allow_none=True)
@@ -179,3 +218,8 @@ class JobListArgs(PageArgs):
         validate=validate.Length(min=1, max=200), metadata={"description": "Name contains."}
     )
     include_deleted = fields.Boolean(load_default=False)
+    tag = fields.List(
+        tag_field(),
+        validate=validate.Length(max=MAX_TAGS),
+        metadata={"description": "Jobs that have this tag; repeated, jobs that have all."},
+    )

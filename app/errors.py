@@ -41,8 +41,9 @@ class JobNotFound(CronwellError):
 class ExecutionNotFound(CronwellError):
     status = 404
 
-    def __init__(self, job_id: str, execution_id: int) -> None:
-        super().__init__(f"Execution {execution_id} of job {job_id!r} not found.")
+    def __init__(self, job_id: str | None, execution_id: int) -> None:
+        of_job = f" of job {job_id!r}" if job_id is not None else ""
+        super().__init__(f"Execution {execution_id}{of_job} not found.")
 
 
 class JobConflict(CronwellError):

@@ -147,6 +147,15 @@ def get_execution(
         return execution
 
 
+def find_execution(rt: Runtime, execution_id: int) -> Execution:
+    """An execution by its id alone (of any job, deleted ones included)."""
+    with rt.db.read() as session:
+        execution = session.get(Execution, execution_id) if 0 < execution_id <= MAX_ID else None
+        if execution is None:
+            raise ExecutionNotFound(None, execution_id)
+        return execution
+
+
 def cancel_execution(rt: Runtime, job_id: str, execution_id: int) -> Execution:
     """Stop a queued or running execution; it is recorded ``cancelled``."""
     with rt.db.write() as session:

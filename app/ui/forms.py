@@ -8,6 +8,7 @@ or from the services, the same validation the API answers with) lands next to it
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,10 @@ INTEGER_FIELDS = (
     "retry_count",
     "retry_delay_seconds",
     "misfire_grace_seconds",
+    "jitter_seconds",
 )
+#: Fields typed as a list of words (commas or spaces between them).
+LIST_FIELDS = ("tags", "on_success", "on_failure")
 #: Where an error about an API field is shown, when not under its own name.
 SHOWN_UNDER = {"schedule_type": "schedule", "schedule_config": "schedule", "_body": "form"}
 
@@ -59,6 +63,10 @@ def blank_form(defaults: Mapping[str, Any]) -> JobForm:
             "retry_delay_seconds": "10",
             "overlap_policy": "skip",
             "misfire_grace_seconds": "60",
+            "jitter_seconds": "0",
+            "tags": "",
+            "on_success": "",
+            "on_failure": "",
             "notify_defaults": True,
             "notify_on": list(DEFAULT_NOTIFY_ON),
             "notify_urls": "",
@@ -81,6 +89,7 @@ def form_of(job: Any) -> JobForm:
             "is_enabled": job.is_enabled,
             **{name: str(getattr(job, name)) for name in INTEGER_FIELDS},
             "overlap_policy": job.overlap_policy,
+            **{name: ", ".join(getattr(job, name) or []) for name in LIST_FIELDS},
             "notify_defaults": notify is None,
             "notify_on": list((notify or {}).get("on") or DEFAULT_NOTIFY_ON),
             "notify_urls": "\n".join((notify or {}).get("urls") or []),
@@ -103,6 +112,7 @@ def sent_form(form: MultiDict) -> JobForm:
             "overlap_policy",
             "notify_urls",
             *INTEGER_FIELDS,
+            *LIST_FIELDS,
         )
     }
     values["is_enabled"] = form.get("is_enabled") == "on"
@@ -136,6 +146,8 @@ def payload_of(form: JobForm, schema: Schema, *, creating: bool) -> dict[str, An
                 raw[name] = int(text)
             except ValueError:
                 errors[name] = ["Not a valid integer."]
+    for name in LIST_FIELDS:
+        raw[name] = words(values[name])
     text = values["configuration"].strip()
     if text:
         try:
@@ -176,10 +188,15 @@ def errors_by_field(errors: Mapping[str, list[str]] | None) -> dict[str, list[st
         else:
             target = SHOWN_UNDER.get(head, head)
         prefix = f"{rest}: " if rest and head == "configuration" else ""
-        if rest and head == "notify" and rest.isdigit():
+        if rest.isdigit():  # the n-th of a list: tags.0, on_success.1, notify.urls.0
             prefix = f"#{int(rest) + 1}: "
         shown.setdefault(target, []).extend(prefix + message for message in messages)
     return shown
+
+
+def words(text: str) -> list[str]:
+    """A list typed as words, with commas or spaces between them."""
+    return [word for word in re.split(r"[\s,]+", text) if word]
 
 
 NOTIFY_CHOICES = NOTIFY_EVENTS

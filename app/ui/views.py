@@ -75,8 +75,14 @@ def dashboard() -> Response:
 def jobs() -> Response:
     """The jobs as a table, searched, filtered and in pages."""
     rt = runtime()
-    args = {k: v for k, v in request.args.items() if v and k in JobListArgs().fields}
+    args: dict[str, Any] = {
+        k: v for k, v in request.args.items() if v and k in JobListArgs().fields
+    }
     args.pop("page_size", None)
+    tags = [word for text in request.args.getlist("tag") for word in forms.words(text)]
+    args.pop("tag", None)
+    if tags:
+        args["tag"] = tags
     try:
         loaded = JobListArgs().load(args)
         problem = None
@@ -204,6 +210,13 @@ def execution(job_id: str, execution_id: int) -> Response:
         run=run,
         active=run.status in ACTIVE_STATUSES,
     )
+
+
+@bp.route("/executions/<int:execution_id>")
+def execution_by_id(execution_id: int) -> Response:
+    """A run known by its id alone (a chained run's trigger): its page."""
+    run = executions_service.find_execution(runtime(), execution_id)
+    return redirect(url_for("ui.execution", job_id=run.job_id, execution_id=run.id))
 
 
 @bp.route("/preview")

@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from tests.support import ROOT, wait_for
+from tests.support.cli import CRONWELL
 
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
 
@@ -67,3 +68,51 @@ def test_the_readme_walkthrough(start_service):
     assert len(preview["next_run_times"]) == 3
     health = next(v for k, v in seen.items() if k.endswith("/healthz"))
     assert json.loads(health[1])["status"] == "ok"
+
+
+def _between(start: str, end: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    return text.split(start)[1].split(end)[0]
+
+
+def test_the_readme_workflows_and_command_line(start_service, tmp_path):
+    service = start_service()
+    created = service.post(
+        "/api/jobs",
+        json={"id": "hello", "name": "Hello", "type": "http", "schedule": "10s",
+              "configuration": {"url": f"{service.base_url}/healthz"}},
+    )  # fmt: skip
+    assert created.status_code == 201
+    block = _between("<!-- workflows:start -->", "<!-- workflows:end -->")
+    commands = [line for line in block.splitlines() if line.startswith("curl ")]
+    assert len(commands) >= 6
+    for command in commands:
+        status, body = run(command, service.port)
+        assert status < 400, (command, status, body)
+    hello = service.get("/api/jobs/hello").json()
+    assert hello["tags"] == ["health", "team:ops"] and hello["on_success"] == ["hello-after"]
+    assert hello["jitter_seconds"] == 30
+    wait_for(lambda: [e for e in service.executions("hello-after") if e["trigger"] == "chain"])
+
+    section = _between("## Command line", "## The cron API")
+    jobs_file = section.split("```yaml\n")[1].split("```")[0]
+    (tmp_path / "jobs.yaml").write_text(jobs_file)
+    cli = section.split("```sh\n")[1].split("```")[0]
+    lines = [line.split("  #")[0].strip() for line in cli.splitlines() if line.strip()]
+    assert len(lines) >= 9
+    cronwell = f"{CRONWELL} --url {service.base_url}"
+    for line in lines:
+        assert line.startswith(".venv/bin/cronwell ")
+        command = line.replace(".venv/bin/cronwell", cronwell, 1)
+        done = subprocess.run(
+            ["bash", "-c", command], capture_output=True, text=True, timeout=60, cwd=tmp_path
+        )
+        assert done.returncode == 0, (line, done.stdout, done.stderr)
+    assert service.get("/api/jobs/nightly-report").status_code == 404  # --dry-run
+    applied = subprocess.run(
+        ["bash", "-c", f"{cronwell} apply -f jobs.yaml"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert applied.stdout.splitlines() == ["create nightly-report", "create publish-report"]
+    assert service.get("/api/jobs/nightly-report").json()["on_success"] == ["publish-report"]
+    assert "id: hello" in (tmp_path / "ops.yaml").read_text()

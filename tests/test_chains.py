@@ -121,3 +121,20 @@ def test_a_kill_9_between_the_outcome_and_the_chained_start_leaves_a_row(start_s
     assert "stopped" in row["error"]
     source_run = again.get(f"/api/jobs/{source['id']}/executions/{run['id']}").json()
     assert source_run["status"] == "success"
+
+
+def test_a_chained_run_of_a_job_still_running_is_skipped(service, make_job, tmp_path):
+    go_on = tmp_path / "go-on"
+    busy = make_job(name="busy target", type="shell", configuration={"command": until_file(go_on)})
+    source = make_job(on_success=[busy["id"]])
+    service.post(f"/api/jobs/{busy['id']}/run")
+    wait_for(lambda: service.executions(busy["id"])[0]["status"] == "running")
+    run = service.post(f"/api/jobs/{source['id']}/run").json()
+    [skipped] = wait_for(lambda: _chained(service, busy["id"]))
+    skipped = wait_for(
+        lambda: (e := service.get(f"/api/jobs/{busy['id']}/executions/{skipped['id']}")
+                 .json())["status"] == "skipped" and e
+    )  # fmt: skip
+    assert skipped["triggered_by"] == run["id"]
+    assert "still in progress" in skipped["error"]
+    go_on.touch()

@@ -23,17 +23,18 @@ ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]  # fmt: skip
 JOBS = [
+    {"id": "example-cleanup", "name": "Clean temporary files", "type": "shell",
+     "schedule": "15m", "tags": ["ops"], "configuration": {"command": "echo removed 3 files"}},
     {"id": "example-backup", "name": "Nightly database backup", "type": "shell",
-     "schedule": "30 2 * * *", "timezone": "Europe/Paris",
-     "description": "Dumps the database and keeps the last 14 dumps.",
+     "schedule": "30 2 * * *", "timezone": "Europe/Paris", "tags": ["ops", "nightly"],
+     "description": "Dumps the database and keeps the last 14 dumps.", "retry_count": 2,
+     "on_success": ["example-cleanup"], "jitter_seconds": 60,
      "configuration": {"command": "echo dumping; sleep 1; echo 14 dumps kept"}},
     {"id": "example-health", "name": "Health ping", "type": "http", "schedule": "10s",
      "configuration": {"url": "{base}/healthz"}},
     {"id": "example-report", "name": "Weekly report", "type": "http",
      "schedule": "0 9 * * mon", "timezone": "America/New_York",
      "configuration": {"url": "{base}/no-such-report", "method": "POST"}},
-    {"id": "example-cleanup", "name": "Clean temporary files", "type": "shell",
-     "schedule": "15m", "configuration": {"command": "echo removed 3 files"}},
     {"id": "example-long", "name": "Rebuild search index", "type": "shell", "schedule": "6h",
      "configuration": {"command": "echo indexing; sleep 20; echo done"}},
     {"id": "example-paused", "name": "Legacy export", "type": "http", "schedule": "@daily",
@@ -50,7 +51,7 @@ def main(base: str = "http://127.0.0.1:8000") -> None:
         })  # fmt: skip
         if http.get(f"{base}/api/jobs/{job['id']}").status_code == 404:
             http.post(f"{base}/api/jobs", json=body).raise_for_status()
-    for job_id in ("example-backup", "example-report", "example-cleanup", "example-backup"):
+    for job_id in ("example-backup", "example-report", "example-backup"):
         http.post(f"{base}/api/jobs/{job_id}/run")
         time.sleep(1.5)
     http.post(f"{base}/api/jobs/example-long/run")

@@ -186,9 +186,16 @@ def test_an_unknown_page_or_job_is_a_404_page(page, service):
 
 
 def test_pages_read_well_at_phone_width(page, service, make_job):
-    make_job(name="Phone width job")
+    job = make_job(name="Phone width job", tags=["phone", "narrow"], description="x " * 200)
+    run = service.post(f"/api/jobs/{job['id']}/run").json()
     page.set_viewport_size({"width": 390, "height": 800})
-    for path in ("/ui/", "/ui/jobs", "/ui/jobs/new"):
+    for path in (
+        "/ui/",
+        "/ui/jobs",
+        "/ui/jobs/new",
+        f"/ui/jobs/{job['id']}",
+        f"/ui/jobs/{job['id']}/executions/{run['id']}",
+    ):
         page.goto(path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"{path} is {width}px wide at a 390px phone width"

@@ -42,6 +42,19 @@ class NotifySchema(Schema):
     )
 
 
+def chain_field(outcome: str) -> fields.List:
+    """A list of jobs to run when a run of this job ends ``outcome``."""
+    return fields.List(
+        job_id_field(),
+        validate=validate.Length(max=MAX_CHAIN),
+        metadata={
+            "description": f"Jobs that get a run (trigger chain) when a run of this one "
+            f"ends {outcome}, after its last retry. Unknown or deleted ids and loops are "
+            "refused."
+        },
+    )
+
+
 class ScheduleFieldsSchema(Schema):
     """A schedule as a client sends it: for jobs, and for previews."""
 
@@ -108,22 +121,8 @@ class JobFieldsSchema(ScheduleFieldsSchema):
         validate=validate.Length(max=MAX_TAGS),
         metadata={"description": f"Labels, at most {MAX_TAGS}; GET /api/jobs?tag= filters."},
     )
-    on_success = fields.List(
-        job_id_field(),
-        validate=validate.Length(max=MAX_CHAIN),
-        metadata={
-            "description": "Jobs that get a run (trigger chain) when a run of this one "
-            "ends in success, after its last retry. Unknown ids and loops are refused."
-        },
-    )
-    on_failure = fields.List(
-        job_id_field(),
-        validate=validate.Length(max=MAX_CHAIN),
-        metadata={
-            "description": "Jobs that get a run (trigger chain) when a run of this one "
-            "ends failed or timeout, after its last retry."
-        },
-    )
+    on_success = chain_field("in success")
+    on_failure = chain_field("failed or timeout")
     jitter_seconds = StrictInteger(
         validate=validate.Range(0, 3600),
         metadata={

@@ -10,7 +10,9 @@ the file.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +146,15 @@ def _same_notify(wanted: Any, shown: Any) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _about(job_id: str) -> Iterator[None]:
+    """A refusal inside names the job it is about."""
+    try:
+        yield
+    except ServiceError as exc:
+        raise ServiceError(exc.status, {"message": f"{job_id}: {exc.message}"}) from None
+
+
 def apply_jobs(
     client: Client, jobs: list[dict[str, Any]], prune_tag: str | None, dry_run: bool, prune: bool
 ) -> None:
@@ -168,21 +179,16 @@ def apply_jobs(
         return
     for action, wanted, differ in plan:  # the jobs, without their chains
         body = {k: v for k, v in wanted.items() if k in differ and k not in CHAIN_FIELDS}
-        try:
+        with _about(wanted["id"]):
             if action == "create":
                 client.post("/api/jobs", {"id": wanted["id"], **body})
             elif body:
                 client.put(f"/api/jobs/{wanted['id']}", body)
-        except ServiceError as exc:
-            raise ServiceError(exc.status, {"message": f"{wanted['id']}: {exc.message}"}) from None
     for _, wanted, differ in plan:  # then the chains, every job now there
         chains = {k: wanted[k] for k in CHAIN_FIELDS if k in differ}
         if chains:
-            try:
+            with _about(wanted["id"]):
                 client.put(f"/api/jobs/{wanted['id']}", chains)
-            except ServiceError as exc:
-                message = f"{wanted['id']}: {exc.message}"
-                raise ServiceError(exc.status, {"message": message}) from None
     for job_id in doomed:
         client.delete(f"/api/jobs/{job_id}")
 

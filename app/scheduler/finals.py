@@ -80,33 +80,35 @@ def settle(connection: Connection, finals: Sequence[Final], settings: Mapping[st
     """Count ``finals``, queue the chained runs and write the notifications they call for."""
     if not finals:
         return Settled()
-    queued, skipped = _hand_off(connection, finals)
-    finals = [*finals, *skipped]
-    tally = collections.Counter((final.job_id, final.status) for final in finals)
+    # The finals that may notify or chain, and their jobs' rows (one read for both).
+    concerned = [f for f in finals if not f.retrying and f.status in _EVENTFUL]
+    sources = {}
+    if concerned:
+        sources = {
+            row.id: row
+            for row in connection.execute(
+                select(
+                    jobs.c.id, jobs.c.notify, jobs.c.failing, jobs.c.on_success, jobs.c.on_failure
+                ).where(jobs.c.id.in_({final.job_id for final in concerned}))
+            )
+        }
+    queued, skipped = _hand_off(connection, concerned, sources)
+    tally = collections.Counter((final.job_id, final.status) for final in [*finals, *skipped])
     add_counts(
         connection,
         counts,
         ["job_id", "status"],
         [{"job_id": j, "status": s, "count": n} for (j, s), n in tally.items()],
     )
-    return Settled(_notify(connection, finals, settings), queued)
+    return Settled(_notify(connection, concerned, sources, settings), queued)
 
 
 def _hand_off(
-    connection: Connection, finals: Sequence[Final]
+    connection: Connection, concerned: Sequence[Final], sources: Mapping[str, Any]
 ) -> tuple[tuple[int, ...], list[Final]]:
-    """Write the chained runs ``finals`` call for: (queued ids, skipped rows as finals)."""
-    handing = [f for f in finals if not f.retrying and f.status in CHAIN_LISTS]
-    if not handing:
-        return (), []
-    sources = {
-        row.id: row
-        for row in connection.execute(
-            select(jobs.c.id, jobs.c.on_success, jobs.c.on_failure).where(
-                jobs.c.id.in_({final.job_id for final in handing})
-            )
-        )
-    }
+    """Write the chained runs the final outcomes call for: (queued ids, skipped rows as
+    finals). ``sources``: the rows of the jobs whose runs ended."""
+    handing = [f for f in concerned if f.status in CHAIN_LISTS]
     wanted = [
         (final, target)
         for final in handing
@@ -163,17 +165,15 @@ def _hand_off(
     return queued, skipped
 
 
-def _notify(connection: Connection, finals: Sequence[Final], settings: Mapping[str, Any]) -> int:
-    concerned = [f for f in finals if not f.retrying and f.status in _EVENTFUL]
+def _notify(
+    connection: Connection,
+    concerned: Sequence[Final],
+    state: Mapping[str, Any],
+    settings: Mapping[str, Any],
+) -> int:
+    """Write the notifications the final outcomes call for; ``state``: their jobs' rows."""
     if not concerned:
         return 0
-    job_ids = {final.job_id for final in concerned}
-    state = {
-        row.id: row
-        for row in connection.execute(
-            select(jobs.c.id, jobs.c.notify, jobs.c.failing).where(jobs.c.id.in_(job_ids))
-        )
-    }
     failing = {job_id: row.failing for job_id, row in state.items()}
     was_failing = dict(failing)
     now = utcnow()

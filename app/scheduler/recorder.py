@@ -261,14 +261,14 @@ class Entry:
 class Recorder:
     """The thread that writes records; ``on_written(entries, lost)`` is called after each
     batch, with the ids whose start found the row no longer queued, and
-    ``on_queued(ids)`` with the chained runs the batch's outcomes queued."""
+    ``on_queued(*ids)`` with the chained runs the batch's outcomes queued."""
 
     def __init__(
         self,
         db: Database,
         settings: Mapping[str, Any],
         on_written: Callable[[list[Entry], set[int]], None],
-        on_queued: Callable[[tuple[int, ...]], None] = lambda ids: None,
+        on_queued: Callable[..., None],
     ) -> None:
         self.db = db
         self.settings = settings
@@ -364,7 +364,7 @@ class Recorder:
                         connection, [entry.record for entry in batch], self.settings
                     )
                 if settled.queued:
-                    self.on_queued(settled.queued)
+                    self.on_queued(*settled.queued)
                 return lost
             except Exception:
                 logger.exception(

@@ -82,13 +82,12 @@ class Runner:
         self.settings = settings
         self.instruments = instruments
         self.max_concurrent = int(settings.get("MAX_CONCURRENT", 10))
-        self.recorder = Recorder(db, settings, self._written, self._chained)
+        self.recorder = Recorder(db, settings, self._written, self.wake)
         self.workers = Workers(registry, self._handler_done)
         self.watchdog = Watchdog(db, self)
         self._active: dict[int, Attempt] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._poll_now = threading.Event()
         self._queued_here: set[int] = set()  # ids queued in this process, to read now
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -136,14 +135,11 @@ class Runner:
             self._thread = None
         self.recorder.stop()  # every outcome written before the process goes
 
-    def wake(self, execution_id: int | None = None) -> None:
-        """A row was queued in this process (a run-now): read it now, and only it (else,
-        with no id, poll for every queued row now)."""
+    def wake(self, *execution_ids: int) -> None:
+        """Rows were queued in this process (a run-now, chained runs): read them now, and
+        only them, instead of waiting for the next poll."""
         with self._lock:
-            if execution_id is None:
-                self._poll_now.set()
-            else:
-                self._queued_here.add(execution_id)
+            self._queued_here.update(execution_ids)
         self._wake.set()
 
     def offer(self, specs: list[RunSpec]) -> None:
@@ -188,8 +184,7 @@ class Runner:
             if self._stopping.is_set():
                 return
             try:
-                if self._poll_now.is_set() or time.monotonic() - last_poll >= POLL_SECONDS:
-                    self._poll_now.clear()
+                if time.monotonic() - last_poll >= POLL_SECONDS:
                     last_poll = time.monotonic()
                     self._poll_queued()
                 self._read_queued_here()
@@ -363,7 +358,12 @@ class Runner:
         if status in ("failed", "timeout") and attempt.attempt <= attempt.retry_count:
             delay = attempt.retry_delay * 2 ** (attempt.attempt - 1)
             retry_at = finished_at + dt.timedelta(seconds=delay)
-        _, live_output, live_truncated = attempt.context.output.snapshot()
+        output, truncated = result.output, result.output_truncated
+        if output is None:
+            # A handler still running (timed out, cancelled) has reported nothing yet:
+            # what it printed so far stands until it returns (attach_late_output).
+            _, live, truncated = attempt.context.output.snapshot()
+            output = live or None
         outcome = OutcomeRecord(
             execution_id=attempt.execution_id,
             job_id=attempt.job_id,
@@ -372,10 +372,8 @@ class Runner:
             finished_at=finished_at,
             duration_ms=int((time.monotonic() - attempt.started_mono) * 1000),
             result=result.result or None,
-            # A handler still running (timed out, cancelled) has reported nothing yet:
-            # what it printed so far stands until it returns (attach_late_output).
-            output=result.output if result.output is not None else live_output or None,
-            output_truncated=result.output_truncated or live_truncated,
+            output=output,
+            output_truncated=truncated,
             error=result.error,
             retry_at=retry_at,
             attempt=attempt.attempt,
@@ -418,12 +416,6 @@ class Runner:
             elif record.execution_id in lost:
                 attempt.context.cancel()
                 attempt.recorded.set()
-
-    def _chained(self, execution_ids: tuple[int, ...]) -> None:
-        """Outcomes queued chained runs: read those rows now (no wait for a poll)."""
-        with self._lock:
-            self._queued_here.update(execution_ids)
-        self._wake.set()
 
     def _forget(self, execution_id: int) -> None:
         """Its outcome is written (call with the lock held): remember it as done."""

@@ -132,10 +132,15 @@ def _load_execution(
 ) -> Execution:
     """The job's execution ``execution_id``; ExecutionNotFound if there is none."""
     load_job(session, job_id, include_deleted=include_deleted)
-    execution = session.get(Execution, execution_id) if 0 < execution_id <= MAX_ID else None
+    execution = _execution_by_id(session, execution_id)
     if execution is None or execution.job_id != job_id:
         raise ExecutionNotFound(job_id, execution_id)
     return execution
+
+
+def _execution_by_id(session, execution_id: int) -> Execution | None:
+    """The execution with this id, of any job (None for ids no row can have)."""
+    return session.get(Execution, execution_id) if 0 < execution_id <= MAX_ID else None
 
 
 def get_execution(
@@ -150,7 +155,7 @@ def get_execution(
 def find_execution(rt: Runtime, execution_id: int) -> Execution:
     """An execution by its id alone (of any job, deleted ones included)."""
     with rt.db.read() as session:
-        execution = session.get(Execution, execution_id) if 0 < execution_id <= MAX_ID else None
+        execution = _execution_by_id(session, execution_id)
         if execution is None:
             raise ExecutionNotFound(None, execution_id)
         return execution

@@ -200,19 +200,21 @@ def load_job(session, job_id: str, *, include_deleted: bool = False) -> Job:
     row = session.execute(_ONE_JOB, {"job_id": job_id, "now": utcnow()}).first()
     if row is None or (row[0].deleted_at is not None and not include_deleted):
         raise JobNotFound(job_id)
-    tags.attach(session, [row[0]])
     return _attach_next_run(*row)
 
 
 def get_job(rt: Runtime, job_id: str, *, include_deleted: bool = False) -> Job:
     with rt.db.read() as session:
-        return load_job(session, job_id, include_deleted=include_deleted)
+        job = load_job(session, job_id, include_deleted=include_deleted)
+        tags.attach(session, [job])
+        return job
 
 
 def get_job_with_recent(rt: Runtime, job_id: str) -> tuple[Job, list[Execution]]:
     """The job and its newest executions (for GET /api/jobs/{id})."""
     with rt.db.read() as session:
         job = load_job(session, job_id)
+        tags.attach(session, [job])
         recent = list(session.scalars(_RECENT, {"job_id": job_id}).all())
         notifications.attach(session, recent)
         return job, recent

@@ -43,6 +43,11 @@ def _back(default: str) -> Response:
     return redirect(local_target(request.form.get("next"), default))
 
 
+def _pages(total: int, per_page: int) -> int:
+    """How many pages ``total`` items fill (one, when there are none)."""
+    return max(1, -(-total // per_page))
+
+
 def _page_number() -> int:
     number = request.args.get("page", "1")
     return int(number) if number.isdigit() and 0 < int(number) <= 1_000_000 else 1
@@ -75,19 +80,20 @@ def dashboard() -> Response:
 def jobs() -> Response:
     """The jobs as a table, searched, filtered and in pages."""
     rt = runtime()
+    schema = JobListArgs()
     args: dict[str, Any] = {
-        k: v for k, v in request.args.items() if v and k in JobListArgs().fields
+        k: v
+        for k, v in request.args.items()
+        if v and k in schema.fields and k not in ("page_size", "tag")
     }
-    args.pop("page_size", None)
     tags = [word for text in request.args.getlist("tag") for word in forms.words(text)]
-    args.pop("tag", None)
     if tags:
         args["tag"] = tags
     try:
-        loaded = JobListArgs().load(args)
+        loaded = schema.load(args)
         problem = None
     except ValidationError as exc:
-        loaded = JobListArgs().load({})
+        loaded = schema.load({})
         problem = "; ".join(f"{k}: {' '.join(v)}" for k, v in field_errors(exc.messages).items())
     page = loaded.pop("page")
     loaded.pop("page_size")
@@ -100,7 +106,7 @@ def jobs() -> Response:
         jobs=found,
         total=total,
         page=page,
-        pages=max(1, -(-total // JOBS_PER_PAGE)),
+        pages=_pages(total, JOBS_PER_PAGE),
         filters=args,
         problem=problem,
         types=rt.registry.names(),
@@ -189,7 +195,7 @@ def job(job_id: str) -> Response:
         runs=runs,
         total=total,
         page=page,
-        pages=max(1, -(-total // RUNS_PER_PAGE)),
+        pages=_pages(total, RUNS_PER_PAGE),
         preview=preview,
         description=jobs_service.describe_schedule(found),
         schedule=jobs_service.schedule_text(found),

@@ -75,7 +75,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _warn_if_exposed(app)
     check_notify_defaults(app.config)
 
-    db = Database(make_engine(app.config["DATABASE_URL"]))
+    db = Database(make_engine(app.config["DATABASE_URL"], app.config["LEASE_SECONDS"]))
     ensure_schema(db.engine)
     settings = app.config
     registry = JobTypeRegistry(settings)

@@ -15,8 +15,22 @@ API_TOKEN: str | None = None
 HOST = "127.0.0.1"
 # Default timezone of new jobs (IANA name). The scheduler itself always runs in UTC.
 TIMEZONE = "UTC"
-# Executions running at once; further due runs wait as `queued`, in fire order.
+# Executions this worker process runs at once; further due runs wait as `queued`, in fire
+# order, for any worker with a free slot.
 MAX_CONCURRENT = 10
+# Run executions in this instance's processes. False makes an API-only instance (it still
+# plans fires when it leads).
+EXECUTE = True
+# This instance's worker labels (a JSON object): a job runs only on workers that have all
+# of its run_on labels.
+WORKER_LABELS: dict[str, str] = {}
+# {"group": limit}: at most that many executions of the group's jobs (concurrency_group)
+# run at once, across every worker.
+CONCURRENCY_GROUPS: dict[str, int] = {}
+# Seconds a claimed run stays its worker's without a renewal (renewed every third of
+# it), and the leader's lease: a worker or leader that stops renewing (crashed, frozen,
+# cut off) is replaced, and its runs are recorded `interrupted`, within about this long.
+LEASE_SECONDS = 30
 # How far ahead (seconds) the scheduler writes fires as `queued` rows; each then starts at
 # its time. 0 writes each fire at its time (APScheduler's way; fires start later).
 PREFIRE_SECONDS = 1.0

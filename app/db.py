@@ -105,8 +105,13 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database).resolve()
 
 
-def make_engine(url: str) -> Engine:
-    """Create the engine; SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE for writes."""
+def make_engine(url: str, lease_seconds: float | None = None) -> Engine:
+    """Create the engine; SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE for writes.
+
+    On PostgreSQL, with ``lease_seconds``, a transaction left idle for a third of a lease
+    is ended by the server: a process frozen (or cut off) in the middle of one must not
+    hold its row locks, and so the claims and the takeover of the others, past its
+    lease."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -135,7 +140,13 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    connect_args = {}
+    if lease_seconds and url.startswith("postgresql"):
+        idle_ms = max(1000, int(lease_seconds * 1000 / 3))
+        connect_args["options"] = f"-c idle_in_transaction_session_timeout={idle_ms}"
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args
+    )
 
 
 class Database:

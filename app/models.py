@@ -96,6 +96,10 @@ class Job(Base):
     on_failure: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Each scheduled fire starts up to this many seconds after its time (at random).
     jitter_seconds: Mapped[int] = mapped_column(default=0)
+    # Only workers with all these labels run it (CRONWELL_WORKER_LABELS); and at most
+    # CRONWELL_CONCURRENCY_GROUPS[group] runs of its group's jobs at once, anywhere.
+    run_on: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    concurrency_group: Mapped[str | None] = mapped_column(String(63))
 
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -160,6 +164,10 @@ class Execution(Base):
     start_after: Mapped[dt.datetime | None]
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The worker whose claim took the row from queued to running, and until when the
+    # run is that worker's without a renewal (app/scheduler/claims.py).
+    worker: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None]
 
     #: Not a column: filled in by the services.
     __allow_unmapped__ = True
@@ -236,7 +244,8 @@ PLANNED_FIRE = (Execution.trigger == "schedule", Execution.status == "queued")
 
 
 class LeaderRecord(Base):
-    """Which process holds the scheduler (one row, id 1), for GET /api/scheduler."""
+    """Which process holds the scheduler (one row, id 1): its leadership number
+    (``term``, higher for each new leader) and its lease (app/scheduler/leader.py)."""
 
     __tablename__ = "scheduler_leader"
 
@@ -245,6 +254,24 @@ class LeaderRecord(Base):
     host: Mapped[str] = mapped_column(String(255))
     since: Mapped[dt.datetime]
     heartbeat_at: Mapped[dt.datetime]
+    term: Mapped[int] = mapped_column(default=0, server_default="0")
+    worker: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None]
+
+
+class Worker(Base):
+    """A process that runs executions, with its heartbeat (GET /api/workers)."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    capacity: Mapped[int]
+    running: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[dt.datetime]
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(index=True)
 
 
 def _partial_index(

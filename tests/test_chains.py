@@ -90,8 +90,13 @@ def test_unknown_and_deleted_targets_and_loops_are_refused(service, make_job):
     assert service.get(f"/api/jobs/{a['id']}").json()["on_failure"] == []
 
 
-def test_a_kill_9_between_the_outcome_and_the_chained_start_leaves_a_row(start_service, tmp_path):
-    service = start_service({"CRONWELL_MAX_CONCURRENT": "1"})
+def test_a_kill_9_between_the_outcome_and_the_chained_start_still_runs_the_chain(
+    start_service, tmp_path
+):
+    """The hand-off is a queued row written with the outcome: a kill -9 before it starts
+    loses nothing, and the next start runs it under its own id."""
+    env = {"CRONWELL_MAX_CONCURRENT": "1", "CRONWELL_LEASE_SECONDS": "3"}
+    service = start_service(env)
 
     def shell(name: str, command: str, **fields) -> dict:
         body = {"name": name, "type": "shell", "schedule": "1h",
@@ -114,11 +119,21 @@ def test_a_kill_9_between_the_outcome_and_the_chained_start_leaves_a_row(start_s
         == "queued"
     )
     service.kill()
-    again = start_service({"CRONWELL_MAX_CONCURRENT": "1"}, workdir=service.workdir)
-    row = again.get(f"/api/jobs/{after['id']}/executions/{waiting['id']}").json()
-    assert row["status"] == "interrupted"
+    again = start_service(env, workdir=service.workdir)
+    # The hog's run is interrupted once its lease ends, and the chained run takes the slot.
+    row = wait_for(
+        lambda: (
+            (e := again.get(f"/api/jobs/{after['id']}/executions/{waiting['id']}").json())
+            and e["status"] == "success"
+            and e
+        ),
+        timeout=15,
+    )
     assert row["trigger"] == "chain" and row["triggered_by"] == run["id"]
-    assert "stopped" in row["error"]
+    hog_run = wait_for(
+        lambda: (e := again.executions(hog["id"])[0])["status"] != "running" and e, timeout=15
+    )
+    assert hog_run["status"] == "interrupted" and "lease" in hog_run["error"]
     source_run = again.get(f"/api/jobs/{source['id']}/executions/{run['id']}").json()
     assert source_run["status"] == "success"
 

@@ -1,6 +1,7 @@
 """POST /api/jobs."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import requests
 
@@ -161,7 +162,8 @@ def test_the_leader_puts_a_new_job_in_apscheduler_s_store(service, make_job):
 
     created = make_job(
         id="store-row",
-        schedule="*/5 * * * *",
+        # A fire far ahead: the store must still hold the one the API answered with.
+        schedule="0 0 1 1 *",
         timezone="Europe/Paris",
         misfire_grace_seconds=42,
     )
@@ -177,12 +179,14 @@ def test_the_leader_puts_a_new_job_in_apscheduler_s_store(service, make_job):
     loaded = APSJob.__new__(APSJob)
     loaded.__setstate__(pickle.loads(state))
     assert loaded.func is dispatch.fire and list(loaded.args) == ["store-row"]
-    assert str(loaded.trigger) == "crontab[*/5 * * * *, Europe/Paris]"
+    assert str(loaded.trigger) == "crontab[0 0 1 1 *, Europe/Paris]"
     assert loaded.misfire_grace_time == 42
     next_run_at = dt.datetime.fromisoformat(created["next_run_at"])
     assert loaded.next_run_time == next_run_at
     assert next_run_time == next_run_at.timestamp()
-    assert next_run_at.minute % 5 == 0 and next_run_at > dt.datetime.now(dt.UTC)
+    local = next_run_at.astimezone(ZoneInfo("Europe/Paris"))
+    assert (local.month, local.day, local.hour) == (1, 1, 0)
+    assert next_run_at > dt.datetime.now(dt.UTC)
 
 
 def test_a_fresh_process_can_answer_a_create_first(start_service, target):

@@ -1,12 +1,14 @@
 """The fire path's stages on their own: milliseconds each, a real SQLite file, no server.
 
-pass (plan_fires) -> one transaction (record_fires + the store's advance) -> the runner's
-ready queue -> a worker -> the recorder (record). Each stage is called as the one before
+pass (plan_fires) -> one transaction, fenced by the leadership number (record_fires +
+the store's advance) -> the runner's ready queue -> the claim -> a worker -> the recorder
+(record); the reaper for runs whose lease ended. Each stage is called as the one before
 it calls it, with real APScheduler jobs and triggers and real rows.
 """
 
 import dataclasses
 import datetime as dt
+import threading
 import time
 
 import pytest
@@ -19,12 +21,14 @@ from app.db import Database, make_engine, utcnow
 from app.instruments import Instruments
 from app.jobtypes import JobTypeRegistry
 from app.models import Base, Execution, ExecutionCount, Job, Notification, job_store_table
+from app.scheduler.claims import claim, reap_expired, renew
 from app.scheduler.dispatch import fire
 from app.scheduler.intake import record_fires
+from app.scheduler.leader import Leadership, NullLeaderLock
 from app.scheduler.passes import Pass, plan_fires, split_run_times
 from app.scheduler.recorder import record
 from app.scheduler.runner import Runner
-from app.scheduler.stages import Fire, OutcomeRecord, StartRecord
+from app.scheduler.stages import Fire, OutcomeRecord
 from app.scheduler.store import CronwellJobStore
 from tests.support import wait_for
 
@@ -151,7 +155,8 @@ def test_fires_become_queued_missed_and_skipped_rows(db):
     assert sorted(rows) == [("a", "missed"), ("a", "queued"), ("a", "queued"), ("busy", "skipped")]
 
 
-def test_a_pass_writes_its_fires_and_the_store_s_next_run_in_one_go(db, aps):
+def _every_second_in_store(db: Database, aps) -> tuple[CronwellJobStore, dt.datetime]:
+    """A job every second in a store on ``db``, first due in 0.3 s."""
     add_job_row(db, "every-second")
     store = CronwellJobStore(db)
     aps.add_jobstore(store, "cronwell")
@@ -160,8 +165,14 @@ def test_a_pass_writes_its_fires_and_the_store_s_next_run_in_one_go(db, aps):
         fire, IntervalTrigger(seconds=1, start_date=due), args=["every-second"],
         id="every-second", jobstore="cronwell", next_run_time=due,
     )  # fmt: skip
+    return store, due
+
+
+def test_a_pass_writes_its_fires_and_the_store_s_next_run_in_one_go(db, aps):
+    store, due = _every_second_in_store(db, aps)
     offered = []
-    wait = Pass(db, store, offered.extend, 1.0, SETTINGS)()
+    leadership = _leader(db)
+    wait = Pass(db, store, offered.extend, 1.0, SETTINGS, leadership.fence, threading.Event())()
     assert [(s.job_id, s.scheduled_at) for s in offered] == [("every-second", due)]
     with db.read() as session:
         next_run = session.scalar(select(job_store_table.c.next_run_time))
@@ -169,7 +180,100 @@ def test_a_pass_writes_its_fires_and_the_store_s_next_run_in_one_go(db, aps):
     assert 0.5 <= wait <= 1.0  # at least half the horizon, until the next fire is in it
 
 
-# -- running and recording ---------------------------------------------------------------
+def _leader(db: Database, worker: str = "leader-1") -> Leadership:
+    leadership = Leadership(db, NullLeaderLock(), worker, lease_seconds=30)
+    assert leadership.take()
+    return leadership
+
+
+def test_a_pass_under_a_stale_leadership_number_writes_nothing(db, aps):
+    store, due = _every_second_in_store(db, aps)
+    old, fenced = _leader(db, "old"), threading.Event()
+    new = _leader(db, "new")  # holds the lock (a NullLeaderLock is always free)
+    assert new.term == old.term + 1
+    offered = []
+    assert Pass(db, store, offered.extend, 1.0, SETTINGS, old.fence, fenced)() is None
+    assert fenced.is_set() and offered == []
+    with db.read() as session:
+        assert session.scalars(select(Execution.id)).all() == []
+        next_run = session.scalar(select(job_store_table.c.next_run_time))
+    assert next_run == pytest.approx(due.timestamp())  # the store did not move either
+    Pass(db, store, offered.extend, 1.0, SETTINGS, new.fence, fenced)()
+    assert len(offered) == 1
+
+
+# -- claiming, running and recording -----------------------------------------------------
+
+
+def test_a_row_is_claimed_by_one_worker_only(db):
+    add_job_row(db, "a")
+    add_job_row(db, "solo", overlap_policy="skip")
+    now = utcnow()
+    with db.write_connection() as connection:
+        spec = record_fires(connection, [Fire("a", now)], SETTINGS)[0]
+        solo = record_fires(connection, [Fire("solo", now)], SETTINGS)[0]
+    with db.write_connection() as connection:
+        first = claim(connection, "w1", 30, [spec, solo], SETTINGS)
+    with db.write_connection() as connection:
+        second = claim(connection, "w2", 30, [spec, solo], SETTINGS)
+    assert set(first.started) == {spec.execution_id, solo.execution_id}
+    assert second.started == {} and second.deferred == set()
+    with db.read() as session:
+        row = session.get(Execution, spec.execution_id)
+    assert (row.status, row.worker) == ("running", "w1")
+    assert row.lease_until > row.started_at
+    # A later fire of a skip job still running anywhere is skipped; a run-now waits.
+    with db.write_connection() as connection:
+        later = record_fires(connection, [Fire("solo", now + dt.timedelta(seconds=1))], SETTINGS)
+        manual = dataclasses.replace(later[0], trigger="manual")
+        waits = claim(connection, "w2", 30, [manual], SETTINGS)
+        skipped = claim(connection, "w2", 30, later, SETTINGS)
+    assert waits.deferred == {later[0].execution_id} and waits.started == {}
+    assert skipped.started == {} and skipped.deferred == set()
+    with db.read() as session:
+        row = session.get(Execution, later[0].execution_id)
+    assert row.status == "skipped" and str(solo.execution_id) in row.error
+
+
+def test_a_scheduled_fire_claimed_after_its_grace_time_is_missed(db):
+    add_job_row(db, "late", misfire_grace_seconds=2)
+    old = utcnow() - dt.timedelta(seconds=5)
+    with db.write_connection() as connection:
+        spec = record_fires(connection, [Fire("late", old)], SETTINGS)[0]
+        claimed = claim(connection, "w1", 30, [spec], SETTINGS)
+    assert claimed.started == {}
+    with db.read() as session:
+        row = session.get(Execution, spec.execution_id)
+    assert row.status == "missed" and "misfire_grace_seconds (2)" in row.error
+
+
+def test_a_run_whose_lease_ended_is_interrupted_and_retried_and_its_worker_told(db):
+    add_job_row(db, "lost", retry_count=1, retry_delay_seconds=1)
+    now = utcnow()
+    with db.write_connection() as connection:
+        spec = record_fires(connection, [Fire("lost", now)], SETTINGS)[0]
+        claim(connection, "w1", 0.2, [spec], SETTINGS)
+    with db.write_connection() as connection:
+        assert reap_expired(connection, SETTINGS)[0] == []  # the lease still runs
+    time.sleep(0.3)
+    with db.write_connection() as connection:
+        reaped, _ = reap_expired(connection, SETTINGS)
+    assert reaped == [(spec.execution_id, "w1")]
+    with db.write_connection() as connection:
+        still_mine = renew(connection, "w1", 30, [spec.execution_id], 10, {}, now)
+        # Its late outcome changes nothing.
+        record(connection, [_outcome(spec, "success")], SETTINGS, "w1")
+    assert still_mine == set()
+    with db.read() as session:
+        rows = session.execute(
+            select(Execution.status, Execution.trigger, Execution.attempt, Execution.error)
+            .where(Execution.job_id == "lost")
+            .order_by(Execution.id)
+        ).all()
+        job = session.get(Job, "lost")
+    assert [r[:3] for r in rows] == [("interrupted", "schedule", 1), ("queued", "retry", 2)]
+    assert "w1" in rows[0].error and "lease" in rows[0].error
+    assert (job.run_count, job.fail_count, job.last_status) == (1, 1, "interrupted")
 
 
 def hello(configuration, context):
@@ -187,6 +291,7 @@ def test_the_runner_starts_an_offered_row_and_the_recorder_writes_its_outcome(db
         JobTypeRegistry({"JOB_TYPES": {"hello": hello}}),
         {"MAX_CONCURRENT": 2},
         Instruments(),
+        "w1",
     )
     runner.start()
     try:
@@ -201,6 +306,7 @@ def test_the_runner_starts_an_offered_row_and_the_recorder_writes_its_outcome(db
         row = wait_for(finished, timeout=5, interval=0.005)
         assert time.monotonic() - started < 0.5
         assert row.result == {"hello": "stages"} and row.started_at is not None
+        assert row.worker == "w1"
         with db.read() as session:
             job = session.get(Job, "greeter")
         assert (job.run_count, job.success_count, job.last_status) == (1, 1, "success")
@@ -208,35 +314,24 @@ def test_the_runner_starts_an_offered_row_and_the_recorder_writes_its_outcome(db
         runner.stop(0)
 
 
-def test_record_applies_starts_and_outcomes_in_order_and_queues_a_retry(db):
+def test_record_writes_its_worker_s_outcomes_and_queues_a_retry(db):
     add_job_row(db, "flaky")
     now = utcnow()
     with db.write_connection() as connection:
         spec = record_fires(connection, [Fire("flaky", now)], SETTINGS)[0]
-        cancelled = record_fires(
-            connection, [Fire("flaky", now + dt.timedelta(seconds=1))], SETTINGS
-        )[0]
-        connection.execute(
-            Execution.__table__.update()
-            .where(Execution.id == cancelled.execution_id)
-            .values(status="cancelled")
-        )
+        other = record_fires(connection, [Fire("flaky", now + dt.timedelta(seconds=1))], SETTINGS)[
+            0
+        ]
+        claim(connection, "w1", 30, [spec], SETTINGS)
+        claim(connection, "w2", 30, [other], SETTINGS)
     outcome = OutcomeRecord(
         execution_id=spec.execution_id, job_id="flaky", status="failed", started_at=now,
         finished_at=now, duration_ms=5, result=None, output="oops", output_truncated=False,
         error="no", retry_at=now + dt.timedelta(seconds=10), attempt=1,
     )  # fmt: skip
     with db.write_connection() as connection:
-        lost, settled = record(
-            connection,
-            [
-                StartRecord(spec.execution_id, now),
-                outcome,
-                StartRecord(cancelled.execution_id, now),
-            ],
-            SETTINGS,
-        )
-    assert lost == {cancelled.execution_id}
+        # w1's outcome for w2's run is not w1's to write.
+        settled = record(connection, [outcome, _outcome(other, "success")], SETTINGS, "w1")
     assert settled.notifications == 0  # a retry follows: the run's outcome is not final yet
     assert settled.queued == ()
     with db.read() as session:
@@ -248,7 +343,7 @@ def test_record_applies_starts_and_outcomes_in_order_and_queues_a_retry(db):
         job = session.get(Job, "flaky")
     assert rows == [
         ("failed", "schedule", 1, None),
-        ("cancelled", "schedule", 1, None),
+        ("running", "schedule", 1, None),
         ("queued", "retry", 2, spec.execution_id),
     ]
     assert (job.run_count, job.fail_count, job.last_error) == (1, 1, "no")
@@ -264,11 +359,16 @@ def _outcome(spec, status, *, retry_at=None, attempt=1, retry_of=None) -> Outcom
     )  # fmt: skip
 
 
+def _claim_and_record(db, spec, outcome):
+    """Claim ``spec`` and write its outcome as the runner and recorder would."""
+    with db.write_connection() as connection:
+        assert claim(connection, "w1", 30, [spec], SETTINGS).started
+        return record(connection, [outcome], SETTINGS, "w1")
+
+
 def _run(db, spec, outcome) -> int:
     """Start and finish ``spec`` as the runner would; the notifications written."""
-    with db.write_connection() as connection:
-        record(connection, [StartRecord(spec.execution_id, utcnow())], SETTINGS)
-        return record(connection, [outcome], SETTINGS)[1].notifications
+    return _claim_and_record(db, spec, outcome).notifications
 
 
 def test_one_failure_notification_after_the_last_retry_then_a_recovery(db):
@@ -315,21 +415,17 @@ def test_a_final_outcome_hands_off_to_its_chain_in_the_same_write(db):
             record_fires(connection, [Fire("source", now + dt.timedelta(seconds=i))], SETTINGS)[0]
             for i in range(2)
         )
-    with db.write_connection() as connection:
-        record(connection, [StartRecord(first.execution_id, now)], SETTINGS)
-        _, retrying = record(
-            connection, [_outcome(first, "failed", retry_at=now + dt.timedelta(hours=1))], SETTINGS
-        )
-        record(connection, [StartRecord(second.execution_id, now)], SETTINGS)
-        _, failed = record(connection, [_outcome(second, "timeout")], SETTINGS)
+    retrying = _claim_and_record(
+        db, first, _outcome(first, "failed", retry_at=now + dt.timedelta(hours=1))
+    )
+    failed = _claim_and_record(db, second, _outcome(second, "timeout"))
     assert retrying.queued == ()  # an attempt with a retry to come hands off nothing
     assert failed.queued == ()  # its on_failure job is disabled: a skipped row
     with db.write_connection() as connection:
         third = record_fires(connection, [Fire("source", now + dt.timedelta(seconds=2))], SETTINGS)[
             0
         ]
-        record(connection, [StartRecord(third.execution_id, now)], SETTINGS)
-        _, succeeded = record(connection, [_outcome(third, "success")], SETTINGS)
+    succeeded = _claim_and_record(db, third, _outcome(third, "success"))
     assert len(succeeded.queued) == 1  # next-ok; the deleted job gets nothing
     with db.read() as session:
         chained = session.execute(

@@ -171,6 +171,7 @@ def init_app(app: Flask) -> CronwellApi:
     from app.api.notifications.routes import blp as notifications_blp
     from app.api.scheduler.routes import blp as scheduler_blp
     from app.api.scheduler.routes import health_blp
+    from app.api.workers.routes import blp as workers_blp
 
     app.url_map.converters["cron_job_id"] = CronJobIdConverter
     api = CronwellApi(app)
@@ -187,6 +188,7 @@ def init_app(app: Flask) -> CronwellApi:
         executions_blp,
         notifications_blp,
         scheduler_blp,
+        workers_blp,
         cron_blp,
         health_blp,
         metrics_blp,

@@ -33,6 +33,8 @@ class RunContext:
     configuration: Mapping[str, Any]
     deadline: float  # time.monotonic() value
     settings: Mapping[str, Any]
+    #: The worker running the attempt (its claim named it): host, pid and a nonce.
+    worker: str = ""
     cancelled: threading.Event = field(default_factory=threading.Event)
     #: What the run has printed so far: a handler that streams output (``shell``) feeds
     #: it, and the recorder writes it to the running row about twice a second.

@@ -79,6 +79,9 @@ class ShellJobType(JobType):
         env.update(config.get("env") or {})
         env["CRONWELL_JOB_ID"] = context.job_id
         env["CRONWELL_EXECUTION_ID"] = str(context.execution_id)
+        # With the execution id, it tells this run's processes apart from any other
+        # service's on the host (see kill_orphans).
+        env["CRONWELL_WORKER"] = context.worker
         try:
             proc = subprocess.Popen(
                 argv,
@@ -142,24 +145,29 @@ class ShellJobType(JobType):
             proc.wait()
 
 
-def kill_orphans(execution_ids: set[int]) -> int:
-    """Kill the process groups of shell runs left behind by a crashed service.
+def kill_orphans(runs: set[tuple[int, str]]) -> int:
+    """Kill the process groups on this host of shell runs whose worker was lost.
 
-    A shell job runs in its own session, so it outlives a kill -9 of the service. Its
-    environment carries CRONWELL_EXECUTION_ID, which tells it apart from an unrelated
-    process that reused the pid. Linux only (reads /proc); elsewhere a no-op.
+    ``runs``: (execution id, worker) pairs. A shell job runs in its own session, so it
+    outlives a kill -9 of its worker. Its environment carries CRONWELL_EXECUTION_ID and
+    CRONWELL_WORKER, which together tell it apart from an unrelated process that reused
+    the pid, and from another service's run with the same execution id. Linux only
+    (reads /proc); elsewhere a no-op.
     """
     proc = Path("/proc")
-    if not execution_ids or not proc.is_dir():
+    if not runs or not proc.is_dir():
         return 0
-    wanted = {f"CRONWELL_EXECUTION_ID={i}".encode() for i in execution_ids}
+    wanted = {
+        (f"CRONWELL_EXECUTION_ID={i}".encode(), f"CRONWELL_WORKER={worker}".encode())
+        for i, worker in runs
+    }
     groups: set[int] = set()
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-            if wanted.intersection(environ):
+            environ = set((entry / "environ").read_bytes().split(b"\0"))
+            if any(execution in environ and worker in environ for execution, worker in wanted):
                 groups.add(os.getpgid(int(entry.name)))
         except (OSError, ProcessLookupError):
             continue

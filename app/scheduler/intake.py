@@ -51,9 +51,12 @@ RUN_SPEC_JOB_COLUMNS = (
     Job.retry_delay_seconds,
     Job.overlap_policy,
     Job.updated_at,
+    Job.misfire_grace_seconds,
+    Job.run_on,
+    Job.concurrency_group,
 )
 #: The job columns a fire needs: overlap and grace now, the rest to start the run.
-JOB_COLUMNS = (Job.id, *RUN_SPEC_JOB_COLUMNS, Job.misfire_grace_seconds, Job.jitter_seconds)
+JOB_COLUMNS = (Job.id, *RUN_SPEC_JOB_COLUMNS, Job.jitter_seconds)
 
 
 def jittered(fire_time: dt.datetime, jitter_seconds: int) -> dt.datetime | None:
@@ -91,6 +94,7 @@ def record_fires(
         for row in connection.execute(
             select(*JOB_COLUMNS)
             .where(Job.id.in_(job_ids), Job.deleted_at.is_(None), ~Job.sync_pending)
+            .order_by(Job.id)
             .with_for_update()
         )
     }

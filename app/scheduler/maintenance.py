@@ -1,72 +1,36 @@
-"""The leader's upkeep: runs a previous leader left behind, and history past its limit."""
+"""The leader's upkeep: runs whose worker was lost, and history past its limit."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, delete, select
 
-from app.db import Database, utcnow
+from app.db import Database
 from app.jobtypes.shell import kill_orphans
 from app.models import Execution, Job
-from app.scheduler.finals import Final, settle
-from app.scheduler.recorder import apply_outcome
+from app.scheduler.claims import reap_expired
 
 logger = logging.getLogger("cronwell.scheduler")
 PRUNE_BATCH = 500
 
 
-def recover_interrupted(db: Database, settings: Mapping[str, Any]) -> int:
-    """Mark runs the previous leader left queued or running as ``interrupted``.
-
-    Retries dated in the future are kept: they are a schedule, not a run in flight.
-    """
-    now = utcnow()
-    with db.write() as session:
-        running = session.execute(
-            select(Execution.id, Execution.job_id, Execution.started_at).where(
-                Execution.status == "running"
-            )
-        ).all()
-        for execution_id, job_id, started_at in running:
-            duration = int((now - started_at).total_seconds() * 1000) if started_at else None
-            error = "The service stopped while this run was in progress."
-            session.execute(
-                update(Execution)
-                .where(Execution.id == execution_id)
-                .values(status="interrupted", finished_at=now, duration_ms=duration, error=error)
-            )
-            apply_outcome(session, job_id, "interrupted", started_at, now, duration, error)
-        queued = session.execute(
-            update(Execution)
-            .where(
-                Execution.status == "queued",
-                # A fire waiting for its jitter has not started: it still runs.
-                func.coalesce(Execution.start_after, Execution.scheduled_at) <= now,
-            )
-            .values(
-                status="interrupted",
-                finished_at=now,
-                # The runner writes starts in batches: a run started just before a
-                # crash may still read queued.
-                error="The service stopped before this run's start was recorded: "
-                "it did not start, or started just before the stop.",
-            )
-            .returning(Execution.id, Execution.job_id)
-        ).all()
-        ended = [(e, j) for e, j, _ in running] + [(e, j) for e, j in queued]
-        settle(session.connection(), [Final(e, j, "interrupted") for e, j in ended], settings)
-    if running:
-        killed = kill_orphans({execution_id for execution_id, _, _ in running})
+def reap_lost_runs(
+    db: Database, settings: Mapping[str, Any], fence: Callable[[Connection], None]
+) -> int:
+    """Record ``interrupted`` the runs whose worker stopped renewing their lease, with
+    their retries (the leader's, fenced); kill what they left on this host."""
+    with db.write_connection() as connection:
+        fence(connection)
+        reaped, _ = reap_expired(connection, settings)
+    if reaped:
+        logger.warning("Marked %d run(s) interrupted: their worker's lease ended", len(reaped))
+        killed = kill_orphans(set(reaped))  # this host's, of the worker that ran each
         if killed:
             logger.warning("Killed %d process group(s) left by interrupted runs", killed)
-    if running or queued:
-        logger.warning(
-            "Marked %d running and %d queued run(s) interrupted", len(running), len(queued)
-        )
-    return len(running) + len(queued)
+    return len(reaped)
 
 
 def prune_history(db: Database, job_ids: set[str], limit: int) -> int:

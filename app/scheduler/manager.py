@@ -1,10 +1,13 @@
 """The scheduler side of one process, and the door the services use to reach it.
 
-Only the holder of the leader lock runs the fire path: APScheduler's thread and its pass,
-the runner, its workers, watchdog and recorder. Every other process serves the API and
-retries the lock every LEADER_RETRY_SECONDS, so a dead leader is replaced. The leader's
-own thread also applies job changes to the store (:mod:`app.scheduler.sync`), beats the
-leader record and prunes history.
+Every process is a **worker**: its runner claims due runs and executes them
+(:mod:`app.scheduler.claims`), up to MAX_CONCURRENT (none with EXECUTE false). One
+process at a time **leads** (:mod:`app.scheduler.leader`): it runs APScheduler's thread
+and its pass (which plans fires as ``queued`` rows), applies job changes to the store
+(:mod:`app.scheduler.sync`), records ``interrupted`` the runs whose worker stopped
+renewing their lease, and prunes history. Each of its writes is fenced by its
+leadership number; a stale one makes it step down at once. Every other process tries
+to take over every LEADER_RETRY_SECONDS.
 
 The services see only the door: :meth:`SchedulerManager.reschedule` and
 :meth:`~SchedulerManager.withdraw_planned` in a changing transaction,
@@ -17,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import threading
 import time
 from typing import Any
@@ -30,18 +32,19 @@ from app.instruments import Instruments
 from app.jobtypes import JobTypeRegistry
 from app.models import Job
 from app.notify.sender import SenderProcess
-from app.scheduler import leader
+from app.scheduler import claims, leader
 from app.scheduler.aps import CronwellScheduler
+from app.scheduler.claims import new_worker_id
 from app.scheduler.intake import withdraw_planned
-from app.scheduler.maintenance import prune_history, recover_interrupted
+from app.scheduler.maintenance import prune_history, reap_lost_runs
 from app.scheduler.passes import Pass
 from app.scheduler.runner import Runner
 from app.scheduler.store import CronwellJobStore
 from app.scheduler.sync import StoreSync
 
 logger = logging.getLogger("cronwell.scheduler")
-HEARTBEAT_SECONDS = 2.0
 PRUNE_SECONDS = 2.0
+REAP_SECONDS = 1.0
 #: After a change wakes it, the leader waits this long for more before applying them: a
 #: script creating jobs one after another gets one sync for many (each sync is a
 #: transaction, and its APScheduler add_job calls wake a pass).
@@ -59,14 +62,21 @@ class SchedulerManager:
         self.db = db
         self.settings = settings
         self.instruments = instruments
-        self.lock = leader.make_leader_lock(db.engine, sqlite_path(str(db.engine.url)))
-        self.runner = Runner(db, registry, settings, instruments)
+        self.worker_id = new_worker_id()
+        self.lease_seconds = float(settings.get("LEASE_SECONDS", 30))
+        lock = leader.make_leader_lock(db.engine, sqlite_path(str(db.engine.url)))
+        self.leadership = leader.Leadership(db, lock, self.worker_id, self.lease_seconds)
+        self.runner: Runner | None = None
+        if settings.get("EXECUTE", True):
+            self.runner = Runner(db, registry, settings, instruments, self.worker_id)
         self.sender = SenderProcess(db, settings)
+        self.started_at = utcnow()
         self.scheduler: CronwellScheduler | None = None
         self.sync: StoreSync | None = None
         self.leading_since: dt.datetime | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._fenced = threading.Event()  # a pass found its leadership stale
         self._thread: threading.Thread | None = None
 
     # -- the door ----------------------------------------------------------------------
@@ -92,15 +102,15 @@ class SchedulerManager:
         self._wake.set()
 
     def wake(self, execution_id: int) -> None:
-        """A run was queued (run-now): the runner starts it now (here) or finds it at its
-        poll (another process)."""
-        if self.is_leader:
+        """A run was queued (run-now): this process's runner claims it now; the other
+        workers find it at their poll."""
+        if self.runner is not None:
             self.runner.wake(execution_id)
 
     def cancel(self, execution_id: int) -> None:
-        """A run was cancelled in the database: drop or stop it now if it is this
-        process's (the leader's watchdog picks the flag up otherwise)."""
-        if self.is_leader:
+        """A run was cancelled in the database: stop it now if this process runs it (the
+        watchdog of the worker that does picks the flag up otherwise)."""
+        if self.runner is not None:
             self.runner.cancel(execution_id)
 
     @property
@@ -113,13 +123,13 @@ class SchedulerManager:
         return self.is_leader and bool(self.scheduler and self.scheduler.running)
 
     def running_anywhere(self) -> bool:
-        """This process runs the scheduler, or another leader beat recently."""
+        """This process runs the scheduler, or a leader's lease is current."""
         if self.is_leader:
             return self.is_running
         info = self.leader_info()
-        if info is None:
+        if info is None or info["lease_until"] is None:
             return False
-        return (utcnow() - info["heartbeat_at"]).total_seconds() < HEARTBEAT_SECONDS * 5
+        return info["lease_until"] > utcnow()
 
     def leader_info(self) -> dict[str, Any] | None:
         return leader.read_leader_record(self.db)
@@ -127,84 +137,105 @@ class SchedulerManager:
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        """Try to lead now (so an embedding app has a running scheduler on return)."""
+        """Start this worker's runner, and try to lead now (so an embedding app has a
+        running scheduler on return)."""
         if self._thread is not None:
             return
         self._stop.clear()
-        try:
-            if self.lock.acquire():
-                self._become_leader()
-        except Exception:
-            logger.exception("Could not start the scheduler; will retry")
+        if self.runner is not None:
+            self.runner.start()
+        self._try_to_lead()
         self._thread = threading.Thread(target=self._loop, name="cronwell-manager", daemon=True)
         self._thread.start()
 
     def shutdown(self, grace_seconds: float | None = None) -> None:
-        """Stop taking fires, let runs finish for the grace time, then release the lock."""
+        """Stop planning fires, let runs finish for the grace time, then step down."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        if self.is_leader:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self.runner is not None:
             if grace_seconds is None:
                 grace_seconds = float(self.settings.get("SHUTDOWN_GRACE_SECONDS", 30))
-            self._step_down(grace_seconds)
+            self.runner.stop(grace_seconds)
+        if self.is_leader:
+            self._step_down()
 
-    def _become_leader(self) -> None:
+    def _beat_without_runner(self) -> None:
+        """An instance that executes nothing (EXECUTE false) still shows in the workers
+        table, with capacity 0."""
+        labels = dict(self.settings.get("WORKER_LABELS") or {})
         try:
-            self._take_over()
+            with self.db.write_connection() as connection:
+                claims.renew(
+                    connection, self.worker_id, self.lease_seconds, [], 0, labels, self.started_at
+                )
         except Exception:
-            self._step_down(0)
-            raise
+            logger.warning("Could not beat this process's heartbeat", exc_info=True)
+
+    def _try_to_lead(self) -> bool:
+        """Lead if this process can; False when the database did not answer."""
+        try:
+            if self.leadership.take():
+                self._take_over()
+        except Exception:
+            logger.exception("Taking over the scheduler failed; will retry")
+            if self.leadership.term is not None:
+                self._step_down()
+            return False
+        return True
 
     def _take_over(self) -> None:
-        since = utcnow()
-        # The record first: this process must not say it leads while the record still
-        # names the previous leader.
-        leader.write_leader_record(self.db, since)
-        self.leading_since = since
+        self.leading_since = self.leadership.since
+        self._fenced.clear()
         self.instruments.leader.set(1)
-        logger.info("Process %d leads the scheduler", os.getpid())
-        recover_interrupted(self.db, self.settings)
         store = CronwellJobStore(self.db)
         prefire = float(self.settings.get("PREFIRE_SECONDS", 1.0))
-        run_pass = Pass(self.db, store, self.runner.offer, prefire, self.settings)
+        offer = self.runner.offer if self.runner is not None else None
+        run_pass = Pass(
+            self.db, store, offer, prefire, self.settings, self.leadership.fence, self._fenced
+        )
         self.scheduler = CronwellScheduler(run_pass, jobstores={"default": store}, timezone=dt.UTC)
-        self.sync = StoreSync(self.db, self.scheduler, store)
-        self.runner.start()
+        self.sync = StoreSync(self.db, self.scheduler, store, self.leadership.fence)
         self.scheduler.start(paused=True)
         self.sync.reconcile()
         self.scheduler.resume()
 
-    def _step_down(self, grace: float) -> None:
+    def _step_down(self) -> None:
+        """Stop leading at once: the scheduler, the sender, then the lease and the lock."""
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        self.runner.stop(grace)
         self.sender.stop()
-        try:
-            leader.clear_leader_record(self.db)
-        except Exception:
-            logger.exception("Could not clear the leader record")
-        self.lock.release()
+        self.leadership.give_up()
         self.leading_since = None
         self.instruments.leader.set(0)
         self.scheduler = self.sync = None
+        logger.warning("Process stepped down from leading the scheduler")
 
     def _loop(self) -> None:
         retry = float(self.settings.get("LEADER_RETRY_SECONDS", 1.0))
         sync_every = float(self.settings.get("SYNC_INTERVAL_SECONDS", 0.5))
         history_limit = int(self.settings.get("HISTORY_LIMIT", 1000))
-        last_beat = last_prune = 0.0
+        renew_every = min(2.0, self.lease_seconds / 3)
+        last_beat = last_prune = last_reap = time.monotonic()
+        last_renewed = time.monotonic()
+        # Lost runs are reaped only once the database has answered for a whole lease:
+        # after an outage, every worker gets that long to renew and write its outcomes.
+        database_up_since = time.monotonic()
+        last_idle_beat = 0.0
         while not self._stop.is_set():
+            if self.runner is None and time.monotonic() - last_idle_beat >= renew_every:
+                last_idle_beat = time.monotonic()
+                self._beat_without_runner()
             if not self.is_leader:
                 if self._stop.wait(retry):
                     return
-                try:
-                    if self.lock.acquire():
-                        self._become_leader()
-                except Exception:
-                    logger.exception("Taking over the scheduler failed")
+                if not self._try_to_lead():
+                    database_up_since = time.monotonic()
+                last_renewed = time.monotonic()
                 continue
             if self._wake.wait(sync_every) and self._stop.wait(GATHER_SECONDS):
                 return
@@ -213,15 +244,33 @@ class SchedulerManager:
                 return
             now = time.monotonic()
             try:
-                self.sync.apply_pending()
-                if now - last_beat >= HEARTBEAT_SECONDS:
+                if self._fenced.is_set():
+                    raise leader.StaleLeadership(self.leadership.term)
+                if now - last_beat >= renew_every:
                     last_beat = now
-                    leader.write_leader_record(self.db, self.leading_since)
+                    self.leadership.renew()
+                    last_renewed = now
+                self.sync.apply_pending()
+                if now - last_reap >= REAP_SECONDS:
+                    last_reap = now
+                    if now - database_up_since >= self.lease_seconds:
+                        reap_lost_runs(self.db, self.settings, self.leadership.fence)
                 if now - last_prune >= PRUNE_SECONDS:
                     last_prune = now
-                    prune_history(self.db, self.runner.take_finished_jobs(), history_limit)
+                    finished = self.runner.take_finished_jobs() if self.runner else set()
+                    prune_history(self.db, finished, history_limit)
+            except leader.StaleLeadership:
+                logger.warning("Another process leads now (leadership %s is stale)",
+                               self.leadership.term)  # fmt: skip
+                self._step_down()
+                continue
             except Exception:
                 logger.exception("Scheduler upkeep failed")
+                database_up_since = time.monotonic()
+                if time.monotonic() - last_renewed > self.lease_seconds:
+                    # The lease has ended without a renewal: another process may lead.
+                    self._step_down()
+                continue
             try:  # on its own: a failure here must not cost a heartbeat
                 self.sender.check()
             except Exception:

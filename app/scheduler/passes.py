@@ -5,9 +5,12 @@ APScheduler's thread calls :class:`Pass` (see :mod:`app.scheduler.aps`). A pass:
 1. reads from the store every job due within ``PREFIRE_SECONDS`` (not only those due
    now) and works out each one's fire times up to that horizon with its trigger
    (:func:`plan_fires`, pure: no I/O);
-2. writes, in one transaction, an execution row for each fire (:func:`record_fires`) and
-   the jobs' new next run times in the store (a job with no fire left leaves it);
-3. offers the queued rows to the runner, which starts each one at its time;
+2. writes, in one transaction fenced by the leadership number
+   (:meth:`app.scheduler.leader.Leadership.fence`), an execution row for each fire
+   (:func:`record_fires`) and the jobs' new next run times in the store (a job with no
+   fire left leaves it);
+3. offers the queued rows to this process's runner, which claims each one at its time
+   (the other workers find them at their poll);
 4. tells APScheduler's loop how long to wait: until the next fire is within the horizon,
    at least half the horizon (a change wakes it sooner).
 
@@ -29,9 +32,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apscheduler.job import Job as APSJob
+from sqlalchemy import Connection
 
 from app.db import Database, utcnow
 from app.scheduler.intake import record_fires
+from app.scheduler.leader import StaleLeadership
 from app.scheduler.stages import Fire, RunSpec
 from app.scheduler.store import CronwellJobStore
 
@@ -99,15 +104,19 @@ class Pass:
         self,
         db: Database,
         store: CronwellJobStore,
-        offer: Callable[[list[RunSpec]], None],
+        offer: Callable[[list[RunSpec]], None] | None,
         prefire_seconds: float,
         settings: Mapping[str, Any],
+        fence: Callable[[Connection], None],
+        fenced: threading.Event,
     ) -> None:
         self.db = db
         self.settings = settings
         self.store = store
-        self.offer = offer
+        self.offer = offer  # this process's runner (None: it executes nothing)
         self.prefire = dt.timedelta(seconds=max(0.0, prefire_seconds))
+        self.fence = fence
+        self.fenced = fenced
 
     def __call__(self) -> float | None:
         now = utcnow()
@@ -119,13 +128,18 @@ class Pass:
                 if due:
                     plan = plan_fires(due, now, horizon)
                     with self.db.write_connection() as connection:
+                        self.fence(connection)  # refused under a stale leadership
                         specs = record_fires(connection, plan.fires, self.settings)
                         self.store.advance(connection, plan.moved, plan.done)
                 next_time = self.store.get_next_run_time()
+        except StaleLeadership:
+            logger.warning("A pass was refused: this process no longer leads")
+            self.fenced.set()  # the manager steps down
+            return None
         except Exception:
             logger.exception("A scheduler pass failed; its fires will be handed out again")
             return RETRY_SECONDS
-        if specs:
+        if specs and self.offer is not None:
             self.offer(specs)
         return self.wait_seconds(next_time)
 

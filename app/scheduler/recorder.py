@@ -1,12 +1,17 @@
-"""The recorder: one thread that writes run transitions in batches, as they come.
+"""The recorder: one thread that writes run outcomes in batches, as they come.
 
-The runner and its workers hand it a record for every transition of a row (a start, a
-skip, an outcome). The thread takes whatever has come since its last write and writes it
-in one transaction with a handful of set-based statements (:func:`record`), whatever its
-size: per-row ORM work was the bottleneck of a burst. It never holds a record back: a
-run's row reads ``running`` as soon as the batch it is in is written, which takes
-milliseconds. Each row is still guarded: a start or a skip applies only to a row that is
-``queued``, an outcome only to one that is ``running`` (as the batch itself leaves them).
+The runner and its workers hand it a record for every outcome (and a start, which the
+claim has already written, so that it follows the run's output). The thread takes
+whatever has come since its last write and writes it in one transaction with a handful
+of set-based statements (:func:`record`), whatever its size: per-row ORM work was the
+bottleneck of a burst. Each row is guarded: an outcome applies only to a row that is
+``running`` *and still this worker's* (claimed by it, not recorded ``interrupted``
+elsewhere after its lease ended); a skip only to one that is ``queued``.
+
+**No outcome is dropped.** A batch the database refuses (it is away, or locked) is
+tried again, with a growing pause, until it is written: the records wait in memory.
+They are few: a worker whose database is away claims no new runs, so at most
+MAX_CONCURRENT outcomes wait.
 
 A running attempt's output is written along the way: while any attempt that streams its
 output (``shell``) runs, the thread wakes every :data:`LIVE_OUTPUT_SECONDS` and adds what
@@ -68,33 +73,33 @@ def counter_deltas(status: str) -> tuple[int, int, int]:
 
 
 def record(
-    connection: Connection, items: list[Record], settings: Mapping[str, Any]
-) -> tuple[set[int], Settled]:
-    """Write a batch in order; return the ids whose start found the row no longer queued,
-    and what the final rows brought with them (:mod:`app.scheduler.finals`)."""
+    connection: Connection, items: list[Record], settings: Mapping[str, Any], worker: str
+) -> Settled:
+    """Write a batch of ``worker``'s records in order; return what the final rows brought
+    with them (:mod:`app.scheduler.finals`)."""
+    items = [item for item in items if not isinstance(item, StartRecord)]  # claimed
+    if not items:
+        return Settled()
     ids = {item.execution_id for item in items}
-    state = dict(
-        connection.execute(
-            select(executions.c.id, executions.c.status).where(executions.c.id.in_(ids))
-        ).all()
-    )
-    starts: list[dict[str, Any]] = []
+    rows = connection.execute(
+        select(executions.c.id, executions.c.status, executions.c.worker)
+        .where(executions.c.id.in_(ids))
+        .with_for_update()  # PostgreSQL: the reaper cannot end them in between
+    ).all()
+    state = {row.id: row.status for row in rows}
+    # A running row is ours to finish only while our claim stands.
+    for row in rows:
+        if row.status == "running" and row.worker != worker:
+            state[row.id] = "another worker's"
+    skips: list[dict[str, Any]] = []
     skips: list[dict[str, Any]] = []
     outcomes: list[dict[str, Any]] = []
     outputs: list[dict[str, Any]] = []
     retries: list[dict[str, Any]] = []
     per_job: dict[str, dict[str, Any]] = {}
-    lost: set[int] = set()
     finals: list[Final] = []
     for item in items:
         current = state.get(item.execution_id)
-        if isinstance(item, StartRecord):
-            if current == "queued":
-                starts.append({"b_id": item.execution_id, "b_started_at": item.started_at})
-                state[item.execution_id] = "running"
-            else:
-                lost.add(item.execution_id)
-            continue
         if isinstance(item, OutputRecord):
             if current == "running":
                 outputs.append(
@@ -118,7 +123,10 @@ def record(
                 finals.append(Final(item.execution_id, item.job_id, "skipped"))
             continue
         if current != "running":
-            continue  # already final (cancelled, interrupted) or never started
+            # Already final (cancelled; interrupted when its lease ended) or another's.
+            logger.warning("Outcome %s of execution %d not written: the row is %s",
+                           item.status, item.execution_id, current)  # fmt: skip
+            continue
         state[item.execution_id] = item.status
         finals.append(Final(item.execution_id, item.job_id, item.status, item.retry_at is not None))
         outcomes.append(
@@ -160,27 +168,12 @@ def record(
             job["b_last_failure_at"] = item.finished_at
         if item.retry_at is not None:
             retries.append(
-                {
-                    "job_id": item.job_id,
-                    "status": "queued",
-                    "trigger": "retry",
-                    "attempt": item.attempt + 1,
-                    "retry_of": item.retry_of or item.execution_id,
-                    "scheduled_at": item.retry_at,
-                    "created_at": item.finished_at,
-                    "output_truncated": False,
-                    "cancel_requested": False,
-                    "configuration_overrides": item.configuration_overrides,
-                }
-            )
+                retry_row(
+                    item.job_id, item.attempt, item.retry_of or item.execution_id,
+                    item.retry_at, item.finished_at, item.configuration_overrides,
+                )
+            )  # fmt: skip
     row = executions.c.id == bindparam("b_id")
-    if starts:
-        connection.execute(
-            update(executions)
-            .where(row)
-            .values(status="running", started_at=bindparam("b_started_at")),
-            starts,
-        )
     if skips:
         connection.execute(
             update(executions)
@@ -193,7 +186,7 @@ def record(
     if outputs:
         connection.execute(
             update(executions)
-            .where(row, executions.c.status == "running")
+            .where(row, executions.c.status == "running", executions.c.worker == worker)
             .values(output=bindparam("b_output"), output_truncated=bindparam("b_output_truncated")),
             outputs,
         )
@@ -216,7 +209,35 @@ def record(
         connection.execute(_JOB_OUTCOME, list(per_job.values()))
     if retries:
         connection.execute(insert(executions), retries)
-    return lost, settle(connection, finals, settings)
+    return settle(connection, finals, settings)
+
+
+def next_retry_at(finished_at: dt.datetime, first_delay_seconds: int, attempt: int) -> dt.datetime:
+    """When the retry after ``attempt`` is due: the first delay, doubling each retry."""
+    return finished_at + dt.timedelta(seconds=first_delay_seconds * 2 ** (attempt - 1))
+
+
+def retry_row(
+    job_id: str,
+    attempt: int,
+    first_id: int,
+    due_at: dt.datetime,
+    created_at: dt.datetime,
+    configuration_overrides: dict | None,
+) -> dict[str, Any]:
+    """The queued row of the retry after ``attempt`` (its run-now overrides kept)."""
+    return {
+        "job_id": job_id,
+        "status": "queued",
+        "trigger": "retry",
+        "attempt": attempt + 1,
+        "retry_of": first_id,
+        "scheduled_at": due_at,
+        "created_at": created_at,
+        "output_truncated": False,
+        "cancel_requested": False,
+        "configuration_overrides": configuration_overrides,
+    }
 
 
 def apply_outcome(
@@ -259,19 +280,22 @@ class Entry:
 
 
 class Recorder:
-    """The thread that writes records; ``on_written(entries, lost)`` is called after each
-    batch, with the ids whose start found the row no longer queued, and
-    ``on_queued(*ids)`` with the chained runs the batch's outcomes queued."""
+    """The thread that writes ``worker``'s records; ``on_written(entries)`` is called
+    after each batch, and ``on_queued(*ids)`` with the chained runs the batch's outcomes
+    queued."""
 
     def __init__(
         self,
         db: Database,
         settings: Mapping[str, Any],
-        on_written: Callable[[list[Entry], set[int]], None],
+        worker: str,
+        on_written: Callable[[list[Entry]], None],
         on_queued: Callable[..., None],
     ) -> None:
         self.db = db
         self.settings = settings
+        self.worker = worker
+        self._stopping_by: float | None = None  # monotonic deadline, once stopping
         self.on_written = on_written
         self.on_queued = on_queued
         self._queue: queue.SimpleQueue[Entry | None] = queue.SimpleQueue()
@@ -286,10 +310,12 @@ class Recorder:
         self._thread.start()
 
     def stop(self, timeout: float = 10) -> None:
-        """Write every record handed in so far, then end the thread."""
+        """Write every record handed in so far (trying for ``timeout`` seconds while the
+        database is away), then end the thread."""
         if self._thread is not None:
+            self._stopping_by = time.monotonic() + timeout
             self._queue.put(None)
-            self._thread.join(timeout=timeout)
+            self._thread.join(timeout=timeout + 1)
             self._thread = None
 
     def submit(self, record: Record, attempt: Any = None) -> None:
@@ -312,29 +338,24 @@ class Recorder:
                     ending = True
                 else:
                     batch.append(entry)
-            # Starts first, in a transaction of their own: a burst's outcomes (each with its
-            # output) make a long write, and the runs it holds would read queued meanwhile.
+            # Starts were written by their claim: only follow their output.
             starts = [entry for entry in batch if isinstance(entry.record, StartRecord)]
             rest = [entry for entry in batch if not isinstance(entry.record, StartRecord)]
-            if starts:
-                lost = self._write(starts)
-                self._follow(starts, lost)
-                self.on_written(starts, lost)
-            self._follow(rest, set())
+            self._follow(starts)
+            self._follow(rest)
             outputs = self._changed_outputs()
             if rest or outputs:
-                lost = self._write(rest + outputs)
+                self._write(rest + outputs)
                 if rest:
-                    self.on_written(rest, lost)
+                    self.on_written(rest)
             if ending:
                 return
 
-    def _follow(self, entries: list[Entry], lost: set[int]) -> None:
-        """Start following the output of attempts whose start was written; stop with
-        their outcome (or a start that found the row no longer queued)."""
+    def _follow(self, entries: list[Entry]) -> None:
+        """Start following the output of attempts that started; stop with their outcome."""
         for entry in entries:
             execution_id = entry.record.execution_id
-            if isinstance(entry.record, StartRecord) and execution_id not in lost:
+            if isinstance(entry.record, StartRecord):
                 if entry.attempt is not None:
                     self._live[execution_id] = (entry.attempt.context.output, 0)
             else:
@@ -355,23 +376,28 @@ class Recorder:
                 changed.append(Entry(OutputRecord(execution_id, text, truncated)))
         return changed
 
-    def _write(self, batch: list[Entry]) -> set[int]:
-        """Write a batch, trying again on errors (a locked or restarting database)."""
-        for attempt_no in range(10):
+    def _write(self, batch: list[Entry]) -> None:
+        """Write a batch, trying again on errors (a locked or restarting database) until
+        it is written; only a stop whose time is up leaves it (the rows stay ``running``,
+        and the leader records them ``interrupted`` when their lease ends)."""
+        tries = 0
+        while True:
             try:
                 with self.db.write_connection() as connection:
-                    lost, settled = record(
-                        connection, [entry.record for entry in batch], self.settings
+                    settled = record(
+                        connection, [entry.record for entry in batch], self.settings, self.worker
                     )
-                if settled.queued:
-                    self.on_queued(*settled.queued)
-                return lost
+                break
             except Exception:
-                logger.exception(
-                    "Recording %d run change(s) failed (try %d)", len(batch), attempt_no + 1
-                )
-                time.sleep(min(0.05 * 2**attempt_no, 2))
-        return set()
+                tries += 1
+                logger.warning("Recording %d run change(s) failed (try %d); trying again",
+                               len(batch), tries, exc_info=tries == 1)  # fmt: skip
+                if self._stopping_by is not None and time.monotonic() > self._stopping_by:
+                    logger.error("Stopping with %d run change(s) not written", len(batch))
+                    return
+                time.sleep(min(0.05 * 2 ** min(tries, 6), 2))
+        if settled.queued:
+            self.on_queued(*settled.queued)
 
 
 def attach_late_output(db: Database, execution_id: int, result: RunResult) -> None:

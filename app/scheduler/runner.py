@@ -1,25 +1,29 @@
-"""The runner: starts ``queued`` executions at their time, at most MAX_CONCURRENT at once.
+"""The runner: this worker's loop that claims due ``queued`` executions and runs them,
+at most MAX_CONCURRENT at once.
 
 The database is the queue of record; the runner keeps a ready heap in memory, ordered by
-fire time (``scheduled_at``, then id), and starts each run when its time comes. Rows
-reach it two ways: the pass offers the rows it just wrote (fires written up to
-PREFIRE_SECONDS ahead, see :mod:`app.scheduler.passes`), and a read-only poll finds rows
-queued elsewhere (run-now from another worker, a retry, rows left by a previous leader).
+start time (``start_after`` or ``scheduled_at``, then id). Rows reach it two ways: the
+pass offers the rows it just wrote (in the leading process), and a read-only poll finds
+rows queued anywhere (fires planned by the leader, run-now from another worker, retries,
+chained runs).
 
-Before a run starts, one read checks that its row is still ``queued`` and whether its
-job changed since its definition was read (``updated_at``; a batch of the next due rows at
-a time, at most VERIFY_SECONDS before the start): a fire withdrawn by a change to its
-job's schedule, or a run cancelled or deleted meanwhile, does not start, and a change to
-the job's configuration applies (its definition is read again). A scheduled fire of an
-``overlap_policy: skip`` job whose previous run is still running is recorded ``skipped``
-at that moment.
+**A run starts only after its claim.** When a row's time comes, the runner claims it:
+one UPDATE takes it from ``queued`` to ``running``, naming this worker and a lease
+(:func:`app.scheduler.claims.claim`). Only the rows that statement returns start; a row
+another worker took first, or one withdrawn or cancelled meanwhile, starts nothing here.
+Before a claim, one read checks whether a row's job changed since its definition was read
+(``updated_at``) and reads it again if so.
 
-Starting is in memory: the attempt goes to a worker thread (:mod:`app.scheduler.workers`)
-and its ``running`` transition to the recorder (:mod:`app.scheduler.recorder`), which
-writes it with the next batch. The first of the handler and the watchdog
-(:mod:`app.scheduler.watchdog`) to finish an attempt frees its slot at once and hands the
-outcome to the recorder. If the start finds the row no longer queued (cancelled in
-between), the attempt is stopped through its cancel token.
+The watchdog (:mod:`app.scheduler.watchdog`) renews the leases of the runs going on here
+every third of CRONWELL_LEASE_SECONDS. A run the database no longer gives this worker
+(the leader recorded it ``interrupted`` after its lease ended) is stopped; so are all of
+them when no renewal got through for a whole lease (this worker is cut off, and the
+others will take its runs over).
+
+The attempt goes to a worker thread (:mod:`app.scheduler.workers`); the first of the
+handler and the watchdog to finish it frees its slot at once and hands the outcome to
+the recorder (:mod:`app.scheduler.recorder`), which writes it, guarded by this worker's
+claim, and keeps it until the database takes it.
 """
 
 from __future__ import annotations
@@ -40,9 +44,10 @@ from app.jobtypes import JobTypeRegistry
 from app.jobtypes.base import RunContext, RunResult
 from app.logs import run_fields
 from app.models import FAILED_STATUSES, Execution
+from app.scheduler import claims
 from app.scheduler.intake import VERIFY_SECONDS, queued_specs, still_queued
-from app.scheduler.recorder import Entry, Recorder, attach_late_output
-from app.scheduler.stages import OutcomeRecord, RunSpec, SkipRecord, StartRecord
+from app.scheduler.recorder import Entry, Recorder, attach_late_output, next_retry_at
+from app.scheduler.stages import OutcomeRecord, RunSpec, StartRecord
 from app.scheduler.watchdog import Watchdog
 from app.scheduler.workers import Attempt, Workers
 
@@ -53,6 +58,12 @@ POLL_SECONDS = 0.5
 VERIFY_BATCH_SLOTS = 4
 #: Longer than any poll's snapshot can be old.
 DONE_MEMORY_SECONDS = 60.0
+#: After a claim failed (the database is away), the wait before the next try.
+CLAIM_RETRY_SECONDS = 0.5
+#: After a claim that could start none of the due rows (each waits for its job's running
+#: run or its concurrency group), the wait before the next try; a finish here wakes the
+#: loop sooner.
+DEFERRED_RETRY_SECONDS = 0.2
 
 
 @dataclass
@@ -77,14 +88,18 @@ class Runner:
         registry: JobTypeRegistry,
         settings: dict[str, Any],
         instruments: Instruments,
+        worker: str,
     ) -> None:
         self.db = db
         self.settings = settings
         self.instruments = instruments
+        self.worker = worker
+        self.lease_seconds = float(settings.get("LEASE_SECONDS", 30))
+        self.labels = dict(settings.get("WORKER_LABELS") or {})
         self.max_concurrent = int(settings.get("MAX_CONCURRENT", 10))
-        self.recorder = Recorder(db, settings, self._written, self.wake)
+        self.recorder = Recorder(db, settings, worker, self._written, self.wake)
         self.workers = Workers(registry, self._handler_done)
-        self.watchdog = Watchdog(db, self)
+        self.watchdog = Watchdog(db, self, renew_seconds=min(2.0, self.lease_seconds / 3))
         self._active: dict[int, Attempt] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -97,6 +112,10 @@ class Runner:
         # show them queued, and must not start them again.
         self._done: dict[int, float] = {}
         self._finished_jobs: set[str] = set()  # jobs with new rows, for history pruning
+        self._claim_retry_at = 0.0  # monotonic: no claim before (the database was away)
+        self._deferred_until = 0.0  # no claim before, unless a run ends here (all waited)
+        self.started_at = utcnow()
+        self._renewed_mono = time.monotonic()  # the last renewal that got through
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -119,11 +138,8 @@ class Runner:
             time.sleep(0.05)
         leftovers = self.active_attempts()
         for attempt in leftovers:
-            attempt.context.cancel()
-            self.finish(
-                attempt,
-                "interrupted",
-                RunResult(ok=False, error="The service shut down before the run finished."),
+            self.stop_attempt(
+                attempt, "interrupted", "The service shut down before the run finished."
             )
         # Give handlers a moment to act on the token (a shell run kills its group).
         handlers_deadline = time.monotonic() + 2
@@ -134,6 +150,7 @@ class Runner:
             self._thread.join(timeout=2)
             self._thread = None
         self.recorder.stop()  # every outcome written before the process goes
+        self.leave()
 
     def wake(self, *execution_ids: int) -> None:
         """Rows were queued in this process (a run-now, chained runs): read them now, and
@@ -148,6 +165,10 @@ class Runner:
         checked = time.monotonic()
         with self._lock:
             for spec in specs:
+                if not spec.runs_on(self.labels):
+                    # Another worker's to run: not read again for a while.
+                    self._done[spec.execution_id] = checked
+                    continue
                 if spec.execution_id not in self._known and spec.execution_id not in self._done:
                     self._known.add(spec.execution_id)
                     heapq.heappush(self._ready, Ready(spec, checked).key())
@@ -171,8 +192,7 @@ class Runner:
             if attempt is None:
                 self._known.discard(execution_id)  # a queued one is skipped at its start
         if attempt is not None:
-            attempt.context.cancel()
-            self.finish(attempt, "cancelled", RunResult(ok=False, error="Cancelled on request."))
+            self.stop_attempt(attempt, "cancelled", "Cancelled on request.")
 
     # -- starting --------------------------------------------------------------------
 
@@ -201,8 +221,9 @@ class Runner:
                 return longest
             head = self._ready[0][0]
         seconds = (head - utcnow()).total_seconds()
-        # A due head that did not start waits for its job's run (a finish wakes us);
-        # look again soon anyway.
+        # A due head that did not start waits for its job's run or its group (a finish
+        # here wakes us); look again soon anyway.
+        seconds = max(seconds, max(self._claim_retry_at, self._deferred_until) - time.monotonic())
         return min(longest, seconds if seconds > 0 else 0.01)
 
     def _poll_queued(self) -> None:
@@ -258,51 +279,59 @@ class Runner:
         with self._lock:
             for item in stale:
                 spec = current.get(item.execution_id)
-                if spec is not None:
+                if spec is not None and spec.runs_on(self.labels):
                     item.spec, item.verified = spec, mono
                 else:
                     self._known.discard(item.execution_id)  # skipped when popped
 
     def _start_round(self) -> bool:
-        """Start what fits in the free slots, in fire order; True if it filled them."""
+        """Claim and start what fits in the free slots, in start order; True if the
+        round used every free slot (the loop goes on at once)."""
+        if time.monotonic() < max(self._claim_retry_at, self._deferred_until):
+            return False
         self._verify()
-        skips: list[tuple[RunSpec, int | None]] = []
         with self._lock:
             free = self.max_concurrent - len(self._active)
             now = utcnow()
-            running = {a.job_id: a.execution_id for a in self._active.values()}
-            deferred: list[tuple[dt.datetime, int, Ready]] = []
-            to_start: list[RunSpec] = []
-            while self._ready and len(to_start) < free and self._ready[0][0] <= now:
+            picked: list[tuple[dt.datetime, int, Ready]] = []
+            while self._ready and len(picked) < free and self._ready[0][0] <= now:
                 entry = heapq.heappop(self._ready)
-                spec = entry[2].spec
-                if spec.execution_id not in self._known:
-                    continue  # withdrawn or cancelled while queued
-                if spec.overlap_policy == "skip" and spec.job_id in running:
-                    if spec.trigger in ("schedule", "chain"):  # its job still runs
-                        skips.append((spec, running[spec.job_id]))
-                    else:
-                        deferred.append(entry)  # a retry or run-now waits for its job's run
-                    continue
-                to_start.append(spec)
-                running[spec.job_id] = spec.execution_id
-            for entry in deferred:
-                heapq.heappush(self._ready, entry)
-        for spec, running_id in skips:
-            self.recorder.submit(
-                SkipRecord(
-                    execution_id=spec.execution_id,
-                    job_id=spec.job_id,
-                    finished_at=utcnow(),
-                    error=f"Skipped: the previous run (execution {running_id}) was still in "
-                    "progress and overlap_policy is skip.",
+                if entry[2].execution_id in self._known:
+                    picked.append(entry)  # else: withdrawn or cancelled while queued
+        if not picked:
+            return False
+        specs = [entry[2].spec for entry in picked]
+        try:
+            with self.db.write_connection() as connection:
+                claimed = claims.claim(
+                    connection, self.worker, self.lease_seconds, specs, self.settings
                 )
-            )
-        for spec in to_start:
-            self._start(spec)
-        return bool(to_start) and len(to_start) == free
+        except Exception:
+            logger.exception("Claiming %d queued execution(s) failed", len(specs))
+            self._claim_retry_at = time.monotonic() + CLAIM_RETRY_SECONDS
+            with self._lock:
+                for entry in picked:
+                    heapq.heappush(self._ready, entry)
+            return False
+        if claimed.settled.queued:
+            self.wake(*claimed.settled.queued)
+        if claimed.deferred and not claimed.started:
+            self._deferred_until = time.monotonic() + DEFERRED_RETRY_SECONDS
+        with self._lock:
+            for entry in picked:
+                execution_id = entry[2].execution_id
+                if execution_id in claimed.deferred:
+                    heapq.heappush(self._ready, entry)  # waits for its job's running run
+                elif execution_id not in claimed.started:
+                    self._forget(execution_id)  # another worker's, skipped, missed or gone
+        for spec in specs:
+            started_at = claimed.started.get(spec.execution_id)
+            if started_at is not None:
+                self._start(spec, started_at)
+        return len(picked) == free and not claimed.deferred
 
-    def _start(self, spec: RunSpec) -> None:
+    def _start(self, spec: RunSpec, started_at: dt.datetime) -> None:
+        """Start a claimed run on a worker thread."""
         context = RunContext(
             job_id=spec.job_id,
             execution_id=spec.execution_id,
@@ -310,13 +339,14 @@ class Runner:
             configuration={**(spec.configuration or {}), **(spec.configuration_overrides or {})},
             deadline=time.monotonic() + spec.max_duration_seconds,
             settings=self.settings,
+            worker=self.worker,
         )
         attempt = Attempt(
             execution_id=spec.execution_id,
             job_id=spec.job_id,
             attempt=spec.attempt,
             retry_of=spec.retry_of,
-            started_at=utcnow(),
+            started_at=started_at,
             started_mono=time.monotonic(),
             context=context,
             max_duration=spec.max_duration_seconds,
@@ -326,11 +356,51 @@ class Runner:
         )
         with self._lock:
             self._active[spec.execution_id] = attempt
-        self.recorder.submit(StartRecord(spec.execution_id, attempt.started_at), attempt)
+        # The claim wrote the start: the recorder only follows the run's output.
+        self.recorder.submit(StartRecord(spec.execution_id, started_at), attempt)
         if spec.trigger == "schedule":
-            lateness = (attempt.started_at - spec.scheduled_at).total_seconds()
+            lateness = (started_at - spec.scheduled_at).total_seconds()
             self.instruments.lateness.observe(max(lateness, 0.0))
         self.workers.run(attempt)
+
+    # -- leases ----------------------------------------------------------------------
+
+    def renew_leases(self) -> None:
+        """Extend the leases of the runs going on here and beat this worker's heartbeat
+        (the watchdog calls this every third of a lease). Stop the runs the database no
+        longer gives this worker; stop them all when no renewal got through for a whole
+        lease: the leader records them ``interrupted`` and their retries run elsewhere."""
+        attempts = self.active_attempts()
+        try:
+            with self.db.write_connection() as connection:
+                held = claims.renew(
+                    connection, self.worker, self.lease_seconds,
+                    [a.execution_id for a in attempts], self.max_concurrent, self.labels,
+                    self.started_at,
+                )  # fmt: skip
+        except Exception:
+            logger.warning("Renewing this worker's leases failed", exc_info=True)
+            if time.monotonic() - self._renewed_mono < self.lease_seconds:
+                return
+            lost = attempts
+            reason = "This worker could not reach the database for a whole lease."
+        else:
+            self._renewed_mono = time.monotonic()
+            lost = [a for a in attempts if a.execution_id not in held]
+            reason = "This worker's lease on the run ended; it was recorded elsewhere."
+        for attempt in lost:
+            if attempt.finished:
+                continue
+            logger.warning("Stopping execution %d: %s", attempt.execution_id, reason)
+            self.stop_attempt(attempt, "interrupted", reason)
+
+    def leave(self) -> None:
+        """Take this worker out of the workers table (a clean stop)."""
+        try:
+            with self.db.write_connection() as connection:
+                claims.leave(connection, self.worker)
+        except Exception:
+            logger.warning("Could not remove worker %s from the workers table", self.worker)
 
     # -- finishing -------------------------------------------------------------------
 
@@ -340,6 +410,12 @@ class Runner:
             # once the finishing write is done (it would overwrite what is added).
             attempt.recorded.wait(timeout=10)
             attach_late_output(self.db, attempt.execution_id, result)
+
+    def stop_attempt(self, attempt: Attempt, status: str, error: str) -> None:
+        """End an attempt from outside its handler: decide its outcome first (so the
+        handler, woken by the cancel, cannot record its own), then cancel it."""
+        self.finish(attempt, status, RunResult(ok=False, error=error))
+        attempt.context.cancel()
 
     def finish(self, attempt: Attempt, status: str, result: RunResult) -> bool:
         """Decide the attempt's outcome once; False if it was already decided.
@@ -356,8 +432,7 @@ class Runner:
         finished_at = utcnow()
         retry_at = None
         if status in ("failed", "timeout") and attempt.attempt <= attempt.retry_count:
-            delay = attempt.retry_delay * 2 ** (attempt.attempt - 1)
-            retry_at = finished_at + dt.timedelta(seconds=delay)
+            retry_at = next_retry_at(finished_at, attempt.retry_delay, attempt.attempt)
         output, truncated = result.output, result.output_truncated
         if output is None:
             # A handler still running (timed out, cancelled) has reported nothing yet:
@@ -381,6 +456,7 @@ class Runner:
             configuration_overrides=attempt.configuration_overrides,
         )
         self.recorder.submit(outcome, attempt)
+        self._deferred_until = 0.0  # a slot, and maybe a job or group, is free again
         self._wake.set()
         self.instruments.duration.labels(attempt.context.job_type).observe(
             outcome.duration_ms / 1000
@@ -393,29 +469,17 @@ class Runner:
         )  # fmt: skip
         return True
 
-    def _written(self, entries: list[Entry], lost: set[int]) -> None:
-        """The recorder wrote ``entries``; ``lost``: starts whose row was no longer queued."""
+    def _written(self, entries: list[Entry]) -> None:
+        """The recorder wrote the outcomes in ``entries`` (or found them no longer this
+        worker's to write)."""
         with self._lock:
             for entry in entries:
-                record, attempt = entry.record, entry.attempt
-                if isinstance(record, StartRecord):
-                    if record.execution_id in lost:  # cancelled before its start was written
-                        attempt.finished = True
-                        self._active.pop(record.execution_id, None)
-                        self._forget(record.execution_id)
-                    continue
-                self._forget(record.execution_id)
-                if isinstance(record, OutcomeRecord):
-                    self._finished_jobs.add(record.job_id)
+                self._forget(entry.record.execution_id)
+                if isinstance(entry.record, OutcomeRecord):
+                    self._finished_jobs.add(entry.record.job_id)
         for entry in entries:
-            record, attempt = entry.record, entry.attempt
-            if attempt is None:
-                continue  # a skip
-            if not isinstance(record, StartRecord):
-                attempt.recorded.set()
-            elif record.execution_id in lost:
-                attempt.context.cancel()
-                attempt.recorded.set()
+            if entry.attempt is not None:
+                entry.attempt.recorded.set()
 
     def _forget(self, execution_id: int) -> None:
         """Its outcome is written (call with the lock held): remember it as done."""

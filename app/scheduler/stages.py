@@ -41,8 +41,15 @@ class RunSpec:
     retry_delay_seconds: int
     overlap_policy: str
     updated_at: dt.datetime  # the job's, when this definition was read
+    misfire_grace_seconds: int = 60  # a scheduled fire later than this is missed
+    run_on: dict | None = None  # labels a worker must have to claim it
+    concurrency_group: str | None = None  # at most the group's limit run at once
     start_after: dt.datetime | None = None  # the fire's time plus its jitter
     configuration_overrides: dict | None = None  # run-now's, merged over configuration
+
+    def runs_on(self, labels: dict) -> bool:
+        """Whether a worker with ``labels`` may claim it (it has all of run_on)."""
+        return all(labels.get(key) == value for key, value in (self.run_on or {}).items())
 
     @property
     def starts_at(self) -> dt.datetime:

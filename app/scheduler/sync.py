@@ -18,10 +18,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import pickle
+from collections.abc import Callable
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from app.db import Database, utcnow
 from app.models import Job, job_store_table, schedule_changed_at
@@ -52,10 +54,17 @@ _APPLIED = (
 
 
 class StoreSync:
-    def __init__(self, db: Database, scheduler: BaseScheduler, store: CronwellJobStore) -> None:
+    def __init__(
+        self,
+        db: Database,
+        scheduler: BaseScheduler,
+        store: CronwellJobStore,
+        fence: Callable[[Connection], None],
+    ) -> None:
         self.db = db
         self.scheduler = scheduler
         self.store = store
+        self.fence = fence  # every store write is the leader's, under its number
 
     def apply_pending(self) -> int:
         """Apply every job whose change the store has not taken; how many."""
@@ -85,13 +94,52 @@ class StoreSync:
                     Job.schedule_type != "once",  # a one-shot that fired is finished
                 )
             ).all()
-        with self.store.lock:
+        unloadable = self._unloadable_ids()
+        with (
+            self.store.lock,
+            self.db.write_connection() as connection,
+            self.store.writing_on(connection),
+        ):
+            self.fence(connection)
+            if unloadable:
+                # Rows an earlier version wrote that this one cannot load (a class that
+                # moved): APScheduler would drop them, and their jobs with them. Each
+                # job is put back from ``jobs``, its source of truth.
+                logger.warning("Rebuilding %d store row(s) this version cannot load: %s",
+                               len(unloadable), ", ".join(sorted(unloadable)[:10]))  # fmt: skip
+                connection.execute(store.delete().where(store.c.id.in_(unloadable)))
             for job_id in orphans:
                 with contextlib.suppress(JobLookupError):
                     self.scheduler.remove_job(job_id)
+        if unloadable:
+            with self.db.read() as session:
+                missing = [
+                    *missing,
+                    *session.execute(
+                        select(*_COLUMNS).where(
+                            Job.id.in_(unloadable),
+                            Job.deleted_at.is_(None),
+                            Job.is_enabled,
+                            ~Job.sync_pending,
+                        )
+                    ).all(),
+                ]
         for start in range(0, len(missing), SYNC_BATCH):
             self._apply(missing[start : start + SYNC_BATCH], since_change=False)
         self.apply_pending()
+
+    def _unloadable_ids(self) -> set[str]:
+        """Store rows whose pickled state does not load in this version."""
+        store = job_store_table
+        bad: set[str] = set()
+        with self.db.read() as session:
+            rows = session.execute(select(store.c.id, store.c.job_state)).yield_per(500)
+            for job_id, state in rows:
+                try:
+                    pickle.loads(state)
+                except Exception:
+                    bad.add(job_id)
+        return bad
 
     def _apply(self, rows, *, since_change: bool) -> None:
         """Put each job in the store as it is now (or take it out) and clear the flag of
@@ -105,6 +153,7 @@ class StoreSync:
             self.db.write_connection() as connection,
             self.store.writing_on(connection),
         ):
+            self.fence(connection)
             for row in rows:
                 try:
                     since = schedule_changed_at(row) if since_change else utcnow()

@@ -1,4 +1,6 @@
-"""The watchdog: ends attempts at their deadline and acts on cancel requests.
+"""The watchdog: ends attempts at their deadline, acts on cancel requests, and renews this
+worker's leases (every third of CRONWELL_LEASE_SECONDS, see
+:meth:`app.scheduler.runner.Runner.renew_leases`).
 
 It does not wait for a handler: at the deadline it sets the attempt's cancel token (the
 built-in types stop at once: ``shell`` kills its process group, ``http`` shuts its
@@ -17,7 +19,6 @@ from typing import Protocol
 from sqlalchemy import select
 
 from app.db import Database
-from app.jobtypes.base import RunResult
 from app.models import Execution
 from app.scheduler.workers import Attempt
 
@@ -31,15 +32,18 @@ class Slots(Protocol):
 
     def active_attempts(self) -> list[Attempt]: ...
 
-    def finish(self, attempt: Attempt, status: str, result: RunResult) -> bool: ...
+    def stop_attempt(self, attempt: Attempt, status: str, error: str) -> None: ...
 
     def cancel(self, execution_id: int) -> None: ...
 
+    def renew_leases(self) -> None: ...
+
 
 class Watchdog:
-    def __init__(self, db: Database, runner: Slots) -> None:
+    def __init__(self, db: Database, runner: Slots, renew_seconds: float) -> None:
         self.db = db
         self.runner = runner
+        self.renew_seconds = renew_seconds
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -55,18 +59,18 @@ class Watchdog:
             self._thread = None
 
     def _loop(self) -> None:
-        last_cancel_poll = 0.0
+        last_cancel_poll = last_renewal = 0.0
         while not self._stopping.wait(WATCH_SECONDS):
+            if time.monotonic() - last_renewal >= self.renew_seconds:
+                last_renewal = time.monotonic()
+                self.runner.renew_leases()
             attempts = self.runner.active_attempts()
             if not attempts:
                 continue
             now = time.monotonic()
             for attempt in attempts:
                 if now >= attempt.context.deadline:
-                    attempt.context.cancel()
-                    self.runner.finish(
-                        attempt, "timeout", RunResult(ok=False, error=attempt.timeout_message())
-                    )
+                    self.runner.stop_attempt(attempt, "timeout", attempt.timeout_message())
             if now - last_cancel_poll >= CANCEL_POLL_SECONDS:
                 last_cancel_poll = now
                 self._poll_cancel_requests([a.execution_id for a in attempts])

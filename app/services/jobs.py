@@ -30,6 +30,7 @@ from app.scheduler.schedules import (
 )
 from app.services import notifications, tags
 from app.services.chains import CHAIN_FIELDS, check_chains
+from app.services.placement import check_group
 
 #: Fields a client may set, with their defaults on create.
 DEFAULTS: dict[str, Any] = {
@@ -42,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "overlap_policy": "skip",
     "misfire_grace_seconds": 60,
     "jitter_seconds": 0,
+    "run_on": {},
 }
 #: Changing one of these changes what the APScheduler store must hold: the job is
 #: rescheduled (and its fires written ahead are planned again). The rest of a job's
@@ -294,6 +296,7 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
     for key, default in DEFAULTS.items():
         if key != "configuration":
             values[key] = data.get(key, default) if data.get(key) is not None else default
+    values["concurrency_group"] = check_group(rt.settings, data.get("concurrency_group"))
     try:
         # Core, not the ORM: a create is one INSERT, and the unit of work would cost more
         # than the rest of the request. The leader puts the job in its store.
@@ -345,6 +348,8 @@ def update_job(
                 setattr(job, key, changes[key])
         if "description" in changes and changes["description"] is None:
             job.description = None
+        if "concurrency_group" in changes:
+            job.concurrency_group = check_group(rt.settings, changes["concurrency_group"])
         if "notify" in changes:
             job.notify = notifications.check_notify(changes["notify"], job.notify)
         asked = {f: changes[f] for f in CHAIN_FIELDS if changes.get(f) is not None}

@@ -16,6 +16,7 @@ from app.db import utcnow
 from app.models import Execution, ExecutionCount, Job, NotificationCount
 from app.runtime import Runtime
 from app.services.jobs import jobs_select, next_run_of, schedule_text
+from app.services.workers import WORKER_STATES, list_workers
 
 jobs = Job.__table__
 #: Core columns, not ORM attributes: 10,000 rows load in a third of the time.
@@ -125,6 +126,7 @@ class _DatabaseFigures:
         for state in ("enabled", "disabled", "deleted"):
             job_counts.add_metric([state], states.get(state, 0))
         return [
+            *self._worker_figures(),
             executions,
             GaugeMetricFamily("cronwell_executions_running", "Running now.", value=running),
             GaugeMetricFamily(
@@ -137,3 +139,23 @@ class _DatabaseFigures:
             last_failure,
             notifications,
         ]
+
+    def _worker_figures(self) -> list[Metric]:
+        workers = list_workers(self.rt)
+        by_state = GaugeMetricFamily(
+            "cronwell_workers",
+            "Worker processes seen in the last 10 minutes, by state (lost: no heartbeat "
+            "for a lease).",
+            labels=["state"],
+        )
+        for state in WORKER_STATES:
+            by_state.add_metric([state], sum(w["state"] == state for w in workers))
+        running = GaugeMetricFamily(
+            "cronwell_worker_running",
+            "Executions each live worker ran at its last heartbeat.",
+            labels=["worker"],
+        )
+        for worker in workers:
+            if worker["state"] == "alive":
+                running.add_metric([worker["id"]], worker["running"])
+        return [by_state, running]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from pathlib import Path
@@ -26,12 +27,21 @@ class Postgres:
             os.chown(self.root, user.pw_uid, user.pw_gid)
             self.prefix = ["runuser", "-u", "postgres", "--"]
         self._run("initdb", "-D", str(self.data), "-U", "cronwell", "--auth=trust", "-E", "UTF8")
+        self.start()
+        self.count = 0
+
+    def start(self) -> None:
+        """Start the server (again, after :meth:`stop_server`), on the same port."""
         self._run(
             "pg_ctl", "-D", str(self.data), "-w", "-l", str(self.root / "server.log"),
             "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off",
             "start",
         )  # fmt: skip
-        self.count = 0
+
+    def stop_server(self) -> None:
+        """Stop the server as an operator would (``pg_ctl stop``, fast: every connection
+        is dropped), keeping its data for :meth:`start`."""
+        self._run("pg_ctl", "-D", str(self.data), "-w", "-m", "fast", "stop")
 
     def _run(self, tool: str, *args: str) -> None:
         subprocess.run(
@@ -51,7 +61,9 @@ class Postgres:
     def stop(self) -> None:
         import shutil
 
-        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
+        # It may be stopped already (a test stopped it and failed before starting it).
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
 
 

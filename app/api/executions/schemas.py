@@ -75,6 +75,14 @@ class ExecutionSchema(Schema):
     )
     output_truncated = fields.Boolean(dump_only=True)
     error = fields.String(dump_only=True, allow_none=True)
+    worker = fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "The worker whose claim started the run (host:pid:nonce, as in "
+            "GET /api/workers), or null for a run that never started."
+        },
+    )
     cancel_requested = fields.Boolean(dump_only=True)
     created_at = fields.DateTime(dump_only=True)
     notifications = fields.List(

@@ -6,6 +6,7 @@ from app.api.executions.schemas import ExecutionSchema
 from app.api.fields import (
     MAX_CHAIN,
     MAX_TAGS,
+    TAG_PATTERN,
     StrictBoolean,
     StrictInteger,
     job_id_field,
@@ -130,6 +131,25 @@ class JobFieldsSchema(ScheduleFieldsSchema):
             "time, at random (next_run_at and lateness count from the time before it)."
         },
     )
+    run_on = fields.Dict(
+        keys=tag_field(),
+        values=fields.String(validate=validate.Length(min=1, max=200)),
+        validate=validate.Length(max=MAX_TAGS),
+        metadata={
+            "description": 'Labels ({"role": "db"}): only workers whose '
+            "CRONWELL_WORKER_LABELS have all of them run the job. A due run with no such "
+            "worker alive stays queued, and is missed after misfire_grace_seconds."
+        },
+    )
+    concurrency_group = fields.String(
+        allow_none=True,
+        validate=validate.Regexp(TAG_PATTERN, error="Must be a name like a tag."),
+        metadata={
+            "description": "At most CRONWELL_CONCURRENCY_GROUPS[name] runs of this group's "
+            "jobs at once, across every worker; the others wait queued in fire order. A "
+            "group the configuration does not name is refused."
+        },
+    )
 
 
 class JobCreateSchema(JobFieldsSchema):
@@ -198,6 +218,8 @@ class JobSchema(Schema):
     on_success = fields.List(fields.String(), dump_only=True)
     on_failure = fields.List(fields.String(), dump_only=True)
     jitter_seconds = fields.Integer(dump_only=True)
+    run_on = fields.Dict(keys=fields.String(), values=fields.String(), dump_only=True)
+    concurrency_group = fields.String(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
     deleted_at = fields.DateTime(dump_only=True, allow_none=True)

@@ -11,6 +11,16 @@ class LeaderSchema(Schema):
     host = fields.String()
     since = fields.DateTime()
     heartbeat_at = fields.DateTime()
+    term = fields.Integer(
+        metadata={
+            "description": "The leadership number: higher for each new leader. A write "
+            "made under an older number is refused by the database."
+        }
+    )
+    lease_until = fields.DateTime(
+        allow_none=True,
+        metadata={"description": "Until when it leads without a renewal."},
+    )
 
 
 class JobCountsSchema(Schema):

@@ -1,0 +1,333 @@
+"""Claims and leases: the database decides which worker runs what.
+
+* :func:`claim`: a worker takes due ``queued`` rows to ``running`` in one UPDATE that
+  names it and its lease (``WHERE status = 'queued'``). Only the rows the statement
+  returns start; a row another worker took first, or one cancelled or withdrawn
+  meanwhile, starts nothing here. In the same transaction a scheduled fire of an
+  ``overlap_policy: skip`` job whose previous run is running (anywhere) becomes
+  ``skipped``, and one later than its grace time becomes ``missed``.
+* :func:`renew`: a worker extends the leases of its running rows and says it is alive
+  (``workers``). The rows it no longer holds (another worker recorded them
+  ``interrupted``) come back, so it stops them.
+* :func:`reap_expired`: the leader records ``interrupted`` the running rows whose lease
+  ended (their worker crashed, froze or was cut off), and queues their retries by the
+  job's policy, for any worker to claim.
+
+Times are the workers' clocks (UTC); hosts that share a database must keep them in step
+(NTP), as every lease-based scheduler requires.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import uuid
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
+
+from app.db import upsert_insert, utcnow
+from app.models import Execution, Job, Worker
+from app.scheduler.finals import Final, Settled, settle
+from app.scheduler.recorder import apply_outcome, next_retry_at, retry_row
+from app.scheduler.stages import RunSpec
+
+executions = Execution.__table__
+workers = Worker.__table__
+_GROUP_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+#: Triggers whose run is dropped (``skipped``) when its job is still running; a retry or
+#: a run-now waits for the running one instead.
+SKIPPABLE_TRIGGERS = ("schedule", "chain")
+#: Workers not heard from for this long are left out of GET /api/workers.
+WORKERS_SHOWN_SECONDS = 600
+
+
+def new_worker_id() -> str:
+    """A name for this process as a worker, unique for its life: host, pid and a nonce."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Claimed:
+    """What a claim decided for the rows it was given."""
+
+    started: dict[int, dt.datetime] = field(default_factory=dict)  # id -> started_at
+    deferred: set[int] = field(default_factory=set)  # wait for their job's running run
+    settled: Settled = field(default_factory=Settled)
+
+
+def claim(
+    connection: Connection,
+    worker: str,
+    lease_seconds: float,
+    specs: Sequence[RunSpec],
+    settings: Mapping[str, Any],
+) -> Claimed:
+    """Claim ``specs`` (due, in start order) for ``worker``, in the caller's transaction."""
+    now = utcnow()
+    result = Claimed()
+    skip_jobs = sorted({s.job_id for s in specs if s.overlap_policy == "skip"})
+    busy: dict[str, int] = {}
+    if skip_jobs:
+        # The job rows are locked (PostgreSQL), in id order: two workers claiming runs of
+        # one job see each other's claim, so a skip job never runs twice at once.
+        connection.execute(
+            select(Job.id).where(Job.id.in_(skip_jobs)).order_by(Job.id).with_for_update()
+        ).all()
+        busy = dict(
+            connection.execute(
+                select(executions.c.job_id, executions.c.id).where(
+                    executions.c.job_id.in_(skip_jobs), executions.c.status == "running"
+                )
+            ).all()
+        )
+    room = _group_room(connection, specs, settings)
+    to_claim: list[int] = []
+    skipped: list[dict[str, Any]] = []
+    missed: list[dict[str, Any]] = []
+    for spec in specs:
+        late = (now - spec.starts_at).total_seconds()
+        if spec.trigger == "schedule" and late > spec.misfire_grace_seconds:
+            missed.append(
+                {
+                    "b_id": spec.execution_id,
+                    "b_error": f"Not started within misfire_grace_seconds "
+                    f"({spec.misfire_grace_seconds}) of its time: no worker was free to "
+                    f"run it until {late:.0f} s later.",
+                }
+            )
+            continue
+        if spec.overlap_policy == "skip" and spec.job_id in busy:
+            if spec.trigger in SKIPPABLE_TRIGGERS:
+                skipped.append(
+                    {
+                        "b_id": spec.execution_id,
+                        "b_error": "Skipped: the previous run "
+                        f"(execution {busy[spec.job_id]}) was still in progress "
+                        "and overlap_policy is skip.",
+                    }
+                )
+            else:
+                result.deferred.add(spec.execution_id)
+            continue
+        group = spec.concurrency_group
+        if group in room:
+            if room[group] <= 0:
+                result.deferred.add(spec.execution_id)  # waits, in fire order, for room
+                continue
+            room[group] -= 1
+        to_claim.append(spec.execution_id)
+        if spec.overlap_policy == "skip":
+            busy[spec.job_id] = spec.execution_id
+    if to_claim:
+        rows = connection.execute(
+            update(executions)
+            .where(executions.c.id.in_(to_claim), executions.c.status == "queued")
+            .values(
+                status="running",
+                started_at=now,
+                worker=worker,
+                lease_until=now + dt.timedelta(seconds=lease_seconds),
+            )
+            .returning(executions.c.id)
+        ).all()
+        result.started = {row.id: now for row in rows}
+    finals: list[Final] = []
+    for status, rows in (("skipped", skipped), ("missed", missed)):
+        if not rows:
+            continue
+        ended = connection.execute(
+            update(executions)
+            .where(executions.c.id == bindparam("b_id"), executions.c.status == "queued")
+            .values(status=status, finished_at=now, error=bindparam("b_error"))
+            .returning(executions.c.id, executions.c.job_id),
+            rows,
+        ).all()
+        finals.extend(Final(row.id, row.job_id, status) for row in ended)
+    if finals:
+        result.settled = settle(connection, finals, settings)
+    return result
+
+
+def _group_room(
+    connection: Connection, specs: Sequence[RunSpec], settings: Mapping[str, Any]
+) -> dict[str, int]:
+    """How many more runs each concurrency group of ``specs`` may start now, across every
+    worker. On PostgreSQL each group is locked for the claim's transaction (an advisory
+    lock), so two workers claiming at once cannot both take its last place; SQLite's
+    writes are one at a time anyway."""
+    limits = settings.get("CONCURRENCY_GROUPS") or {}
+    groups = sorted({s.concurrency_group for s in specs if s.concurrency_group in limits})
+    if not groups:
+        return {}
+    if connection.dialect.name == "postgresql":
+        for group in groups:
+            connection.execute(_GROUP_LOCK, {"k": zlib.crc32(f"cronwell-group:{group}".encode())})
+    running = dict(
+        connection.execute(
+            select(Job.concurrency_group, func.count())
+            .select_from(executions.join(Job.__table__, Job.id == executions.c.job_id))
+            .where(executions.c.status == "running", Job.concurrency_group.in_(groups))
+            .group_by(Job.concurrency_group)
+        ).all()
+    )
+    return {group: int(limits[group]) - running.get(group, 0) for group in groups}
+
+
+def renew(
+    connection: Connection,
+    worker: str,
+    lease_seconds: float,
+    running: Sequence[int],
+    capacity: int,
+    labels: Mapping[str, str],
+    started_at: dt.datetime,
+) -> set[int]:
+    """Extend ``worker``'s leases and beat its heartbeat; return the ids among
+    ``running`` that are still its own (the others were recorded ``interrupted``)."""
+    now = utcnow()
+    held: set[int] = set()
+    if running:
+        held = set(
+            connection.scalars(
+                update(executions)
+                .where(
+                    executions.c.id.in_(running),
+                    executions.c.worker == worker,
+                    executions.c.status == "running",
+                )
+                .values(lease_until=now + dt.timedelta(seconds=lease_seconds))
+                .returning(executions.c.id)
+            ).all()
+        )
+    host, pid = socket.gethostname(), os.getpid()
+    upsert = upsert_insert(connection.dialect.name, workers)
+    connection.execute(
+        upsert.values(
+            id=worker, host=host, pid=pid, labels=dict(labels),
+            capacity=capacity, running=len(held), started_at=started_at, heartbeat_at=now,
+        ).on_conflict_do_update(
+            index_elements=["id"], set_={"running": len(held), "heartbeat_at": now}
+        )
+    )  # fmt: skip
+    return held
+
+
+def leave(connection: Connection, worker: str) -> None:
+    """A worker stopping cleanly takes its row out of the workers table."""
+    connection.execute(delete(workers).where(workers.c.id == worker))
+
+
+def reap_expired(
+    connection: Connection, settings: Mapping[str, Any]
+) -> tuple[list[tuple[int, str]], Settled]:
+    """Record ``interrupted`` the running rows whose lease ended (or that have none: left
+    by a version without leases), queue their retries by their job's policy, and forget
+    workers long gone. Returns the (id, worker) of each run interrupted and what settling
+    them wrote."""
+    now = utcnow()
+    rows = connection.execute(
+        select(
+            executions.c.id,
+            executions.c.job_id,
+            executions.c.started_at,
+            executions.c.worker,
+            executions.c.attempt,
+            executions.c.retry_of,
+            executions.c.configuration_overrides,
+            Job.retry_count,
+            Job.retry_delay_seconds,
+        )
+        .join(Job, Job.id == executions.c.job_id)
+        .where(
+            executions.c.status == "running",
+            (executions.c.lease_until < now) | executions.c.lease_until.is_(None),
+        )
+        .with_for_update(of=executions)
+    ).all()
+    finals: list[Final] = []
+    retries: list[dict[str, Any]] = []
+    for row in rows:
+        duration = int((now - row.started_at).total_seconds() * 1000) if row.started_at else None
+        error = (
+            f"The worker running it ({row.worker}) stopped renewing its lease: it crashed, "
+            "froze or lost the database."
+            if row.worker
+            else "The service stopped while this run was in progress."
+        )
+        connection.execute(
+            update(executions)
+            .where(executions.c.id == row.id, executions.c.status == "running")
+            .values(status="interrupted", finished_at=now, duration_ms=duration, error=error)
+        )
+        apply_outcome(connection, row.job_id, "interrupted", row.started_at, now, duration, error)
+        retrying = row.attempt <= row.retry_count
+        finals.append(Final(row.id, row.job_id, "interrupted", retrying))
+        if retrying:
+            due = next_retry_at(now, row.retry_delay_seconds, row.attempt)
+            retries.append(
+                retry_row(
+                    row.job_id, row.attempt, row.retry_of or row.id, due, now,
+                    row.configuration_overrides,
+                )
+            )  # fmt: skip
+    if retries:
+        connection.execute(insert(executions), retries)
+    gone = now - dt.timedelta(seconds=WORKERS_SHOWN_SECONDS)
+    connection.execute(delete(workers).where(workers.c.heartbeat_at < gone))
+    finals.extend(_miss_unplaceable(connection, now, float(settings.get("LEASE_SECONDS", 30))))
+    settled = settle(connection, finals, settings) if finals else Settled()
+    return [(row.id, row.worker or "") for row in rows], settled
+
+
+def _miss_unplaceable(connection: Connection, now: dt.datetime, lease: float) -> list[Final]:
+    """Record ``missed`` the due runs whose ``run_on`` no live worker matches, once their
+    job's grace time has passed: they would wait for good otherwise."""
+    due = connection.execute(
+        select(
+            executions.c.id,
+            executions.c.job_id,
+            executions.c.scheduled_at,
+            executions.c.start_after,
+            Job.run_on,
+            Job.misfire_grace_seconds,
+        )
+        .join(Job, Job.id == executions.c.job_id)
+        .where(executions.c.status == "queued", executions.c.scheduled_at <= now)
+        .limit(5000)
+    ).all()
+    waiting = [
+        row
+        for row in due
+        if row.run_on
+        and (now - (row.start_after or row.scheduled_at)).total_seconds()
+        > row.misfire_grace_seconds
+    ]
+    if not waiting:
+        return []
+    alive = now - dt.timedelta(seconds=lease)
+    labels = connection.scalars(
+        select(workers.c.labels).where(workers.c.heartbeat_at >= alive, workers.c.capacity > 0)
+    ).all()
+    ended: list[Final] = []
+    for row in waiting:
+        if any(all((have or {}).get(k) == v for k, v in row.run_on.items()) for have in labels):
+            continue  # a worker that may run it is alive: it is only late
+        wanted = ", ".join(f"{k}={v}" for k, v in sorted(row.run_on.items()))
+        changed = connection.execute(
+            update(executions)
+            .where(executions.c.id == row.id, executions.c.status == "queued")
+            .values(
+                status="missed",
+                finished_at=now,
+                error=f"No live worker has the labels run_on asks for ({wanted}) "
+                f"within misfire_grace_seconds ({row.misfire_grace_seconds}).",
+            )
+        ).rowcount
+        if changed:
+            ended.append(Final(row.id, row.job_id, "missed"))
+    return ended

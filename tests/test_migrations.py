@@ -104,3 +104,38 @@ def test_instances_starting_together_on_a_new_sqlite_file_all_come_up(start_serv
         service.wait_healthy()
     with sqlite3.connect(tmp_path / "cronwell.db") as db:
         assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD,)]
+
+
+def test_a_real_0_1_0_database_keeps_every_schedule(start_service, tmp_path):
+    """tests/fixtures/cronwell-0.1.0.db was written by this repository's commit 6b2178c
+    (tests/fixtures/make_0_1_0_db.py): its cron job's store row names a trigger class
+    that no longer exists. The row is rebuilt from the job, not dropped."""
+    import pickle
+    import shutil
+    import time
+    from zoneinfo import ZoneInfo
+
+    from tests.support import ROOT, wait_for
+
+    shutil.copy(ROOT / "tests" / "fixtures" / "cronwell-0.1.0.db", tmp_path / "cronwell.db")
+    service = start_service(workdir=tmp_path)
+    paris = ZoneInfo("Europe/Paris")
+
+    def next_runs() -> dict:
+        return {j["id"]: j["next_run_at"] for j in service.get("/api/jobs").json()}
+
+    nightly = dt.datetime.fromisoformat(wait_for(lambda: next_runs()["nightly"]))
+    assert (nightly.astimezone(paris).hour, nightly.astimezone(paris).minute) == (2, 30)
+    runs = next_runs()
+    assert runs["every-5m"] is not None and runs["weekdays"] is None
+    assert runs["one-shot"] == "2099-01-01T09:00:00+00:00"
+    time.sleep(2)  # passes go by: APScheduler reads the rows and drops none
+    assert next_runs()["nightly"] == nightly.isoformat()
+    with sqlite3.connect(tmp_path / "cronwell.db") as db:
+        states = dict(db.execute("SELECT id, job_state FROM apscheduler_jobs").fetchall())
+    assert sorted(states) == ["every-5m", "nightly", "one-shot"]
+    for state in states.values():
+        pickle.loads(state)  # every row loads in this version
+    assert "Rebuilding 1 store row(s) this version cannot load: nightly" in service.log()
+    history = service.executions("nightly")
+    assert [(e["status"], e["trigger"]) for e in history] == [("success", "manual")]

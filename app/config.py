@@ -31,6 +31,10 @@ CONCURRENCY_GROUPS: dict[str, int] = {}
 # it), and the leader's lease: a worker or leader that stops renewing (crashed, frozen,
 # cut off) is replaced, and its runs are recorded `interrupted`, within about this long.
 LEASE_SECONDS = 30
+# How often each worker reads the queue for due runs queued elsewhere (seconds). A
+# run-now is claimed at once by the process that took it and, on PostgreSQL, wakes the
+# other workers (LISTEN/NOTIFY).
+POLL_SECONDS = 0.5
 # How far ahead (seconds) the scheduler writes fires as `queued` rows; each then starts at
 # its time. 0 writes each fire at its time (APScheduler's way; fires start later).
 PREFIRE_SECONDS = 1.0

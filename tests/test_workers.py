@@ -124,3 +124,21 @@ def test_an_instance_that_does_not_execute_serves_and_runs_nothing(start_service
         path = f"/api/jobs/elsewhere/executions/{run['id']}"
         done = wait_for(lambda p=path: (e := api_only.get(p).json())["status"] == "success" and e)
         assert done["worker"] == by_capacity[10]["id"]
+
+
+def test_a_run_now_wakes_the_other_instances_workers_on_postgresql(
+    start_service, postgres, tmp_path_factory, tmp_path
+):
+    """With polls 30 s apart, only the NOTIFY can bring a run-now taken by an instance
+    that executes nothing to the other instance's worker within seconds."""
+    env = {"CRONWELL_DATABASE_URL": postgres.new_database(), "CRONWELL_POLL_SECONDS": "30"}
+    start_service(env, workdir=tmp_path_factory.mktemp("pg-runs"))
+    api_only = start_service(
+        {**env, "CRONWELL_EXECUTE": "false"}, workdir=tmp_path_factory.mktemp("pg-api")
+    )
+    logging_job(api_only, "woken", tmp_path / "ids", schedule="0 3 * * *")
+    wait_for(lambda: len(api_only.get("/api/workers").json()) == 2)
+    for _ in range(3):
+        run = api_only.post("/api/jobs/woken/run").json()
+        path = f"/api/jobs/woken/executions/{run['id']}"
+        wait_for(lambda p=path: api_only.get(p).json()["status"] == "success", timeout=8)

@@ -41,6 +41,7 @@ from app.scheduler.passes import Pass
 from app.scheduler.runner import Runner
 from app.scheduler.store import CronwellJobStore
 from app.scheduler.sync import StoreSync
+from app.scheduler.wakeups import announce_queued
 
 logger = logging.getLogger("cronwell.scheduler")
 PRUNE_SECONDS = 2.0
@@ -102,10 +103,11 @@ class SchedulerManager:
         self._wake.set()
 
     def wake(self, execution_id: int) -> None:
-        """A run was queued (run-now): this process's runner claims it now; the other
-        workers find it at their poll."""
+        """A run was queued (run-now): this process's runner claims it now, and the other
+        workers are told (PostgreSQL; on SQLite they find it at their poll)."""
         if self.runner is not None:
             self.runner.wake(execution_id)
+        announce_queued(self.db.engine)
 
     def cancel(self, execution_id: int) -> None:
         """A run was cancelled in the database: stop it now if this process runs it (the

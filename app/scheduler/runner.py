@@ -48,11 +48,11 @@ from app.scheduler import claims
 from app.scheduler.intake import VERIFY_SECONDS, queued_specs, still_queued
 from app.scheduler.recorder import Entry, Recorder, attach_late_output, next_retry_at
 from app.scheduler.stages import OutcomeRecord, RunSpec, StartRecord
+from app.scheduler.wakeups import Listener
 from app.scheduler.watchdog import Watchdog
 from app.scheduler.workers import Attempt, Workers
 
 logger = logging.getLogger("cronwell.runner")
-POLL_SECONDS = 0.5
 #: Rows read per check, in slots: about what starts before the check is stale, so a row
 #: waiting in a backlog is not read again and again.
 VERIFY_BATCH_SLOTS = 4
@@ -97,9 +97,11 @@ class Runner:
         self.lease_seconds = float(settings.get("LEASE_SECONDS", 30))
         self.labels = dict(settings.get("WORKER_LABELS") or {})
         self.max_concurrent = int(settings.get("MAX_CONCURRENT", 10))
+        self.poll_seconds = float(settings.get("POLL_SECONDS", 0.5))
         self.recorder = Recorder(db, settings, worker, self._written, self.wake)
         self.workers = Workers(registry, self._handler_done)
         self.watchdog = Watchdog(db, self, renew_seconds=min(2.0, self.lease_seconds / 3))
+        self.listener = Listener(db.engine, self.poll_soon)
         self._active: dict[int, Attempt] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -112,6 +114,7 @@ class Runner:
         # show them queued, and must not start them again.
         self._done: dict[int, float] = {}
         self._finished_jobs: set[str] = set()  # jobs with new rows, for history pruning
+        self._poll_now = False  # poll at the next turn (a wake-up from another worker)
         self._claim_retry_at = 0.0  # monotonic: no claim before (the database was away)
         self._deferred_until = 0.0  # no claim before, unless a run ends here (all waited)
         self.started_at = utcnow()
@@ -126,6 +129,7 @@ class Runner:
             self._known = set(self._active)
         self.recorder.start()
         self.watchdog.start()
+        self.listener.start()
         self._thread = threading.Thread(target=self._loop, name="cronwell-runner", daemon=True)
         self._thread.start()
 
@@ -146,6 +150,7 @@ class Runner:
         while time.monotonic() < handlers_deadline and not all(a.handler_done for a in leftovers):
             time.sleep(0.02)
         self.watchdog.stop()
+        self.listener.stop()
         if self._thread is not None:
             self._thread.join(timeout=2)
             self._thread = None
@@ -157,6 +162,11 @@ class Runner:
         only them, instead of waiting for the next poll."""
         with self._lock:
             self._queued_here.update(execution_ids)
+        self._wake.set()
+
+    def poll_soon(self) -> None:
+        """Another worker queued a run for now: poll the queue at once."""
+        self._poll_now = True
         self._wake.set()
 
     def offer(self, specs: list[RunSpec]) -> None:
@@ -199,12 +209,13 @@ class Runner:
     def _loop(self) -> None:
         last_poll = 0.0
         while not self._stopping.is_set():
-            self._wake.wait(self._seconds_to_next_start(POLL_SECONDS))
+            self._wake.wait(self._seconds_to_next_start(self.poll_seconds))
             self._wake.clear()
             if self._stopping.is_set():
                 return
             try:
-                if time.monotonic() - last_poll >= POLL_SECONDS:
+                if self._poll_now or time.monotonic() - last_poll >= self.poll_seconds:
+                    self._poll_now = False
                     last_poll = time.monotonic()
                     self._poll_queued()
                 self._read_queued_here()
@@ -212,7 +223,7 @@ class Runner:
                     pass
             except Exception:
                 logger.exception("Starting queued executions failed")
-                time.sleep(POLL_SECONDS)
+                time.sleep(CLAIM_RETRY_SECONDS)
 
     def _seconds_to_next_start(self, longest: float) -> float:
         """How long the loop may sleep: until the next run is due, at most ``longest``."""
@@ -228,7 +239,7 @@ class Runner:
 
     def _poll_queued(self) -> None:
         """Add queued rows due soon that this runner does not know yet (read-only)."""
-        horizon = utcnow() + dt.timedelta(seconds=POLL_SECONDS)
+        horizon = utcnow() + dt.timedelta(seconds=self.poll_seconds)
         with self.db.read() as session:
             ids = session.scalars(
                 select(Execution.id)

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run migrate test lint bench clean postgres chromium
+.PHONY: run migrate test lint bench clean postgres chromium nettools
 
 $(STAMP): setup.cfg
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,9 +25,9 @@ migrate: $(STAMP) instance
 run: $(STAMP) instance
 	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
-## Run the whole test suite (installs PostgreSQL and Chromium for its tests when missing
-## and root)
-test: $(STAMP) postgres chromium
+## Run the whole test suite (installs PostgreSQL, Chromium and iproute2 for its tests when
+## missing and root)
+test: $(STAMP) postgres chromium nettools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 postgres:
@@ -45,6 +45,15 @@ chromium:
 	      echo "Installing Chromium for the UI tests"; \
 	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	    else echo "warning: Chromium is not installed; the UI tests will be skipped (CI fails them)"; fi; }
+
+# The network-cut test makes hosts of its own (network namespaces joined by veth pairs,
+# tests/support/netns.py) with iproute2's ip and util-linux's unshare, and removes them.
+nettools:
+	@command -v ip >/dev/null && command -v unshare >/dev/null || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	      echo "Installing iproute2 for the network-cut test"; \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 util-linux >/dev/null; \
+	    else echo "warning: ip or unshare is missing; the network-cut test will be skipped (CI fails it)"; fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

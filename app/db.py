@@ -111,7 +111,7 @@ def make_engine(url: str, lease_seconds: float | None = None) -> Engine:
     On PostgreSQL, with ``lease_seconds``, a transaction left idle for a third of a lease
     is ended by the server: a process frozen (or cut off) in the middle of one must not
     hold its row locks, and so the claims and the takeover of the others, past its
-    lease."""
+    lease. Its connections time out as fast (libpq's keepalives and TCP user timeout)."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -140,10 +140,22 @@ def make_engine(url: str, lease_seconds: float | None = None) -> Engine:
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
-    connect_args = {}
+    connect_args: dict[str, Any] = {}
     if lease_seconds and url.startswith("postgresql"):
-        idle_ms = max(1000, int(lease_seconds * 1000 / 3))
-        connect_args["options"] = f"-c idle_in_transaction_session_timeout={idle_ms}"
+        # A third of a lease: the server ends a transaction left idle that long, and
+        # libpq gives up on a connection whose peer stopped answering (a cut network)
+        # instead of waiting for the kernel's minutes, so a worker cut off notices in
+        # time to stop its runs before its lease ends.
+        third = max(1.0, lease_seconds / 3)
+        connect_args = {
+            "options": f"-c idle_in_transaction_session_timeout={int(third * 1000)}",
+            "connect_timeout": max(2, int(third)),
+            "keepalives": 1,
+            "keepalives_idle": max(1, int(third)),
+            "keepalives_interval": 1,
+            "keepalives_count": 2,
+            "tcp_user_timeout": int(third * 1000),
+        }
     return create_engine(
         url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args
     )

@@ -318,7 +318,10 @@ class Runner:
                     connection, self.worker, self.lease_seconds, specs, self.settings
                 )
         except Exception:
-            logger.exception("Claiming %d queued execution(s) failed", len(specs))
+            # Once with the traceback: while the database is away this repeats.
+            logger.warning("Claiming %d queued execution(s) failed; no run starts until "
+                           "the database answers", len(specs),
+                           exc_info=time.monotonic() >= self._claim_retry_at + 60)  # fmt: skip
             self._claim_retry_at = time.monotonic() + CLAIM_RETRY_SECONDS
             with self._lock:
                 for entry in picked:

@@ -13,7 +13,7 @@ from tests.support.waiting import free_port
 class Postgres:
     """A throwaway PostgreSQL server in a temp directory, on a free loopback port."""
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, listen: tuple[str, ...] = ("127.0.0.1",)) -> None:
         import pwd
         import tempfile
 
@@ -26,7 +26,11 @@ class Postgres:
             user = pwd.getpwnam("postgres")
             os.chown(self.root, user.pw_uid, user.pw_gid)
             self.prefix = ["runuser", "-u", "postgres", "--"]
+        self.listen = listen
         self._run("initdb", "-D", str(self.data), "-U", "cronwell", "--auth=trust", "-E", "UTF8")
+        with open(self.data / "pg_hba.conf", "a") as hba:
+            for address in listen[1:]:  # hosts of the test's own (tests/support/netns.py)
+                hba.write(f"host all all {address.rsplit('.', 1)[0]}.0/24 trust\n")
         self.start()
         self.count = 0
 
@@ -34,7 +38,8 @@ class Postgres:
         """Start the server (again, after :meth:`stop_server`), on the same port."""
         self._run(
             "pg_ctl", "-D", str(self.data), "-w", "-l", str(self.root / "server.log"),
-            "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "-o", f"-p {self.port} -k {self.root} -c listen_addresses={','.join(self.listen)}"
+            " -c fsync=off",
             "start",
         )  # fmt: skip
 
@@ -56,7 +61,11 @@ class Postgres:
         self.count += 1
         name = f"cronwell_{self.count}"
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "cronwell", name)
-        return f"postgresql+psycopg://cronwell@127.0.0.1:{self.port}/{name}"
+        return self.url(name)
+
+    def url(self, name: str, address: str = "127.0.0.1") -> str:
+        """The SQLAlchemy URL of database ``name`` through ``address``."""
+        return f"postgresql+psycopg://cronwell@{address}:{self.port}/{name}"
 
     def stop(self) -> None:
         import shutil

@@ -19,14 +19,22 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 class Service:
     """A Cronwell server process: gunicorn with wsgi.py, as `make run` starts it."""
 
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        env: dict[str, str] | None = None,
+        host: str = "127.0.0.1",
+        prefix: list[str] | None = None,
+    ) -> None:
         self.workdir = workdir
+        self.host = host  # the address it binds and tests call
+        self.prefix = prefix or []  # e.g. ip netns exec NAME: run it on another host
         self.port = free_port()
         self.db_path = workdir / "cronwell.db"
         self.log_path = workdir / f"service-{self.port}.log"
         self.env = {
             "PORT": str(self.port),
-            "CRONWELL_HOST": "127.0.0.1",
+            "CRONWELL_HOST": host,
             "CRONWELL_DATABASE_URL": f"sqlite:///{self.db_path}",
             "CRONWELL_SHELL_JOBS_ENABLED": "true",
             "CRONWELL_SHUTDOWN_GRACE_SECONDS": "3",
@@ -39,14 +47,15 @@ class Service:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self, wait: bool = True) -> Service:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CRONWELL_")}
         env.update(self.env)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        command = ["gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
+            [*self.prefix, sys.executable, "-m", *command],
             cwd=ROOT,
             env=env,
             stdout=self._log,

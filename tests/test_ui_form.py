@@ -80,6 +80,7 @@ def test_saving_the_form_creates_the_job_and_edit_changes_it(page, service, targ
     page.get_by_label("Configuration").fill(f'{{"url": "{target.url("/ok")}", "method": "POST"}}')
     page.get_by_label("Retries").fill("2")
     page.get_by_label("When a fire finds it still running").select_option("allow")
+    page.get_by_label("Run on workers labelled").fill("role=web, zone=b")
     page.get_by_label("Use the service's defaults").uncheck()
     page.get_by_role("checkbox", name="success").check()
     page.get_by_label("Notify URLs").fill(target.url("/ok?token=s3cret"))
@@ -90,6 +91,8 @@ def test_saving_the_form_creates_the_job_and_edit_changes_it(page, service, targ
     assert job["schedule"] == "0 6 * * mon-fri" and job["timezone"] == "America/New_York"
     assert job["configuration"]["method"] == "POST" and job["retry_count"] == 2
     assert job["overlap_policy"] == "allow"
+    assert job["run_on"] == {"role": "web", "zone": "b"}
+    expect(page.locator("dl.fields")).to_contain_text("role=web, zone=b")
     assert job["notify"]["on"] == ["failure", "recovery", "missed", "success"]
     assert job["notify"]["urls"] == [target.url("/ok?token=****")]
 
@@ -97,6 +100,8 @@ def test_saving_the_form_creates_the_job_and_edit_changes_it(page, service, targ
     expect(page.get_by_label("Name")).to_have_value("Made in the UI")
     expect(page.get_by_label("Notify URLs")).to_have_value(target.url("/ok?token=****"))
     expect(page.get_by_label("Schedule preview")).to_contain_text("Monday through Friday")
+    expect(page.get_by_label("Run on workers labelled")).to_have_value("role=web, zone=b")
+    page.get_by_label("Run on workers labelled").fill("")
     page.get_by_label("Name").fill("Made and changed")
     page.get_by_label("Schedule", exact=True).fill("45m")
     page.get_by_label("Description").fill("Changed in the UI.")
@@ -104,6 +109,7 @@ def test_saving_the_form_creates_the_job_and_edit_changes_it(page, service, targ
     expect(page.get_by_role("status")).to_contain_text("saved")
     job = service.get("/api/jobs/made-in-the-ui").json()
     assert job["name"] == "Made and changed" and job["schedule"] == "45m"
+    assert job["run_on"] == {}
     assert job["description"] == "Changed in the UI."
     # The masked URL sent back kept the real one: the notification goes to it.
     service.post("/api/jobs/made-in-the-ui/run")
@@ -114,7 +120,12 @@ def test_an_edit_refused_by_the_service_shows_the_error_by_its_field(page, servi
     job = make_job(name="Edit refusal")
     page.goto(f"/ui/jobs/{job['id']}/edit")
     page.get_by_label("Timezone").fill("Mars/Olympus")
+    page.get_by_label("Concurrency group").fill("nightly-db")
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#error-timezone")).to_contain_text("Unknown timezone 'Mars/Olympus'")
     expect(page.get_by_label("Timezone")).to_have_value("Mars/Olympus")
+    page.get_by_label("Timezone").fill("UTC")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#error-concurrency_group")).to_contain_text("Unknown group 'nightly-db'")
+    expect(page.get_by_label("Concurrency group")).to_have_value("nightly-db")
     assert service.get(f"/api/jobs/{job['id']}").json()["timezone"] == "UTC"

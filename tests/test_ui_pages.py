@@ -194,6 +194,7 @@ def test_pages_read_well_at_phone_width(page, service, make_job):
         "/ui/jobs/new",
         f"/ui/jobs/{job['id']}",
         f"/ui/jobs/{job['id']}/executions/{run['id']}",
+        "/ui/workers",
     ):
         page.goto(path)
         width = page.evaluate("document.documentElement.scrollWidth")
@@ -211,6 +212,7 @@ def test_no_page_asks_another_host_for_anything(page, service, make_job):
         "/ui/jobs/new",
         f"/ui/jobs/{job['id']}/edit",
         f"/ui/jobs/{job['id']}/delete",
+        "/ui/workers",
         "/docs",
     ):
         page.goto(path)
@@ -218,3 +220,21 @@ def test_no_page_asks_another_host_for_anything(page, service, make_job):
     assert any("/ui/static/vendor/htmx" in url for url in page.requests.urls)
     assert any("/docs/assets/" in url for url in page.requests.urls)
     # The page fixture fails the test if any request went to another host.
+
+
+def test_the_workers_page_lists_each_worker_and_a_run_names_its_worker(page, service, make_job):
+    job = make_job(name="Worker shown")
+    run = service.post(f"/api/jobs/{job['id']}/run").json()
+    path = f"/api/jobs/{job['id']}/executions/{run['id']}"
+    done = wait_for(lambda: (e := service.get(path).json())["status"] == "success" and e)
+    page.goto(f"/ui/jobs/{job['id']}/executions/{run['id']}")
+    page.get_by_role("link", name=done["worker"]).click()
+    expect(page.get_by_role("heading", name="Workers")).to_be_visible()
+    row = page.locator("#workers tbody tr").filter(has_text=done["worker"])
+    expect(row).to_contain_text("leader")
+    expect(row).to_contain_text("alive")
+    expect(row).to_contain_text("of 10")
+    _mark(page)
+    heartbeat = row.locator("td").nth(5).inner_text()
+    expect(row.locator("td").nth(5)).not_to_have_text(heartbeat, timeout=8000)  # live
+    assert _not_reloaded(page)

@@ -67,6 +67,8 @@ def blank_form(defaults: Mapping[str, Any]) -> JobForm:
             "tags": "",
             "on_success": "",
             "on_failure": "",
+            "run_on": "",
+            "concurrency_group": "",
             "notify_defaults": True,
             "notify_on": list(DEFAULT_NOTIFY_ON),
             "notify_urls": "",
@@ -90,6 +92,8 @@ def form_of(job: Any) -> JobForm:
             **{name: str(getattr(job, name)) for name in INTEGER_FIELDS},
             "overlap_policy": job.overlap_policy,
             **{name: ", ".join(getattr(job, name) or []) for name in LIST_FIELDS},
+            "run_on": ", ".join(f"{k}={v}" for k, v in sorted((job.run_on or {}).items())),
+            "concurrency_group": job.concurrency_group or "",
             "notify_defaults": notify is None,
             "notify_on": list((notify or {}).get("on") or DEFAULT_NOTIFY_ON),
             "notify_urls": "\n".join((notify or {}).get("urls") or []),
@@ -111,6 +115,8 @@ def sent_form(form: MultiDict) -> JobForm:
             "configuration",
             "overlap_policy",
             "notify_urls",
+            "run_on",
+            "concurrency_group",
             *INTEGER_FIELDS,
             *LIST_FIELDS,
         )
@@ -148,6 +154,13 @@ def payload_of(form: JobForm, schema: Schema, *, creating: bool) -> dict[str, An
                 errors[name] = ["Not a valid integer."]
     for name in LIST_FIELDS:
         raw[name] = words(values[name])
+    labels = [word.partition("=") for word in words(values["run_on"])]
+    if any(not sep for _, sep, _ in labels):
+        errors["run_on"] = ["Write labels as key=value, with commas or spaces between them."]
+    raw["run_on"] = {key: value for key, _, value in labels}
+    group = values["concurrency_group"].strip()
+    if group or not creating:
+        raw["concurrency_group"] = group or None
     text = values["configuration"].strip()
     if text:
         try:

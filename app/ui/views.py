@@ -21,6 +21,7 @@ from app.models import ACTIVE_STATUSES, ALL_STATUSES
 from app.services import executions as executions_service
 from app.services import jobs as jobs_service
 from app.services import notifications, overview, status
+from app.services import workers as workers_service
 from app.ui import forms
 from app.ui.auth import local_target
 from app.ui.blueprint import bp
@@ -73,6 +74,18 @@ def dashboard() -> Response:
         active=overview.active_runs(rt),
         upcoming=overview.upcoming_fires(rt),
         problems=overview.recent_problems(rt),
+    )
+
+
+@bp.route("/workers")
+def workers() -> Response:
+    """Every worker process, its state, load and labels."""
+    rt = runtime()
+    return _page(
+        "workers.html",
+        "_workers_live.html",
+        workers=workers_service.list_workers(rt),
+        timezone=rt.settings["TIMEZONE"],
     )
 
 

@@ -130,3 +130,14 @@ def test_errors_say_what_went_wrong_with_the_contract_s_exit_codes(service):
     )  # fmt: skip
     assert down.returncode == 1 and "Cannot reach the service" in down.stderr
     assert "Traceback" not in down.stderr and time.monotonic() - started < 10
+
+
+def test_workers_lists_each_worker_with_its_state_and_load(service):
+    done = run(service, "workers")
+    assert done.returncode == 0, done.stderr
+    header, *rows = done.stdout.splitlines()
+    assert header.split()[:3] == ["WORKER", "STATE", "RUNNING"]
+    assert len(rows) == 1 and " alive " in f" {rows[0]} " and "/10" in rows[0]
+    assert rows[0].rstrip().endswith("yes")  # the one worker leads
+    listed = json.loads(run(service, "workers", "--json").stdout)
+    assert [w["state"] for w in listed] == ["alive"]

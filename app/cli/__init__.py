@@ -83,10 +83,13 @@ def show_job(client: Client, job_id: str, as_json_: bool) -> None:
     for key in ("id", "name", "description", "type", "schedule", "schedule_description",
                 "timezone", "is_enabled", "next_run_at", "last_status", "last_run_at",
                 "run_count", "success_count", "fail_count", "retry_count", "overlap_policy",
-                "jitter_seconds", "tags", "on_success", "on_failure"):  # fmt: skip
+                "jitter_seconds", "tags", "on_success", "on_failure", "run_on",
+                "concurrency_group"):  # fmt: skip
         value = job.get(key)
         if isinstance(value, list):
             value = ", ".join(value) or "-"
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in sorted(value.items())) or "-"
         click.echo(f"{key + ':':<22}{'-' if value is None else value}")
     click.echo(f"{'configuration:':<22}{json.dumps(job['configuration'], sort_keys=True)}")
     _print_runs(job.get("recent_executions") or [])
@@ -250,6 +253,26 @@ def preview(client: Client, schedule: str, timezone: str | None, count: int) -> 
         click.echo(f"  {moment}")
     for warning in answer["warnings"]:
         click.echo(f"warning: {warning}")
+
+
+@main.command()
+@click.option("--json", "as_json_", is_flag=True, help="The API's JSON, for scripts.")
+@click.pass_obj
+def workers(client: Client, as_json_: bool) -> None:
+    """The processes that run executions: state, load, labels, which one leads."""
+    found = client.get("/api/workers")
+    if as_json_:
+        as_json(found)
+        return
+    table(
+        ("WORKER", "STATE", "RUNNING", "LABELS", "HEARTBEAT (UTC)", "LEADER"),
+        [
+            (w["id"], w["state"], f"{w['running']}/{w['capacity']}",
+             ",".join(f"{k}={v}" for k, v in sorted(w["labels"].items())) or "-",
+             short_time(w["heartbeat_at"]), "yes" if w["leader"] else "")
+            for w in found
+        ],
+    )  # fmt: skip
 
 
 apply_module.register(main)

@@ -27,7 +27,7 @@ EXPORTED = (
     "id", "name", "description", "type", "schedule", "timezone", "configuration",
     "is_enabled", "max_duration_seconds", "retry_count", "retry_delay_seconds",
     "overlap_policy", "misfire_grace_seconds", "jitter_seconds", "tags", "on_success",
-    "on_failure", "notify",
+    "on_failure", "notify", "run_on", "concurrency_group",
 )  # fmt: skip
 MASK = "****"
 

@@ -259,6 +259,10 @@ class LeaderRecord(Base):
     lease_until: Mapped[dt.datetime | None]
 
 
+#: Workers not heard from for this long are forgotten (and left out of GET /api/workers).
+WORKERS_SHOWN_SECONDS = 600
+
+
 class Worker(Base):
     """A process that runs executions, with its heartbeat (GET /api/workers)."""
 

@@ -13,10 +13,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import MetaData, create_engine, insert, text
 
+from app.core.cron import CrontabTrigger
 from app.db import make_engine
 from app.migrate import upgrade_database
 from app.models import Execution, Job, job_store_table
-from app.scheduler.cron import CrontabTrigger
 from app.scheduler.dispatch import fire
 from app.services.jobs import DEFAULTS
 

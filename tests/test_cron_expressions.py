@@ -10,10 +10,10 @@ import pickle
 
 import pytest
 
+from app.core.cron import CrontabTrigger
+from app.core.describe import schedule_warnings
+from app.core.schedules import make_schedule, parse_interval, schedule_from_text
 from app.errors import InvalidSchedule, ValidationFailed
-from app.scheduler.cron import CrontabTrigger
-from app.scheduler.describe import schedule_warnings
-from app.scheduler.schedules import make_schedule, parse_interval, schedule_from_text
 
 NOW = dt.datetime(2026, 11, 23, 10, 15, 30, tzinfo=dt.UTC)
 
@@ -203,3 +203,24 @@ def test_the_crontab_trigger_survives_the_job_store_pickle():
     restored = pickle.loads(pickle.dumps(trigger))
     assert restored.get_next_fire_time(None, NOW) == trigger.get_next_fire_time(None, NOW)
     assert str(restored) == "crontab[0 0 1,15 * 1, Europe/Berlin]"
+
+
+def test_a_store_row_pickled_under_the_trigger_s_old_module_still_loads():
+    """Rows written before the trigger moved to app.core.cron name app.scheduler.cron."""
+    import pickle
+
+    from app.core.schedules import make_schedule
+
+    trigger = make_schedule("cron", {"expression": "30 2 * * *"}, "Europe/Paris").trigger(
+        dt.datetime(2026, 12, 6, tzinfo=dt.UTC)
+    )
+    from app.core.cron import CrontabTrigger
+
+    CrontabTrigger.__module__ = "app.scheduler.cron"  # pickled as the old rows were
+    try:
+        old = pickle.dumps(trigger)
+    finally:
+        CrontabTrigger.__module__ = "app.core.cron"
+    assert b"app.scheduler.cron" in old and b"app.core.cron" not in old
+    loaded = pickle.loads(old)
+    assert str(loaded) == str(trigger) == "crontab[30 2 * * *, Europe/Paris]"

@@ -1,6 +1,6 @@
 """The sender: delivers the outbox's pending notifications, in a process of its own.
 
-Rows come from :mod:`app.scheduler.finals`, written with the outcome they are about. The
+Rows come from :mod:`app.core.finals`, written with the outcome they are about. The
 leader starts the sender process (:class:`SenderProcess`) when rows are pending, so its
 work never takes the leader's GIL from a run that is due (in the leader's own threads,
 200 notifications a second moved steady p99 lateness by 5 ms); it ends after a minute

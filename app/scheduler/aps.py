@@ -1,37 +1,74 @@
-"""The one place Cronwell overrides APScheduler: the scheduler thread's pass.
+"""APScheduler as Cronwell uses it: its job store and triggers, and Cronwell's pass in a
+thread of its own. No private name of APScheduler is read or replaced.
 
-APScheduler 3's ``BlockingScheduler._main_loop`` (which ``BackgroundScheduler`` runs in its
-thread) waits on its wakeup event, calls its ``_process_jobs`` method, and waits the number of
-seconds it returns (``None``: until the next wakeup). Its own ``_process_jobs`` takes the
-jobs due *now* and submits them to executors one at a time, writing each back to the
-store in a transaction of its own: about 2 ms a job on SQLite, so the thousandth job of
-a burst is handed out seconds late, and every commit competes with run recording.
-
-:class:`CronwellScheduler` keeps APScheduler's thread, wakeups, job store and triggers,
-and replaces that one method by Cronwell's pass (:class:`app.scheduler.passes.Pass`),
-which hands out every fire due within a horizon and writes them with the store's new next
-run times in one transaction. Nothing else here, or anywhere in Cronwell, touches a
-private name of APScheduler. ``tests/scheduler/test_aps_override.py`` fails if the loop
-this relies on changes in an APScheduler upgrade.
+APScheduler 3's scheduler thread would submit each due job to an executor and write it
+back in a transaction of its own (about 2 ms a job on SQLite: the thousandth job of a
+burst handed out seconds late), and drop fires more than a second late. Cronwell keeps
+APScheduler's job store (:mod:`app.scheduler.store`), its triggers and its ``add_job`` and
+``remove_job``, through a scheduler that is started *paused* and stays so
+(:func:`store_scheduler`): a paused APScheduler processes no jobs. The fires are handed
+out by Cronwell's pass (:class:`app.scheduler.passes.Pass`), which :class:`PassLoop`
+runs: at start, whenever it is woken (a job change applied to the store), and when the
+seconds the last pass returned are over.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+import threading
 from collections.abc import Callable
 
+from apscheduler.jobstores.base import BaseJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import STATE_PAUSED
+
+logger = logging.getLogger("cronwell.scheduler")
 
 
-class CronwellScheduler(BackgroundScheduler):
-    """A BackgroundScheduler whose pass is ``run_pass``: it returns the seconds to wait
-    before the next pass (None: until a wakeup)."""
+def store_scheduler(store: BaseJobStore) -> BackgroundScheduler:
+    """An APScheduler over ``store``, started paused: it adds and removes jobs (with their
+    triggers' next run times) and never runs one."""
+    scheduler = BackgroundScheduler(jobstores={"default": store}, timezone=dt.UTC)
+    scheduler.start(paused=True)
+    return scheduler
 
-    def __init__(self, run_pass: Callable[[], float | None], **options) -> None:
+
+class PassLoop:
+    """The leader's scheduler thread: runs ``run_pass``, then waits the seconds it returns
+    (None: until woken)."""
+
+    def __init__(self, run_pass: Callable[[], float | None]) -> None:
         self.run_pass = run_pass
-        super().__init__(**options)
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
 
-    def _process_jobs(self) -> float | None:  # the override (see the module's docstring)
-        if self.state == STATE_PAUSED:
-            return None
-        return self.run_pass()
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._loop, name="cronwell-passes", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Pass again now (a job's next run time may have moved earlier)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                wait = self.run_pass()
+            except Exception:  # the pass logs its own failures; never end the thread
+                logger.exception("A scheduler pass raised")
+                wait = 1.0
+            self._wake.wait(wait)

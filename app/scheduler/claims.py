@@ -30,9 +30,9 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
 
+from app.core.finals import Final, Settled, settle
 from app.db import upsert_insert, utcnow
-from app.models import Execution, Job, Worker
-from app.scheduler.finals import Final, Settled, settle
+from app.models import WORKERS_SHOWN_SECONDS, Execution, Job, Worker
 from app.scheduler.recorder import apply_outcome, next_retry_at, retry_row
 from app.scheduler.stages import RunSpec
 
@@ -42,8 +42,6 @@ _GROUP_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 #: Triggers whose run is dropped (``skipped``) when its job is still running; a retry or
 #: a run-now waits for the running one instead.
 SKIPPABLE_TRIGGERS = ("schedule", "chain")
-#: Workers not heard from for this long are left out of GET /api/workers.
-WORKERS_SHOWN_SECONDS = 600
 
 
 def new_worker_id() -> str:

@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
+from app.core.finals import Final, settle
 from app.db import upsert_insert, utcnow
 from app.models import PLANNED_FIRE, Execution, Job
-from app.scheduler.finals import Final, settle
 from app.scheduler.stages import Fire, RunSpec
 
 #: A row is checked to be still queued at most this long before its run starts (by the
@@ -77,7 +77,7 @@ def record_fires(
     """Write a pass's fires as execution rows, in the pass's transaction.
 
     ``skipped`` and ``missed`` rows are final: they are settled at once
-    (:func:`~app.scheduler.finals.settle`).
+    (:func:`~app.core.finals.settle`).
 
     Returns what the runner needs to start the queued ones. Fires of a job whose change
     the store has not taken yet (``sync_pending``) are dropped: the store row they came

@@ -2,8 +2,8 @@
 
 Every process is a **worker**: its runner claims due runs and executes them
 (:mod:`app.scheduler.claims`), up to MAX_CONCURRENT (none with EXECUTE false). One
-process at a time **leads** (:mod:`app.scheduler.leader`): it runs APScheduler's thread
-and its pass (which plans fires as ``queued`` rows), applies job changes to the store
+process at a time **leads** (:mod:`app.scheduler.leader`): it runs the pass (which plans
+fires as ``queued`` rows, :mod:`app.scheduler.aps`), applies job changes to the store
 (:mod:`app.scheduler.sync`), records ``interrupted`` the runs whose worker stopped
 renewing their lease, and prunes history. Each of its writes is fenced by its
 leadership number; a stale one makes it step down at once. Every other process tries
@@ -24,6 +24,7 @@ import threading
 import time
 from typing import Any
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
@@ -33,7 +34,7 @@ from app.jobtypes import JobTypeRegistry
 from app.models import Job
 from app.notify.sender import SenderProcess
 from app.scheduler import claims, leader
-from app.scheduler.aps import CronwellScheduler
+from app.scheduler.aps import PassLoop, store_scheduler
 from app.scheduler.claims import new_worker_id
 from app.scheduler.intake import withdraw_planned
 from app.scheduler.maintenance import prune_history, reap_lost_runs
@@ -72,7 +73,8 @@ class SchedulerManager:
             self.runner = Runner(db, registry, settings, instruments, self.worker_id)
         self.sender = SenderProcess(db, settings)
         self.started_at = utcnow()
-        self.scheduler: CronwellScheduler | None = None
+        self.scheduler: BackgroundScheduler | None = None  # APScheduler, paused: the store
+        self.passes: PassLoop | None = None
         self.sync: StoreSync | None = None
         self.leading_since: dt.datetime | None = None
         self._stop = threading.Event()
@@ -111,7 +113,7 @@ class SchedulerManager:
 
     def cancel(self, execution_id: int) -> None:
         """A run was cancelled in the database: stop it now if this process runs it (the
-        watchdog of the worker that does picks the flag up otherwise)."""
+        worker that does reads the flag within a quarter of a second otherwise)."""
         if self.runner is not None:
             self.runner.cancel(execution_id)
 
@@ -122,7 +124,7 @@ class SchedulerManager:
     @property
     def is_running(self) -> bool:
         """This process leads and its scheduler runs."""
-        return self.is_leader and bool(self.scheduler and self.scheduler.running)
+        return self.is_leader and bool(self.passes and self.passes.running)
 
     def running_anywhere(self) -> bool:
         """This process runs the scheduler, or a leader's lease is current."""
@@ -157,8 +159,7 @@ class SchedulerManager:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        self._stop_passes()
         if self.runner is not None:
             if grace_seconds is None:
                 grace_seconds = float(self.settings.get("SHUTDOWN_GRACE_SECONDS", 30))
@@ -200,22 +201,29 @@ class SchedulerManager:
         run_pass = Pass(
             self.db, store, offer, prefire, self.settings, self.leadership.fence, self._fenced
         )
-        self.scheduler = CronwellScheduler(run_pass, jobstores={"default": store}, timezone=dt.UTC)
-        self.sync = StoreSync(self.db, self.scheduler, store, self.leadership.fence)
-        self.scheduler.start(paused=True)
+        self.scheduler = store_scheduler(store)
+        self.passes = PassLoop(run_pass)
+        self.sync = StoreSync(
+            self.db, self.scheduler, store, self.leadership.fence, self.passes.wake
+        )
         self.sync.reconcile()
-        self.scheduler.resume()
+        self.passes.start()
 
     def _step_down(self) -> None:
-        """Stop leading at once: the scheduler, the sender, then the lease and the lock."""
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        """Stop leading at once: the passes, the sender, then the lease and the lock."""
+        self._stop_passes()
         self.sender.stop()
         self.leadership.give_up()
         self.leading_since = None
         self.instruments.leader.set(0)
-        self.scheduler = self.sync = None
+        self.scheduler = self.sync = self.passes = None
         logger.warning("Process stepped down from leading the scheduler")
+
+    def _stop_passes(self) -> None:
+        if self.passes is not None:
+            self.passes.stop()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
 
     def _loop(self) -> None:
         retry = float(self.settings.get("LEADER_RETRY_SECONDS", 1.0))

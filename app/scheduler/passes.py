@@ -1,6 +1,6 @@
 """The scheduler pass: the store's due jobs become fires, written in one transaction.
 
-APScheduler's thread calls :class:`Pass` (see :mod:`app.scheduler.aps`). A pass:
+The leader's pass loop calls :class:`Pass` (see :mod:`app.scheduler.aps`). A pass:
 
 1. reads from the store every job due within ``PREFIRE_SECONDS`` (not only those due
    now) and works out each one's fire times up to that horizon with its trigger
@@ -11,7 +11,7 @@ APScheduler's thread calls :class:`Pass` (see :mod:`app.scheduler.aps`). A pass:
    fire left leaves it);
 3. offers the queued rows to this process's runner, which claims each one at its time
    (the other workers find them at their poll);
-4. tells APScheduler's loop how long to wait: until the next fire is within the horizon,
+4. tells the pass loop how long to wait: until the next fire is within the horizon,
    at least half the horizon (a change wakes it sooner).
 
 Writing fires up to a second ahead takes the pass's database work off the path from a
@@ -98,7 +98,7 @@ def plan_fires(due_jobs: Sequence[APSJob], now: dt.datetime, horizon: dt.datetim
 
 
 class Pass:
-    """One scheduler pass, called by APScheduler's thread; returns the seconds to wait."""
+    """One scheduler pass, called by the pass loop; returns the seconds to wait."""
 
     def __init__(
         self,

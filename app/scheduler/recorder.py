@@ -31,11 +31,17 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from app.core.finals import Final, Settled, settle
 from app.db import Database
-from app.jobtypes.base import OutputTail, RunResult
+from app.jobtypes.base import OutputTail
 from app.models import FAILED_STATUSES, RAN_STATUSES, Execution, Job
-from app.scheduler.finals import Final, Settled, settle
-from app.scheduler.stages import OutputRecord, Record, SkipRecord, StartRecord
+from app.scheduler.stages import (
+    LateOutputRecord,
+    OutputRecord,
+    Record,
+    SkipRecord,
+    StartRecord,
+)
 
 logger = logging.getLogger("cronwell.recorder")
 #: Records written in one transaction at most.
@@ -76,7 +82,7 @@ def record(
     connection: Connection, items: list[Record], settings: Mapping[str, Any], worker: str
 ) -> Settled:
     """Write a batch of ``worker``'s records in order; return what the final rows brought
-    with them (:mod:`app.scheduler.finals`)."""
+    with them (:mod:`app.core.finals`)."""
     items = [item for item in items if not isinstance(item, StartRecord)]  # claimed
     if not items:
         return Settled()
@@ -98,8 +104,12 @@ def record(
     retries: list[dict[str, Any]] = []
     per_job: dict[str, dict[str, Any]] = {}
     finals: list[Final] = []
+    late: list[LateOutputRecord] = []
     for item in items:
         current = state.get(item.execution_id)
+        if isinstance(item, LateOutputRecord):
+            late.append(item)  # written after the outcomes: it adds to them
+            continue
         if isinstance(item, OutputRecord):
             if current == "running":
                 outputs.append(
@@ -209,6 +219,21 @@ def record(
         connection.execute(_JOB_OUTCOME, list(per_job.values()))
     if retries:
         connection.execute(insert(executions), retries)
+    ours = (executions.c.worker == worker, executions.c.status.not_in(("queued", "running")))
+    for item in late:
+        row = executions.c.id == item.execution_id
+        if item.output:
+            connection.execute(
+                update(executions)
+                .where(row, *ours)
+                .values(output=item.output, output_truncated=item.output_truncated)
+            )
+        if item.result:
+            connection.execute(
+                update(executions)
+                .where(row, *ours, executions.c.result.is_(None))
+                .values(result=item.result)
+            )
     return settle(connection, finals, settings)
 
 
@@ -398,26 +423,3 @@ class Recorder:
                 time.sleep(min(0.05 * 2 ** min(tries, 6), 2))
         if settled.queued:
             self.on_queued(*settled.queued)
-
-
-def attach_late_output(db: Database, execution_id: int, result: RunResult) -> None:
-    """Keep what a handler reported after its attempt was recorded (timed out or
-    cancelled): its output (all of it: the row holds what was printed by the outcome),
-    and its result where the row has none."""
-    row = executions.c.id == execution_id
-    try:
-        with db.write_connection() as connection:
-            if result.output:
-                connection.execute(
-                    update(executions)
-                    .where(row)
-                    .values(output=result.output, output_truncated=result.output_truncated)
-                )
-            if result.result:
-                connection.execute(
-                    update(executions)
-                    .where(row, executions.c.result.is_(None))
-                    .values(result=result.result)
-                )
-    except Exception:
-        logger.exception("Could not attach late output to %d", execution_id)

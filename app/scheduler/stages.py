@@ -1,10 +1,11 @@
 """What the fire path's stages hand each other, in the order a fire meets them.
 
 The pass (:mod:`app.scheduler.passes`) makes :class:`Fire` values; the intake writes them
-as rows and gives the runner a :class:`RunSpec` for each row to start; the runner and its
-workers hand the recorder a :class:`StartRecord`, :class:`SkipRecord` or
-:class:`OutcomeRecord` for each transition of a row, and the recorder adds an
-:class:`OutputRecord` now and then for a running attempt that prints.
+as rows and gives the runner a :class:`RunSpec` for each row to start; the runner hands
+the recorder a :class:`StartRecord` (claimed: follow its output) and an
+:class:`OutcomeRecord` for each attempt, and a :class:`LateOutputRecord` when a handler
+reports after its attempt was ended; the recorder adds an :class:`OutputRecord` now and
+then for a running attempt that prints.
 """
 
 from __future__ import annotations
@@ -104,4 +105,15 @@ class OutputRecord:
     output_truncated: bool
 
 
-Record = StartRecord | SkipRecord | OutcomeRecord | OutputRecord
+@dataclass(frozen=True)
+class LateOutputRecord:
+    """What a handler reported after its attempt was ended (timed out, cancelled): its
+    output replaces what the row holds, its result fills one the row lacks."""
+
+    execution_id: int
+    output: str | None
+    output_truncated: bool
+    result: dict[str, Any] | None
+
+
+Record = StartRecord | SkipRecord | OutcomeRecord | OutputRecord | LateOutputRecord

@@ -25,10 +25,10 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Connection, bindparam, select, update
 
+from app.core.schedules import Schedule, first_fire_after_change
 from app.db import Database, utcnow
 from app.models import Job, job_store_table, schedule_changed_at
 from app.scheduler.dispatch import fire
-from app.scheduler.schedules import Schedule, first_fire_after_change
 from app.scheduler.store import CronwellJobStore
 
 logger = logging.getLogger("cronwell.scheduler")
@@ -60,11 +60,13 @@ class StoreSync:
         scheduler: BaseScheduler,
         store: CronwellJobStore,
         fence: Callable[[Connection], None],
+        on_applied: Callable[[], None],
     ) -> None:
         self.db = db
         self.scheduler = scheduler
         self.store = store
         self.fence = fence  # every store write is the leader's, under its number
+        self.on_applied = on_applied  # a batch is in the store: the pass looks again
 
     def apply_pending(self) -> int:
         """Apply every job whose change the store has not taken; how many."""
@@ -164,6 +166,8 @@ class StoreSync:
                 applied.append({"b_id": row.id, "b_version": row.version})
             if applied:
                 connection.execute(_APPLIED, applied)
+        if applied:
+            self.on_applied()
 
     def _put(self, row, since: dt.datetime) -> None:
         schedule = Schedule(row.schedule_type, row.schedule_config, row.timezone)

@@ -12,11 +12,15 @@ import datetime as dt
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from app.db import utcnow
 from app.jobtypes import JobTypeRegistry
 from app.jobtypes.base import RunContext, RunResult
+from app.scheduler.recorder import next_retry_at
+from app.scheduler.stages import OutcomeRecord
 
 logger = logging.getLogger("cronwell.runner")
 
@@ -36,9 +40,6 @@ class Attempt:
     retry_count: int
     retry_delay: int
     configuration_overrides: dict | None = None  # run-now's (its retries keep them)
-    finished: bool = False  # its outcome is decided (the slot is free)
-    recorded: threading.Event = field(default_factory=threading.Event, repr=False)
-    handler_done: bool = False  # the handler returned (its thread is free)
 
     def timeout_message(self) -> str:
         return f"Timed out after max_duration_seconds={self.max_duration}."
@@ -77,7 +78,6 @@ class Workers:
             except Exception:
                 logger.exception("Finishing execution %d failed", attempt.execution_id)
             finally:
-                attempt.handler_done = True
                 with self._lock:
                     self._idle += 1
 
@@ -91,7 +91,38 @@ class Workers:
             logger.exception("Execution %d of job %r raised", attempt.execution_id, attempt.job_id)
             result = RunResult(ok=False, error=f"{type(exc).__name__}: {exc}")
         if attempt.context.remaining() <= 0:
-            # The handler saw its deadline before the watchdog did: still a timeout.
+            # The handler saw its deadline before the runner did: still a timeout.
             result.error = attempt.timeout_message()
             return "timeout", result
         return ("success" if result.ok else "failed"), result
+
+
+def outcome_of(attempt: Attempt, status: str, result: RunResult) -> OutcomeRecord:
+    """The attempt's outcome as the recorder writes it, with its retry's time when
+    another attempt follows (a failure or timeout with retries left)."""
+    finished_at = utcnow()
+    retry_at = None
+    if status in ("failed", "timeout") and attempt.attempt <= attempt.retry_count:
+        retry_at = next_retry_at(finished_at, attempt.retry_delay, attempt.attempt)
+    output, truncated = result.output, result.output_truncated
+    if output is None:
+        # A handler still running (timed out, cancelled) has reported nothing yet:
+        # what it printed so far stands until it returns.
+        _, live, truncated = attempt.context.output.snapshot()
+        output = live or None
+    return OutcomeRecord(
+        execution_id=attempt.execution_id,
+        job_id=attempt.job_id,
+        status=status,
+        started_at=attempt.started_at,
+        finished_at=finished_at,
+        duration_ms=int((time.monotonic() - attempt.started_mono) * 1000),
+        result=result.result or None,
+        output=output,
+        output_truncated=truncated,
+        error=result.error,
+        retry_at=retry_at,
+        attempt=attempt.attempt,
+        retry_of=attempt.retry_of,
+        configuration_overrides=attempt.configuration_overrides,
+    )

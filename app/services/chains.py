@@ -1,6 +1,6 @@
 """Checks on a job's chains (``on_success``, ``on_failure``) when it is saved: every id
 names a live job, and no chain loops back to the job. The hand-off itself happens with a
-run's outcome (:mod:`app.scheduler.finals`)."""
+run's outcome (:mod:`app.core.finals`)."""
 
 from __future__ import annotations
 

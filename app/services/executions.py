@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import func, insert, or_, select
 
+from app.core.finals import Final, settle
 from app.db import utcnow
 from app.errors import ExecutionNotFound, JobConflict, JobNotFound
 from app.models import ACTIVE_STATUSES, Execution, Job
 from app.runtime import Runtime
-from app.scheduler.finals import Final, settle
 from app.services import notifications
 from app.services.jobs import load_job
 

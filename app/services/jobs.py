@@ -15,19 +15,19 @@ from typing import Any
 from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.db import utcnow
-from app.errors import JobConflict, JobNotFound, ValidationFailed
-from app.models import PLANNED_FIRE, Execution, Job, job_store_table, schedule_changed_at
-from app.runtime import Runtime
-from app.scheduler import schedules
-from app.scheduler.describe import schedule_description
-from app.scheduler.finals import Final, settle
-from app.scheduler.schedules import (
+from app.core import schedules
+from app.core.describe import schedule_description
+from app.core.finals import Final, settle
+from app.core.schedules import (
     Schedule,
     first_fire_after_change,
     make_schedule,
     schedule_from_text,
 )
+from app.db import utcnow
+from app.errors import JobConflict, JobNotFound, ValidationFailed
+from app.models import PLANNED_FIRE, Execution, Job, job_store_table, schedule_changed_at
+from app.runtime import Runtime
 from app.services import notifications, tags
 from app.services.chains import CHAIN_FIELDS, check_chains
 from app.services.placement import check_group

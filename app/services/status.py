@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import case, func, select, text
 
+from app.core.describe import schedule_description, schedule_warnings
+from app.core.schedules import Schedule
 from app.models import Execution, Job, schedule_changed_at
 from app.runtime import Runtime
-from app.scheduler.describe import schedule_description, schedule_warnings
-from app.scheduler.schedules import Schedule
 from app.services.jobs import resolve_schedule, schedule_of
 from app.version import __version__
 

@@ -9,9 +9,8 @@ from typing import Any
 from sqlalchemy import select
 
 from app.db import utcnow
-from app.models import LeaderRecord, Worker
+from app.models import WORKERS_SHOWN_SECONDS, LeaderRecord, Worker
 from app.runtime import Runtime
-from app.scheduler.claims import WORKERS_SHOWN_SECONDS
 
 WORKER_STATES = ("alive", "lost")
 

@@ -3,7 +3,7 @@
 A :class:`Schedule` is what a job stores (type, canonical config, timezone) and what makes
 the APScheduler trigger the store keeps; :func:`make_schedule` and
 :func:`schedule_from_text` validate what a client sends. Crontab parsing is in
-:mod:`app.scheduler.cron`, descriptions and warnings in :mod:`app.scheduler.describe`.
+:mod:`app.core.cron`, descriptions and warnings in :mod:`app.core.describe`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from app.core.cron import CrontabTrigger, parse_cron
 from app.errors import InvalidSchedule, ValidationFailed
-from app.scheduler.cron import CrontabTrigger, parse_cron
 
 UTC = dt.UTC
 SCHEDULE_TYPES = ("cron", "interval", "once")

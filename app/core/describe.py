@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from cron_descriptor import Options, get_description
 
-from app.scheduler.cron import parse_cron
-from app.scheduler.schedules import Schedule, parse_interval
+from app.core.cron import parse_cron
+from app.core.schedules import Schedule, parse_interval
 
 UTC = dt.UTC
 

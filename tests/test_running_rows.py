@@ -46,6 +46,7 @@ def test_a_burst_s_rows_leave_queued_as_their_runs_start(service, make_job, targ
     seen = _first_seen(
         lambda: db.execute("select status from executions where job_id=?", (watched,)).fetchall(),
         lambda rows: bool(rows) and rows[0][0] != "queued",
+        timeout=(due - dt.datetime.now(dt.UTC)).total_seconds() + 10,
     )
     arrived = wait_for(lambda: target.hits_for(f"flood-{WATCHED}"))[0]["at"]
     # Read from the database itself: the API's own latency under a burst is not the row's.

@@ -9,11 +9,12 @@ SQLite hazards handled here, in one place:
   upgrade conflict with "database is locked" at once, whatever the busy timeout.
   Read-only work goes through :attr:`Database.reader`, whose transactions use a plain
   ``BEGIN``.
-* Writers in this process take a Python lock before SQLite's: they queue in order
-  instead of polling in SQLite's busy handler, whose back-off sleeps (up to 100 ms a
-  try) made fires late under load. Other processes still wait on the busy timeout.
-  Holding that lock, they all write through one connection, kept open: a checkout from
-  the pool and back cost as much as a small write's own SQL.
+* Writers take a Python lock, then a ``flock`` shared by every process on the file
+  (``<database>.write.lock``), before SQLite's: they queue in order instead of polling
+  in SQLite's busy handler, whose back-off sleeps (up to 100 ms a try) made fires late
+  under load, and made several worker processes on one file slower than one. Holding
+  the Python lock, a process's writers all write through one connection, kept open: a
+  checkout from the pool and back cost as much as a small write's own SQL.
 * SQLite hands datetimes back naive: :class:`UTCDateTime` stores UTC and returns aware
   values.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import os
 import threading
 from collections.abc import Iterator
@@ -161,6 +163,38 @@ def make_engine(url: str, lease_seconds: float | None = None) -> Engine:
     )
 
 
+class HostWriteLock:
+    """This process's writers one at a time (a thread lock), and the processes on one
+    SQLite file one at a time (a ``flock`` beside it): a writer waits in the kernel's
+    queue and is woken when the lock is free, instead of sleeping in SQLite's busy
+    handler. A process killed while holding it releases it with its descriptor."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._thread_lock = threading.Lock()
+        self._fd: tuple[int, int] | None = None  # (pid, fd): opened again after a fork
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        if self.path is None:
+            return
+        try:
+            pid = os.getpid()
+            if self._fd is None or self._fd[0] != pid:
+                self._fd = (pid, os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644))
+            fcntl.flock(self._fd[1], fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.path is not None and self._fd is not None:
+                fcntl.flock(self._fd[1], fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+
 class Database:
     """Sessions over one engine: :meth:`write` for changes, :meth:`read` for queries."""
 
@@ -170,9 +204,12 @@ class Database:
         self._write_sessions = sessionmaker(engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.reader, expire_on_commit=False)
         self._sqlite = engine.dialect.name == "sqlite"
-        self._write_lock: contextlib.AbstractContextManager = (
-            threading.Lock() if self._sqlite else contextlib.nullcontext()
-        )
+        self._write_lock: contextlib.AbstractContextManager = contextlib.nullcontext()
+        if self._sqlite:
+            path = sqlite_path(str(engine.url))
+            self._write_lock = HostWriteLock(
+                path.with_name(path.name + ".write.lock") if path is not None else None
+            )
         self._writer: tuple[int, Connection] | None = None  # (pid, connection), SQLite
 
     @contextlib.contextmanager

@@ -748,14 +748,16 @@ def machine() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tiny", action="store_true", help="small sizes: proves the harness works")
-    parser.add_argument("--only", nargs="*", help="workloads to run (default: all)")
-    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "latest.json")
-    args = parser.parse_args(argv)
     workloads = [
         "burst", "steady", "notifier", "create", "read", "start", "large", "run_now", "sustained",
     ]  # fmt: skip
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tiny", action="store_true", help="small sizes: proves the harness works")
+    parser.add_argument(
+        "--only", nargs="*", choices=workloads, help="workloads to run (default: all)"
+    )
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "latest.json")
+    args = parser.parse_args(argv)
     chosen = args.only or workloads
     with tempfile.TemporaryDirectory(prefix="cronwell-bench-") as tmp:
         bench = Bench(TINY if args.tiny else FULL, Path(tmp))

@@ -12,6 +12,7 @@ CONTRACT = {
     "/api/jobs/{job_id}/executions/{execution_id}/cancel": {"post"},
     "/api/job-types": {"get"},
     "/api/scheduler": {"get"},
+    "/api/workers": {"get"},
     "/api/schedules/preview": {"post"},
     "/healthz": {"get"},
 }
@@ -32,8 +33,16 @@ def test_the_spec_documents_status_codes_and_fields(service):
     assert "204" in paths["/api/jobs/{job_id}"]["delete"]["responses"]
     assert "X-Pagination" in paths["/api/jobs"]["get"]["responses"]["200"]["headers"]
     job = spec["components"]["schemas"]["Job"]["properties"]
-    for field in ("next_run_at", "last_status", "schedule_description", "run_count", "fail_count"):
+    for field in (
+        "next_run_at", "last_status", "schedule_description", "run_count", "fail_count",
+        "run_on", "concurrency_group",
+    ):  # fmt: skip
         assert field in job
+    assert "worker" in spec["components"]["schemas"]["Execution"]["properties"]
+    worker = spec["components"]["schemas"]["Worker"]["properties"]
+    assert {"id", "host", "pid", "labels", "capacity", "running", "started_at", "heartbeat_at",
+            "leader", "state"} <= set(worker)  # fmt: skip
+    assert worker["state"]["enum"] == ["alive", "lost"]
     params = {p["name"] for p in paths["/api/jobs"]["get"]["parameters"]}
     assert {
         "page",

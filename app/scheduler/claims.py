@@ -122,9 +122,17 @@ def claim(
         if spec.overlap_policy == "skip":
             busy[spec.job_id] = spec.execution_id
     if to_claim:
+        # PostgreSQL: rows another worker is claiming right now are passed over, not
+        # waited for (FOR UPDATE SKIP LOCKED); SQLite's writes are one at a time anyway.
+        claimable = (
+            select(executions.c.id)
+            .where(executions.c.id.in_(to_claim), executions.c.status == "queued")
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
         rows = connection.execute(
             update(executions)
-            .where(executions.c.id.in_(to_claim), executions.c.status == "queued")
+            .where(executions.c.id.in_(claimable), executions.c.status == "queued")
             .values(
                 status="running",
                 started_at=now,

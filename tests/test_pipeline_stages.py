@@ -440,3 +440,30 @@ def test_a_final_outcome_hands_off_to_its_chain_in_the_same_write(db):
     ]
     assert "disabled" in chained[0].error
     assert chained[1].id == succeeded.queued[0]
+
+
+def test_one_claim_skips_several_fires_of_busy_jobs(db):
+    """Several rows skipped (or missed) by one claim: each is ended (SQLite takes no
+    UPDATE ... RETURNING over many parameter sets)."""
+    now = utcnow()
+    fires = []
+    for job_id in ("busy-a", "busy-b"):
+        add_job_row(db, job_id, overlap_policy="skip")
+        with db.write_connection() as connection:
+            running = record_fires(connection, [Fire(job_id, now)], SETTINGS)[0]
+            claim(connection, "w1", 30, [running], SETTINGS)
+            fires += record_fires(
+                connection, [Fire(job_id, now + dt.timedelta(seconds=1))], SETTINGS
+            )
+    add_job_row(db, "late", misfire_grace_seconds=1)
+    with db.write_connection() as connection:
+        fires += record_fires(connection, [Fire("late", now - dt.timedelta(seconds=3))], SETTINGS)
+        claimed = claim(connection, "w2", 30, fires, SETTINGS)
+    assert claimed.started == {}
+    with db.read() as session:
+        statuses = sorted(
+            session.scalars(
+                select(Execution.status).where(Execution.id.in_([f.execution_id for f in fires]))
+            ).all()
+        )
+    assert statuses == ["missed", "skipped", "skipped"]

@@ -28,11 +28,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 
 from app.core.finals import Final, Settled, settle
-from app.db import upsert_insert, utcnow
+from app.db import UTCDateTime, upsert_insert, utcnow
 from app.models import WORKERS_SHOWN_SECONDS, Execution, Job, Worker
+from app.scheduler.intake import RUN_SPEC_COLUMNS
 from app.scheduler.recorder import apply_outcome, next_retry_at, retry_row
 from app.scheduler.stages import RunSpec
 
@@ -56,6 +67,48 @@ class Claimed:
     started: dict[int, dt.datetime] = field(default_factory=dict)  # id -> started_at
     deferred: set[int] = field(default_factory=set)  # wait for their job's running run
     settled: Settled = field(default_factory=Settled)
+    specs: list[RunSpec] = field(default_factory=list)  # the started ones', in start order
+    more: bool = False  # due rows are left that this worker could run (no slot for them)
+
+
+#: A run's start: its jittered time, else its scheduled time.
+_STARTS_AT = func.coalesce(Execution.start_after, Execution.scheduled_at)
+#: Candidates read per free slot: room for rows another worker's labels must run, or that
+#: wait for their job or their group.
+CANDIDATES_PER_SLOT = 4
+
+
+def claim_due(
+    connection: Connection,
+    worker: str,
+    lease_seconds: float,
+    capacity: int,
+    horizon: dt.datetime,
+    labels: Mapping[str, str],
+    settings: Mapping[str, Any],
+) -> Claimed:
+    """Claim up to ``capacity`` of the runs due by ``horizon`` that ``worker`` may run,
+    oldest first, in the caller's transaction. The database chooses them: on PostgreSQL
+    ``FOR UPDATE SKIP LOCKED`` passes over rows another worker is claiming; SQLite's
+    writes are one at a time, so the next claim sees this one's rows as running."""
+    limit = capacity * CANDIDATES_PER_SLOT + 10
+    rows = connection.execute(
+        select(*RUN_SPEC_COLUMNS)
+        .join(Job, Job.id == Execution.job_id)
+        .where(
+            Execution.status == "queued",
+            Execution.scheduled_at <= horizon,
+            horizon >= _STARTS_AT,
+        )
+        .order_by(Execution.scheduled_at, Execution.id)
+        .limit(limit)
+        .with_for_update(of=Execution, skip_locked=True)
+    ).all()
+    specs = [RunSpec(**row._mapping) for row in rows]
+    mine = [spec for spec in specs if spec.runs_on(labels)]
+    result = claim(connection, worker, lease_seconds, mine, settings, capacity=capacity)
+    result.more = len(rows) == limit or len(mine) - len(result.deferred) > len(result.started)
+    return result
 
 
 def claim(
@@ -64,8 +117,11 @@ def claim(
     lease_seconds: float,
     specs: Sequence[RunSpec],
     settings: Mapping[str, Any],
+    capacity: int | None = None,
 ) -> Claimed:
-    """Claim ``specs`` (due, in start order) for ``worker``, in the caller's transaction."""
+    """Claim ``specs`` (due, in start order) for ``worker``, up to ``capacity`` of them,
+    in the caller's transaction. A run that starts after ``now`` (claimed a moment ahead)
+    gets its start time as ``started_at``."""
     now = utcnow()
     result = Claimed()
     skip_jobs = sorted({s.job_id for s in specs if s.overlap_policy == "skip"})
@@ -88,6 +144,8 @@ def claim(
     skipped: list[dict[str, Any]] = []
     missed: list[dict[str, Any]] = []
     for spec in specs:
+        if capacity is not None and len(to_claim) >= capacity:
+            break
         late = (now - spec.starts_at).total_seconds()
         if spec.trigger == "schedule" and late > spec.misfire_grace_seconds:
             missed.append(
@@ -130,30 +188,31 @@ def claim(
             .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
+        at_now = literal(now, UTCDateTime())
         rows = connection.execute(
             update(executions)
             .where(executions.c.id.in_(claimable), executions.c.status == "queued")
             .values(
                 status="running",
-                started_at=now,
+                started_at=case((at_now < _STARTS_AT, _STARTS_AT), else_=at_now),
                 worker=worker,
                 lease_until=now + dt.timedelta(seconds=lease_seconds),
             )
-            .returning(executions.c.id)
+            .returning(executions.c.id, executions.c.started_at)
         ).all()
-        result.started = {row.id: now for row in rows}
+        result.started = dict(rows)
+        result.specs = [spec for spec in specs if spec.execution_id in result.started]
     finals: list[Final] = []
     for status, rows in (("skipped", skipped), ("missed", missed)):
-        if not rows:
-            continue
-        ended = connection.execute(
-            update(executions)
-            .where(executions.c.id == bindparam("b_id"), executions.c.status == "queued")
-            .values(status=status, finished_at=now, error=bindparam("b_error"))
-            .returning(executions.c.id, executions.c.job_id),
-            rows,
-        ).all()
-        finals.extend(Final(row.id, row.job_id, status) for row in ended)
+        for row in rows:  # one statement a row: few, and RETURNING takes no executemany
+            ended = connection.execute(
+                update(executions)
+                .where(executions.c.id == row["b_id"], executions.c.status == "queued")
+                .values(status=status, finished_at=now, error=row["b_error"])
+                .returning(executions.c.id, executions.c.job_id)
+            ).first()
+            if ended is not None:
+                finals.append(Final(ended.id, ended.job_id, status))
     if finals:
         result.settled = settle(connection, finals, settings)
     return result

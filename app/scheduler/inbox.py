@@ -1,10 +1,12 @@
-"""The runner's inbox: what other threads post to its loop (:mod:`app.scheduler.runner`),
-and the entries of its ready heap."""
+"""The runner's inbox: what other threads post to its loop (:mod:`app.scheduler.runner`)."""
 
 from __future__ import annotations
 
-import datetime as dt
+import queue
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from app.jobtypes.base import RunResult
 from app.scheduler.recorder import Entry
@@ -61,19 +63,49 @@ class Stop:
     grace: float
 
 
-Event = Offered | Woken | PollSoon | CancelAsked | HandlerDone | Written | Stop
+@dataclass(frozen=True)
+class IoDone:
+    """The runner's I/O thread finished a piece of the loop's database work: a claim, a
+    renewal, a read of cancel requests or of the queue's head."""
+
+    tag: str
+    result: Any
+    error: Exception | None
+    context: Any = None
 
 
-@dataclass
-class Ready:
-    """A queued execution the runner knows of (in the heap as (time, id, Ready))."""
+Event = Offered | Woken | PollSoon | CancelAsked | HandlerDone | Written | Stop | IoDone
 
-    spec: RunSpec
-    verified: float = 0.0  # monotonic time of the last check that the row is queued
 
-    @property
-    def execution_id(self) -> int:
-        return self.spec.execution_id
+class IoThread:
+    """One thread that runs the runner's database work, posting each result to its inbox
+    as an :class:`IoDone`: a write waiting for the database never holds up the loop."""
 
-    def key(self) -> tuple[dt.datetime, int, Ready]:
-        return (self.spec.starts_at, self.spec.execution_id, self)
+    def __init__(self, post: Callable[[IoDone], None]) -> None:
+        self.post = post
+        self._work: queue.SimpleQueue[tuple[str, Callable[[], Any], Any] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="cronwell-io", daemon=True)
+        self._thread.start()
+
+    def submit(self, tag: str, call: Callable[[], Any], context: Any = None) -> None:
+        self._work.put((tag, call, context))
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._work.put(None)
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while (work := self._work.get()) is not None:
+            tag, call, context = work
+            try:
+                done = IoDone(tag, call(), None, context)
+            except Exception as exc:
+                done = IoDone(tag, None, exc, context)
+            self.post(done)

@@ -8,8 +8,6 @@
   policy is ``skip`` and a run of it is still queued or running (a fire written ahead of
   its time is queued: the runner decides at its time); fires later than the grace time
   become one ``missed`` row per job and pass, with the count in ``result.missed_fires``.
-* :func:`queued_specs` and :func:`still_queued` read queued rows back for the runner, with
-  their job's definition.
 * :func:`withdraw_planned` deletes a changing job's fires written ahead of their time.
 """
 
@@ -20,7 +18,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, or_, select
+from sqlalchemy import Connection, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from app.core.finals import Final, settle
@@ -28,11 +26,9 @@ from app.db import upsert_insert, utcnow
 from app.models import PLANNED_FIRE, Execution, Job
 from app.scheduler.stages import Fire, RunSpec
 
-#: A row is checked to be still queued at most this long before its run starts (by the
-#: runner; a change never withdraws a fire this close, see withdraw_planned).
-VERIFY_SECONDS = 0.1
-#: Fires closer than this to their time are not withdrawn by a change.
-WITHDRAW_MARGIN_SECONDS = VERIFY_SECONDS + 0.15
+#: Fires closer than this to their time are not withdrawn by a change: a worker may be
+#: claiming them (it claims up to 0.1 s ahead), and they run as planned.
+WITHDRAW_MARGIN_SECONDS = 0.25
 
 
 def _insert_new_fires(dialect: str):
@@ -179,8 +175,7 @@ def withdraw_planned(session: Session | Connection, job_id: str) -> int:
     is changing: the store hands them out again as the job now says).
 
     Called in the changing transaction. Fires due within WITHDRAW_MARGIN_SECONDS are
-    kept and run as planned: the runner may already have checked them (it does, at
-    most VERIFY_SECONDS before a start), and a run must never lose its row.
+    kept and run as planned (a claim reads the job as it is then).
     """
     margin = dt.timedelta(seconds=WITHDRAW_MARGIN_SECONDS)
     return session.execute(
@@ -236,44 +231,3 @@ RUN_SPEC_COLUMNS = (
     Execution.start_after,
     Execution.configuration_overrides,
 )
-
-
-#: Rows still queued among ``ids``, with their job's definition.
-_QUEUED_SPECS = (
-    select(*RUN_SPEC_COLUMNS)
-    .join(Job, Job.id == Execution.job_id)
-    .where(Execution.id.in_(bindparam("ids", expanding=True)), Execution.status == "queued")
-)
-#: Rows still queued among ``ids``, with when their job last changed (no definitions).
-_STILL_QUEUED = (
-    select(Execution.id, Job.updated_at)
-    .join(Job, Job.id == Execution.job_id)
-    .where(Execution.id.in_(bindparam("ids", expanding=True)), Execution.status == "queued")
-)
-
-
-def queued_specs(session: Session, ids: list[int]) -> dict[int, RunSpec]:
-    """The rows among ``ids`` still ``queued``, with their job's definition as it is now."""
-    rows = session.execute(_QUEUED_SPECS, {"ids": ids})
-    return {row.execution_id: RunSpec(**row._mapping) for row in rows}
-
-
-def still_queued(session: Session, specs: list[RunSpec]) -> dict[int, RunSpec]:
-    """Those of ``specs`` whose row is still ``queued``, each with its job's definition
-    as it is now: the spec itself when the job has not changed since it was read (every
-    change to a job sets its ``updated_at``), else read again."""
-    changed_at = dict(
-        session.execute(_STILL_QUEUED, {"ids": [spec.execution_id for spec in specs]}).all()
-    )
-    current: dict[int, RunSpec] = {}
-    changed: list[int] = []
-    for spec in specs:
-        if spec.execution_id not in changed_at:
-            continue
-        if changed_at[spec.execution_id] == spec.updated_at:
-            current[spec.execution_id] = spec
-        else:
-            changed.append(spec.execution_id)
-    if changed:
-        current.update(queued_specs(session, changed))
-    return current

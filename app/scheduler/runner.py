@@ -1,39 +1,29 @@
 """The runner: this worker's one loop that owns a run's life, from its claim to its outcome.
 
-The loop owns the due runs it knows of (a ready heap, by start time), the attempts
-running here and their leases. Nothing else touches them: the pass, the services, the
-handlers' threads, the recorder and the listener *post events* to its inbox
-(:class:`Offered`, :class:`Woken`, :class:`PollSoon`, :class:`CancelAsked`,
-:class:`HandlerDone`, :class:`Written`, :class:`Stop`), and the loop acts on them in
-order. Between events it keeps its own clock: a start due, a deadline, a lease renewal,
-a poll of the queue, a look for cancel requests.
+The loop owns what is due, the attempts claimed here and their leases. The pass, the
+services, the handlers' threads, the recorder and the listener post events to its inbox
+(:mod:`app.scheduler.inbox`); its database work (claims, renewals, reads) runs on one I/O
+thread whose answers come back as events too, so a write waiting for the database never
+holds up a start. docs/design.md draws the whole path.
 
-1. **Knowing** (:mod:`app.scheduler.due`). Rows reach the heap from the pass (in the
-   leading process), from a read by id (a run-now or a chained run queued here), and from
-   a read-only poll of the queue every POLL_SECONDS (anything queued anywhere; on
-   PostgreSQL a NOTIFY from another worker brings the poll forward,
-   :mod:`app.scheduler.wakeups`). A row whose ``run_on`` this worker's labels do not
-   match is left to the others.
-2. **Claiming.** When a row's time comes, one read checks whether its job changed since
-   its definition was read (``updated_at``), then one UPDATE claims the due rows that fit
-   the free slots, naming this worker and a lease (:func:`app.scheduler.claims.claim`).
-   Only the rows that statement returns start.
-3. **Running.** Each attempt goes to a worker thread (:mod:`app.scheduler.workers`), which
-   posts :class:`HandlerDone` when its handler returns.
-4. **Ending.** The first of the handler, the deadline, a cancel request or a lost lease
-   decides the outcome; the slot frees at once and the outcome goes to the recorder
-   (:mod:`app.scheduler.recorder`), which writes it while the row is still this worker's,
-   and keeps it until the database takes it. What a handler reports after its attempt
-   was ended (its output) follows as a :class:`~app.scheduler.stages.LateOutputRecord`.
-5. **Leases.** Every third of CRONWELL_LEASE_SECONDS the loop renews the leases of its
-   running attempts. One the database no longer gives it (the leader recorded it
-   ``interrupted``) is stopped; so are all of them when no renewal got through for a whole
-   lease: this worker is cut off, and the others will take its runs over.
+1. **When** (:mod:`app.scheduler.due`): the earliest start of a queued run it has heard
+   of (the pass, a run queued here, another worker's NOTIFY, a poll of the queue's head).
+2. **Claiming**: PRECLAIM_SECONDS before that, one transaction claims the due runs that
+   fit the free slots (:func:`app.scheduler.claims.claim_due`: the database chooses them,
+   one UPDATE names this worker and a lease). Each waits in memory for its start time.
+3. **Running**: each attempt on a worker thread (:mod:`app.scheduler.workers`), which
+   posts :class:`~app.scheduler.inbox.HandlerDone` when its handler returns.
+4. **Ending**: the first of the handler, the deadline, a cancel request or a lost lease
+   decides the outcome; the slot frees at once, and the recorder writes it while the row
+   is still this worker's (:mod:`app.scheduler.recorder`).
+5. **Leases**: renewed every third of CRONWELL_LEASE_SECONDS. A run the database no longer
+   gives this worker is stopped; all are, when no renewal got through for a whole lease.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import logging
 import queue
 import threading
@@ -45,27 +35,21 @@ from sqlalchemy import select
 from app.db import Database, utcnow
 from app.instruments import Instruments
 from app.jobtypes import JobTypeRegistry
-from app.jobtypes.base import RunContext, RunResult
+from app.jobtypes.base import RunResult
 from app.logs import run_fields
 from app.models import FAILED_STATUSES, Execution
-from app.scheduler import claims
-from app.scheduler.due import VERIFY_BATCH_SLOTS, DueRuns
-from app.scheduler.inbox import (
-    CancelAsked,
-    Event,
-    HandlerDone,
-    Offered,
-    PollSoon,
-    Stop,
-    Woken,
-    Written,
-)
+from app.scheduler import claims, inbox
+from app.scheduler.due import DueHint
+from app.scheduler.inbox import Event, HandlerDone, IoDone, IoThread
 from app.scheduler.recorder import Entry, Recorder
 from app.scheduler.stages import LateOutputRecord, OutcomeRecord, RunSpec, StartRecord
 from app.scheduler.wakeups import Listener
 from app.scheduler.workers import Attempt, Workers, outcome_of
 
 logger = logging.getLogger("cronwell.runner")
+#: Runs due within this long are claimed together, and each starts at its own time: one
+#: write claims a second's share of a steady load, not one write a run.
+PRECLAIM_SECONDS = 0.1
 #: After a claim failed (the database is away), the wait before the next try.
 CLAIM_RETRY_SECONDS = 0.5
 #: After a claim that could start none of the due rows (each waits for its job's running
@@ -104,7 +88,15 @@ class Runner:
         # Jobs that finished runs, for the leader's history pruning (its thread drains it).
         self._finished_jobs: queue.SimpleQueue[str] = queue.SimpleQueue()
         # -- owned by the loop's thread alone ----------------------------------------
-        self._due = DueRuns(db, self.labels, VERIFY_BATCH_SLOTS * self.max_concurrent)
+        self._due = DueHint(db)
+        # Claimed runs waiting for their start (claimed up to PRECLAIM_SECONDS ahead): a
+        # heap of (monotonic start, id); their attempts are in _active already.
+        self._waiting: list[tuple[float, int]] = []
+        # The loop's database work runs on one I/O thread, so that a write waiting for the
+        # database never holds up a start that is due; results come back as IoDone.
+        self._io = IoThread(self._inbox.put)
+        self._in_flight: set[str] = set()
+        self._reserved = 0  # slots an in-flight claim may fill
         self._active: dict[int, Attempt] = {}
         # Attempts ended from outside (deadline, cancel, lost lease, shutdown) whose
         # handlers have not returned yet.
@@ -121,31 +113,33 @@ class Runner:
     def start(self) -> None:
         self.recorder.start()
         self.listener.start()
+        self._io.start()
         self._thread = threading.Thread(target=self._loop, name="cronwell-runner", daemon=True)
         self._thread.start()
 
     def stop(self, grace_seconds: float) -> None:
         """Start nothing more; let running attempts finish for ``grace_seconds``, record
         the rest ``interrupted``, write every outcome, and leave the workers table."""
-        self._inbox.put(Stop(grace_seconds))
+        self._inbox.put(inbox.Stop(grace_seconds))
         if self._thread is not None:
             self._thread.join(timeout=grace_seconds + 5)
             self._thread = None
+        self._io.stop()
         self.listener.stop()
         self.recorder.stop()  # every outcome written before the process goes
         self.leave()
 
     def offer(self, specs: list[RunSpec]) -> None:
-        self._inbox.put(Offered(specs))
+        self._inbox.put(inbox.Offered(specs))
 
     def wake(self, *execution_ids: int) -> None:
-        self._inbox.put(Woken(execution_ids))
+        self._inbox.put(inbox.Woken(execution_ids))
 
     def poll_soon(self) -> None:
-        self._inbox.put(PollSoon())
+        self._inbox.put(inbox.PollSoon())
 
     def cancel(self, execution_id: int) -> None:
-        self._inbox.put(CancelAsked(execution_id))
+        self._inbox.put(inbox.CancelAsked(execution_id))
 
     def take_finished_jobs(self) -> set[str]:
         """The jobs that finished runs since the last call (to prune their history)."""
@@ -156,11 +150,16 @@ class Runner:
             except queue.Empty:
                 return jobs
 
+    def _submit(self, tag: str, call: Any, context: Any = None) -> None:
+        """Run ``call`` on the I/O thread (one of each tag at a time)."""
+        self._in_flight.add(tag)
+        self._io.submit(tag, call, context)
+
     def _post_done(self, attempt: Attempt, status: str, result: RunResult) -> None:
         self._inbox.put(HandlerDone(attempt, status, result))
 
     def _post_written(self, entries: list[Entry]) -> None:
-        self._inbox.put(Written(entries))
+        self._inbox.put(inbox.Written(entries))
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -186,48 +185,54 @@ class Runner:
                 time.sleep(CLAIM_RETRY_SECONDS)
 
     def _handle(self, event: Event) -> None:
-        if isinstance(event, Offered):
-            self._due.add(event.specs)
-        elif isinstance(event, Woken):
-            self._due.queued_here(event.execution_ids)
-        elif isinstance(event, PollSoon):
+        if isinstance(event, inbox.Offered):
+            self._due.heard(spec.starts_at for spec in event.specs)
+        elif isinstance(event, inbox.Woken):
+            self._due.heard([utcnow()])
+        elif isinstance(event, inbox.PollSoon):
             self._poll_now = True
-        elif isinstance(event, CancelAsked):
+        elif isinstance(event, inbox.CancelAsked):
             attempt = self._active.get(event.execution_id)
             if attempt is not None:
                 self._end(attempt, "cancelled", "Cancelled on request.")
-            else:
-                self._due.discard(event.execution_id)  # a queued one is not claimed
+            # else: a queued row cancelled in the database is not claimed
         elif isinstance(event, HandlerDone):
             self._handler_done(event)
-        elif isinstance(event, Written):
+        elif isinstance(event, inbox.Written):
             for entry in event.entries:
-                self._due.forget(entry.record.execution_id)
                 if isinstance(entry.record, OutcomeRecord):
                     self._finished_jobs.put(entry.record.job_id)
-        elif isinstance(event, Stop):
+        elif isinstance(event, inbox.Stop):
             self._stopping_by = time.monotonic() + event.grace
+        elif isinstance(event, IoDone):
+            self._in_flight.discard(event.tag)
+            {
+                "claim": self._claimed_all,
+                "renew": self._renewed,
+                "cancels": self._cancels_read,
+                "poll": self._polled,
+            }[event.tag](event)
 
     def _tend(self, *, claiming: bool) -> None:
         """The loop's own duties, each when its time has come (while stopping, only those
         of the attempts still running)."""
         mono = time.monotonic()
         self._enforce_deadlines(mono)
-        if mono >= self._next["renew"]:
+        self._start_waiting(mono)
+        if mono >= self._next["renew"] and "renew" not in self._in_flight:
             self._next["renew"] = mono + self.renew_seconds
             self._renew_leases()
-        if self._active and mono >= self._next["cancels"]:
+        if self._active and mono >= self._next["cancels"] and "cancels" not in self._in_flight:
             self._next["cancels"] = mono + CANCEL_POLL_SECONDS
-            self._read_cancel_requests()
+            ids = list(self._active)
+            self._submit("cancels", lambda: self._flagged(ids))
         if not claiming:
             return
-        if self._poll_now or mono >= self._next["poll"]:
+        if (self._poll_now or mono >= self._next["poll"]) and "poll" not in self._in_flight:
             self._poll_now = False
             self._next["poll"] = mono + self.poll_seconds
-            self._due.poll(utcnow() + dt.timedelta(seconds=self.poll_seconds))
-        self._due.read_queued_here()
-        while self._start_round():
-            pass
+            self._submit("poll", self._due.read_head)
+        self._claim_round()
 
     def _seconds_to_wait(self) -> float:
         """Until the next thing the loop must do by itself."""
@@ -238,10 +243,13 @@ class Runner:
         if self._active:
             times.append(self._next["cancels"])
             times.append(min(a.context.deadline for a in self._active.values()))
-        head = self._due.next_start()
-        if head is not None and len(self._active) < self.max_concurrent:
-            start = mono + (head - utcnow()).total_seconds()
-            times.append(max(start, self._claim_retry_at, self._deferred_until))
+        if self._waiting:
+            times.append(self._waiting[0][0])
+        head = self._due.next_start
+        free = self.max_concurrent - len(self._active) - self._reserved
+        if head is not None and free > 0 and "claim" not in self._in_flight:
+            claim_at = mono + (head - utcnow()).total_seconds() - PRECLAIM_SECONDS
+            times.append(max(claim_at, self._claim_retry_at, self._deferred_until))
         return min(IDLE_SECONDS, max(0.0, min(times) - mono))
 
     def _stopped(self) -> bool:
@@ -252,104 +260,104 @@ class Runner:
             for attempt in list(self._active.values()):
                 self._end(attempt, "interrupted", "The service shut down before the run finished.")
             self._stopping_by = time.monotonic()
-        if self._active:
+        if self._active or "claim" in self._in_flight:
             return False
         return not self._outside_ended or time.monotonic() > self._stopping_by + 2
 
     # -- claiming -------------------------------------------------------------------------
 
-    def _start_round(self) -> bool:
-        """Claim and start what fits in the free slots, in start order; True if the
-        round used every free slot (the loop goes on at once)."""
+    def _claim_round(self) -> None:
+        """Claim, on the I/O thread, the runs due within PRECLAIM_SECONDS that fit the
+        free slots (the database chooses them); the slots are held until it answers."""
+        free = self.max_concurrent - len(self._active) - self._reserved
+        head = self._due.next_start
+        now = utcnow()
+        horizon = now + dt.timedelta(seconds=PRECLAIM_SECONDS)
+        if free <= 0 or head is None or head > horizon or "claim" in self._in_flight:
+            return
         if time.monotonic() < max(self._claim_retry_at, self._deferred_until):
-            return False
-        self._due.verify()
-        free = self.max_concurrent - len(self._active)
-        picked = self._due.pop_due(free, utcnow())
-        if not picked:
-            return False
-        specs = [entry[2].spec for entry in picked]
-        try:
+            return
+
+        def claim() -> claims.Claimed:
             with self.db.write_connection() as connection:
-                claimed = claims.claim(
-                    connection, self.worker, self.lease_seconds, specs, self.settings
-                )
-        except Exception:
+                return claims.claim_due(
+                    connection, self.worker, self.lease_seconds, free, horizon, self.labels,
+                    self.settings,
+                )  # fmt: skip
+
+        self._reserved = free
+        self._submit("claim", claim, (horizon, now))
+
+    def _claimed_all(self, done: IoDone) -> None:
+        self._reserved = 0
+        if done.error is not None:
             # Once with the traceback: while the database is away this repeats.
-            logger.warning("Claiming %d queued execution(s) failed; no run starts until "
-                           "the database answers", len(specs),
-                           exc_info=time.monotonic() >= self._claim_retry_at + 60)  # fmt: skip
+            logger.warning("Claiming queued executions failed; no run starts until the "
+                           "database answers", exc_info=done.error
+                           if time.monotonic() >= self._claim_retry_at + 60 else None)  # fmt: skip
             self._claim_retry_at = time.monotonic() + CLAIM_RETRY_SECONDS
-            for entry in picked:
-                self._due.put_back(entry)
-            return False
+            return
+        claimed: claims.Claimed = done.result
+        horizon, now = done.context
+        self._due.claimed(horizon, claimed.more, now)
         if claimed.settled.queued:
-            self._due.queued_here(claimed.settled.queued)
+            self._due.heard([now])  # chained runs of skipped rows
         if claimed.deferred and not claimed.started:
             self._deferred_until = time.monotonic() + DEFERRED_RETRY_SECONDS
-        for entry in picked:
-            spec = entry[2].spec
-            started_at = claimed.started.get(spec.execution_id)
-            if started_at is not None:
-                self._start(spec, started_at)
-            elif spec.execution_id in claimed.deferred:
-                self._due.put_back(entry)  # waits for its job's running run or its group
-            else:
-                self._due.forget(spec.execution_id)  # another's, skipped, missed or gone
-        return len(picked) == free and not claimed.deferred
+        for spec in claimed.specs:
+            self._claimed(spec, claimed.started[spec.execution_id])
+        self._start_waiting(time.monotonic())
 
-    def _start(self, spec: RunSpec, started_at: dt.datetime) -> None:
-        """Start a claimed run on a worker thread."""
-        context = RunContext(
-            job_id=spec.job_id,
-            execution_id=spec.execution_id,
-            job_type=spec.type,
-            configuration={**(spec.configuration or {}), **(spec.configuration_overrides or {})},
-            deadline=time.monotonic() + spec.max_duration_seconds,
-            settings=self.settings,
-            worker=self.worker,
-        )
-        attempt = Attempt(
-            execution_id=spec.execution_id,
-            job_id=spec.job_id,
-            attempt=spec.attempt,
-            retry_of=spec.retry_of,
-            started_at=started_at,
-            started_mono=time.monotonic(),
-            context=context,
-            max_duration=spec.max_duration_seconds,
-            retry_count=spec.retry_count,
-            retry_delay=spec.retry_delay_seconds,
-            configuration_overrides=spec.configuration_overrides,
-        )
+    def _claimed(self, spec: RunSpec, started_at: dt.datetime) -> None:
+        """A claimed run: its attempt holds a slot now, and starts at ``started_at``."""
+        start_mono = time.monotonic() + max(0.0, (started_at - utcnow()).total_seconds())
+        attempt = Attempt.claimed(spec, started_at, start_mono, self.worker, self.settings)
         self._active[spec.execution_id] = attempt
-        # The claim wrote the start: the recorder only follows the run's output.
-        self.recorder.submit(StartRecord(spec.execution_id, started_at), attempt)
+        heapq.heappush(self._waiting, (start_mono, spec.execution_id))
         if spec.trigger == "schedule":
             lateness = (started_at - spec.scheduled_at).total_seconds()
             self.instruments.lateness.observe(max(lateness, 0.0))
-        self.workers.run(attempt)
+
+    def _start_waiting(self, mono: float) -> None:
+        """Hand the claimed runs whose time has come to worker threads."""
+        while self._waiting and self._waiting[0][0] <= mono:
+            _, execution_id = heapq.heappop(self._waiting)
+            attempt = self._active.get(execution_id)
+            if attempt is None:  # ended before its start (cancelled, a lost lease)
+                self._outside_ended.pop(execution_id, None)  # no handler will report
+                continue
+            # The claim wrote the start: the recorder only follows the run's output.
+            self.recorder.submit(StartRecord(execution_id, attempt.started_at), attempt)
+            self.workers.run(attempt)
 
     # -- leases, deadlines and cancels -----------------------------------------------------
 
     def _renew_leases(self) -> None:
-        attempts = list(self._active.values())
-        try:
+        ids = list(self._active)
+
+        def renew() -> set[int]:
             with self.db.write_connection() as connection:
-                held = claims.renew(
-                    connection, self.worker, self.lease_seconds,
-                    [a.execution_id for a in attempts], self.max_concurrent, self.labels,
-                    self.started_at,
+                return claims.renew(
+                    connection, self.worker, self.lease_seconds, ids, self.max_concurrent,
+                    self.labels, self.started_at,
                 )  # fmt: skip
-        except Exception:
-            logger.warning("Renewing this worker's leases failed", exc_info=True)
+
+        self._submit("renew", renew, ids)
+
+    def _renewed(self, done: IoDone) -> None:
+        """Stop the runs the database no longer gives this worker; all of them when no
+        renewal got through for a whole lease."""
+        if done.error is not None:
+            logger.warning("Renewing this worker's leases failed: %s", done.error)
             if time.monotonic() - self._renewed_mono < self.lease_seconds:
                 return
-            lost = attempts
+            lost = list(self._active.values())
             reason = "This worker could not reach the database for a whole lease."
         else:
             self._renewed_mono = time.monotonic()
-            lost = [a for a in attempts if a.execution_id not in held]
+            # A run claimed after the renewal was asked for is not in it, and is its own.
+            lost = [self._active[i] for i in done.context if i in self._active]
+            lost = [a for a in lost if a.execution_id not in done.result]
             reason = "This worker's lease on the run ended; it was recorded elsewhere."
         for attempt in lost:
             logger.warning("Stopping execution %d: %s", attempt.execution_id, reason)
@@ -360,21 +368,29 @@ class Runner:
             if mono >= attempt.context.deadline:
                 self._end(attempt, "timeout", attempt.timeout_message())
 
-    def _read_cancel_requests(self) -> None:
-        try:
-            with self.db.read() as session:
-                flagged = session.scalars(
-                    select(Execution.id).where(
-                        Execution.id.in_(list(self._active)), Execution.cancel_requested
-                    )
+    def _flagged(self, ids: list[int]) -> list[int]:
+        """Those of ``ids`` that another process asked to cancel (on the I/O thread)."""
+        with self.db.read() as session:
+            return list(
+                session.scalars(
+                    select(Execution.id).where(Execution.id.in_(ids), Execution.cancel_requested)
                 ).all()
-        except Exception:
-            logger.warning("Reading cancel requests failed", exc_info=True)
+            )
+
+    def _cancels_read(self, done: IoDone) -> None:
+        if done.error is not None:
+            logger.warning("Reading cancel requests failed: %s", done.error)
             return
-        for execution_id in flagged:
+        for execution_id in done.result:
             attempt = self._active.get(execution_id)
             if attempt is not None:
                 self._end(attempt, "cancelled", "Cancelled on request.")
+
+    def _polled(self, done: IoDone) -> None:
+        if done.error is not None:
+            logger.warning("Reading the queue failed: %s", done.error)
+            return
+        self._due.polled(done.result)
 
     def leave(self) -> None:
         """Take this worker out of the workers table (a clean stop)."""

@@ -13,14 +13,15 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from app.db import utcnow
 from app.jobtypes import JobTypeRegistry
 from app.jobtypes.base import RunContext, RunResult
 from app.scheduler.recorder import next_retry_at
-from app.scheduler.stages import OutcomeRecord
+from app.scheduler.stages import OutcomeRecord, RunSpec
 
 logger = logging.getLogger("cronwell.runner")
 
@@ -40,6 +41,39 @@ class Attempt:
     retry_count: int
     retry_delay: int
     configuration_overrides: dict | None = None  # run-now's (its retries keep them)
+
+    @classmethod
+    def claimed(
+        cls,
+        spec: RunSpec,
+        started_at: dt.datetime,
+        start_mono: float,
+        worker: str,
+        settings: Mapping[str, Any],
+    ) -> Attempt:
+        """The attempt of a run ``worker`` claimed, to start at ``start_mono``."""
+        context = RunContext(
+            job_id=spec.job_id,
+            execution_id=spec.execution_id,
+            job_type=spec.type,
+            configuration={**(spec.configuration or {}), **(spec.configuration_overrides or {})},
+            deadline=start_mono + spec.max_duration_seconds,
+            settings=settings,
+            worker=worker,
+        )
+        return cls(
+            execution_id=spec.execution_id,
+            job_id=spec.job_id,
+            attempt=spec.attempt,
+            retry_of=spec.retry_of,
+            started_at=started_at,
+            started_mono=start_mono,
+            context=context,
+            max_duration=spec.max_duration_seconds,
+            retry_count=spec.retry_count,
+            retry_delay=spec.retry_delay_seconds,
+            configuration_overrides=spec.configuration_overrides,
+        )
 
     def timeout_message(self) -> str:
         return f"Timed out after max_duration_seconds={self.max_duration}."

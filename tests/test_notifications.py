@@ -127,7 +127,9 @@ def test_pending_notifications_are_sent_after_a_crash_and_missed_fires_notify(
     pending; after the restart it is sent. Jobs whose notify is null use the service's
     CRONWELL_NOTIFY_URLS; the fires missed while the service was down notify too."""
     marker = uuid.uuid4().hex
-    up_at = time.time() + 6
+    # Down through the service's start (several seconds on a busy machine), the first
+    # try and the kill.
+    up_at = time.time() + 12
     env = {
         "CRONWELL_NOTIFY_URLS": json.dumps([target.url(f"/down-until/{up_at}/{marker}")]),
         "CRONWELL_NOTIFY_RETRY_SECONDS": "0.5",

@@ -107,6 +107,11 @@ class JobTypeRegistry:
             raise ValidationFailed("type", f"{why} Enabled types: {known}.")
         return self.types[name]
 
+    def end_leftovers(self, runs: set[tuple[int, str]]) -> int:
+        """End, on this host, what every type's runs left behind when their worker was
+        lost (the engine knows the types only through this registry)."""
+        return sum(job_type.end_leftovers(runs) for job_type in self.types.values())
+
     def validate(self, name: str, configuration: Any) -> dict[str, Any]:
         """The type's loaded configuration; errors are named ``configuration.<field>``."""
         job_type = self.get(name)

@@ -141,3 +141,9 @@ class JobType:
 
     def run(self, context: RunContext) -> RunResult:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def end_leftovers(self, runs: set[tuple[int, str]]) -> int:
+        """End what runs of this type left on this host after their worker was lost
+        (``runs``: execution id and worker id pairs); how many things were ended. Most
+        types leave nothing behind a thread."""
+        return 0

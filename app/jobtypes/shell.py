@@ -71,6 +71,10 @@ class ShellJobType(JobType):
             return True, None
         return False, "The shell job type is off: set CRONWELL_SHELL_JOBS_ENABLED=true."
 
+    def end_leftovers(self, runs: set[tuple[int, str]]) -> int:
+        """A shell run's process group outlives a kill -9 of its worker: kill it."""
+        return kill_orphans(runs)
+
     def run(self, context: RunContext) -> RunResult:
         config = context.configuration
         command = config["command"]

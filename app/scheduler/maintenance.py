@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 
 from app.db import Database
-from app.jobtypes.shell import kill_orphans
+from app.jobtypes import JobTypeRegistry
 from app.models import Execution, Job
 from app.scheduler.claims import reap_expired
 
@@ -18,18 +18,21 @@ PRUNE_BATCH = 500
 
 
 def reap_lost_runs(
-    db: Database, settings: Mapping[str, Any], fence: Callable[[Connection], None]
+    db: Database,
+    settings: Mapping[str, Any],
+    fence: Callable[[Connection], None],
+    registry: JobTypeRegistry,
 ) -> int:
     """Record ``interrupted`` the runs whose worker stopped renewing their lease, with
-    their retries (the leader's, fenced); kill what they left on this host."""
+    their retries (the leader's, fenced); end what they left on this host."""
     with db.write_connection() as connection:
         fence(connection)
         reaped, _ = reap_expired(connection, settings)
     if reaped:
         logger.warning("Marked %d run(s) interrupted: their worker's lease ended", len(reaped))
-        killed = kill_orphans(set(reaped))  # this host's, of the worker that ran each
-        if killed:
-            logger.warning("Killed %d process group(s) left by interrupted runs", killed)
+        ended = registry.end_leftovers(set(reaped))  # this host's, of each run's worker
+        if ended:
+            logger.warning("Killed %d process group(s) left by interrupted runs", ended)
     return len(reaped)
 
 

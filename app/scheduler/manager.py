@@ -62,6 +62,7 @@ class SchedulerManager:
         instruments: Instruments,
     ) -> None:
         self.db = db
+        self.registry = registry
         self.settings = settings
         self.instruments = instruments
         self.worker_id = new_worker_id()
@@ -264,7 +265,7 @@ class SchedulerManager:
                 if now - last_reap >= REAP_SECONDS:
                     last_reap = now
                     if now - database_up_since >= self.lease_seconds:
-                        reap_lost_runs(self.db, self.settings, self.leadership.fence)
+                        reap_lost_runs(self.db, self.settings, self.leadership.fence, self.registry)
                 if now - last_prune >= PRUNE_SECONDS:
                     last_prune = now
                     finished = self.runner.take_finished_jobs() if self.runner else set()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,9 +11,6 @@ from app.db import Database
 from app.instruments import Instruments
 from app.jobtypes import JobTypeRegistry
 from app.scheduler.manager import SchedulerManager
-
-#: How long a thread holds the GIL before another may take it (Python's default: 5 ms).
-SWITCH_INTERVAL_SECONDS = 0.0005
 
 
 @dataclass
@@ -41,10 +37,6 @@ class Runtime:
             # must not be shared, so this process opens its own.
             self.db.engine.dispose(close=False)
         if self.settings.get("SCHEDULER_ENABLED", True):
-            # A run due now waits for the GIL while another thread of this process holds
-            # it: at Python's default switch interval (5 ms) that is most of a run's
-            # lateness. Threads take turns every half millisecond here instead.
-            sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
             self.scheduler.start()
 
     def shutdown(self, grace_seconds: float | None = None) -> None:

@@ -14,8 +14,9 @@ import pytest
 from tests.support import Service, wait_for
 from tests.support.netns import Host, can_make_hosts
 from tests.support.postgres import Postgres, find_postgres
-from tests.test_faults import (
+from tests.support.runs import (
     assert_each_ran_once_and_is_recorded,
+    hanging_first_attempt,
     logging_job,
     ran_ids,
     settled_rows,
@@ -61,13 +62,8 @@ def test_a_host_cut_off_has_its_runs_interrupted_and_retried_on_the_other(hosts,
 
         cut = start(first)
         ids, marker = tmp_path / "ids", tmp_path / "first-attempt"
-        # Started before the other host is up, so the cut host runs its first attempt,
-        # which hangs; the retry finds the marker and ends at once.
-        hang = f"if [ ! -e {marker} ]; then touch {marker}; sleep 60; fi"
-        logging_job(
-            cut, "cut-run", ids, schedule="0 3 * * *", then=hang,
-            retry_count=1, retry_delay_seconds=1,
-        )  # fmt: skip
+        # Started before the other host is up, so the cut host runs its first attempt.
+        hanging_first_attempt(cut, "cut-run", ids, marker)
         run = cut.post("/api/jobs/cut-run/run").json()
         wait_for(marker.exists)
         other = start(second)

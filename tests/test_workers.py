@@ -7,7 +7,7 @@ import datetime as dt
 import json
 
 from tests.support import scrape, wait_for
-from tests.test_faults import logging_job
+from tests.support.runs import logging_job
 
 
 def _pid_of(worker_id: str) -> int:

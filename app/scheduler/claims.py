@@ -1,17 +1,20 @@
 """Claims and leases: the database decides which worker runs what.
 
-* :func:`claim`: a worker takes due ``queued`` rows to ``running`` in one UPDATE that
-  names it and its lease (``WHERE status = 'queued'``). Only the rows the statement
-  returns start; a row another worker took first, or one cancelled or withdrawn
-  meanwhile, starts nothing here. In the same transaction a scheduled fire of an
-  ``overlap_policy: skip`` job whose previous run is running (anywhere) becomes
-  ``skipped``, and one later than its grace time becomes ``missed``.
+* :func:`claim_due`: the database chooses the due rows a worker may run (oldest first,
+  passing over rows another worker is claiming), and :func:`claim` takes those that fit
+  its free slots to ``running`` in one UPDATE that names it and its lease (``WHERE
+  status = 'queued'``). Only the rows the statement returns start; a row another worker
+  took first, or one cancelled or withdrawn meanwhile, starts nothing here. In the same
+  transaction a scheduled fire of an ``overlap_policy: skip`` job whose previous run is
+  running (anywhere) becomes ``skipped``, one later than its grace time ``missed``, and a
+  concurrency group's limit is kept.
 * :func:`renew`: a worker extends the leases of its running rows and says it is alive
   (``workers``). The rows it no longer holds (another worker recorded them
   ``interrupted``) come back, so it stops them.
 * :func:`reap_expired`: the leader records ``interrupted`` the running rows whose lease
   ended (their worker crashed, froze or was cut off), and queues their retries by the
-  job's policy, for any worker to claim.
+  job's policy, for any worker to claim; and ``missed`` the due runs whose ``run_on`` no
+  live worker matches, once their grace time has passed.
 
 Times are the workers' clocks (UTC); hosts that share a database must keep them in step
 (NTP), as every lease-based scheduler requires.
@@ -30,7 +33,9 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    String,
     case,
+    cast,
     delete,
     func,
     insert,
@@ -362,7 +367,15 @@ def _miss_unplaceable(connection: Connection, now: dt.datetime, lease: float) ->
             Job.misfire_grace_seconds,
         )
         .join(Job, Job.id == executions.c.job_id)
-        .where(executions.c.status == "queued", executions.c.scheduled_at <= now)
+        .where(
+            # Only jobs with labels (few, looked up by job: ix_executions_job_status), not
+            # a scan of the whole due queue under the write lock every second.
+            executions.c.job_id.in_(
+                select(Job.id).where(Job.deleted_at.is_(None), cast(Job.run_on, String) != "{}")
+            ),
+            executions.c.status == "queued",
+            executions.c.scheduled_at <= now,
+        )
         .limit(5000)
     ).all()
     waiting = [

@@ -36,8 +36,11 @@ def reap_lost_runs(
     return len(reaped)
 
 
-def prune_history(db: Database, job_ids: set[str], limit: int) -> int:
-    """Keep the newest ``limit`` finished executions per job, in small batches.
+def prune_history(
+    db: Database, job_ids: set[str], limit: int, fence: Callable[[Connection], None]
+) -> int:
+    """Keep the newest ``limit`` finished executions per job, in small batches (the
+    leader's writes, fenced).
 
     ``job_ids``: the jobs that finished runs lately. One read finds those over the limit
     (a burst of one-shots finishes a thousand jobs, none of them over it); only those take
@@ -75,6 +78,7 @@ def prune_history(db: Database, job_ids: set[str], limit: int) -> int:
                 .limit(PRUNE_BATCH)
             )
             with db.write() as session:
+                fence(session.connection())
                 count = session.execute(
                     delete(Execution).where(Execution.id.in_(doomed.scalar_subquery()))
                 ).rowcount

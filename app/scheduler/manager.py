@@ -269,7 +269,7 @@ class SchedulerManager:
                 if now - last_prune >= PRUNE_SECONDS:
                     last_prune = now
                     finished = self.runner.take_finished_jobs() if self.runner else set()
-                    prune_history(self.db, finished, history_limit)
+                    prune_history(self.db, finished, history_limit, self.leadership.fence)
             except leader.StaleLeadership:
                 logger.warning("Another process leads now (leadership %s is stale)",
                                self.leadership.term)  # fmt: skip

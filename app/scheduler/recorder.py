@@ -6,7 +6,7 @@ whatever has come since its last write and writes it in one transaction with a h
 of set-based statements (:func:`record`), whatever its size: per-row ORM work was the
 bottleneck of a burst. Each row is guarded: an outcome applies only to a row that is
 ``running`` *and still this worker's* (claimed by it, not recorded ``interrupted``
-elsewhere after its lease ended); a skip only to one that is ``queued``.
+elsewhere after its lease ended).
 
 **No outcome is dropped.** A batch the database refuses (it is away, or locked) is
 tried again, with a growing pause, until it is written: the records wait in memory.
@@ -39,7 +39,6 @@ from app.scheduler.stages import (
     LateOutputRecord,
     OutputRecord,
     Record,
-    SkipRecord,
     StartRecord,
 )
 
@@ -97,8 +96,6 @@ def record(
     for row in rows:
         if row.status == "running" and row.worker != worker:
             state[row.id] = "another worker's"
-    skips: list[dict[str, Any]] = []
-    skips: list[dict[str, Any]] = []
     outcomes: list[dict[str, Any]] = []
     outputs: list[dict[str, Any]] = []
     retries: list[dict[str, Any]] = []
@@ -119,18 +116,6 @@ def record(
                         "b_output_truncated": item.output_truncated,
                     }
                 )
-            continue
-        if isinstance(item, SkipRecord):
-            if current == "queued":
-                skips.append(
-                    {
-                        "b_id": item.execution_id,
-                        "b_finished_at": item.finished_at,
-                        "b_error": item.error,
-                    }
-                )
-                state[item.execution_id] = "skipped"
-                finals.append(Final(item.execution_id, item.job_id, "skipped"))
             continue
         if current != "running":
             # Already final (cancelled; interrupted when its lease ended) or another's.
@@ -184,15 +169,6 @@ def record(
                 )
             )  # fmt: skip
     row = executions.c.id == bindparam("b_id")
-    if skips:
-        connection.execute(
-            update(executions)
-            .where(row)
-            .values(
-                status="skipped", finished_at=bindparam("b_finished_at"), error=bindparam("b_error")
-            ),
-            skips,
-        )
     if outputs:
         connection.execute(
             update(executions)
@@ -297,8 +273,8 @@ def apply_outcome(
 
 @dataclass(frozen=True)
 class Entry:
-    """A record with what it is about: the attempt (a start or an outcome) or None (a
-    skip, which has no attempt)."""
+    """A record with what it is about: the attempt (a start or an outcome), or None (live
+    or late output)."""
 
     record: Record
     attempt: Any = None

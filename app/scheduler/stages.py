@@ -67,16 +67,6 @@ class StartRecord:
 
 
 @dataclass(frozen=True)
-class SkipRecord:
-    """A scheduled fire not run because its job's previous run was still running."""
-
-    execution_id: int
-    job_id: str
-    finished_at: dt.datetime
-    error: str
-
-
-@dataclass(frozen=True)
 class OutcomeRecord:
     """An attempt ended; ``retry_at`` is set when another attempt should follow."""
 
@@ -116,4 +106,4 @@ class LateOutputRecord:
     result: dict[str, Any] | None
 
 
-Record = StartRecord | SkipRecord | OutcomeRecord | OutputRecord | LateOutputRecord
+Record = StartRecord | OutcomeRecord | OutputRecord | LateOutputRecord

@@ -64,6 +64,9 @@ SCHEDULER_ENABLED = True
 # leader polls the database for changes made by other processes (seconds).
 LEADER_RETRY_SECONDS = 1.0
 SYNC_INTERVAL_SECONDS = 0.5
+# How often a process being scraped renders /metrics afresh (seconds): a scrape answers
+# from the last rendering, so a figure is at most about this old. 0 renders every scrape.
+METRICS_REFRESH_SECONDS = 5.0
 # Log level of the cronwell loggers.
 LOG_LEVEL = "INFO"
 # Log lines as plain text ("text") or one JSON object per line ("json"); lines about a

@@ -22,6 +22,8 @@ class Runtime:
     instruments: Instruments
     started_monotonic: float = field(default_factory=time.monotonic)
     created_pid: int = field(default_factory=os.getpid)
+    #: What a service keeps for this app between requests (the metrics snapshots).
+    caches: dict[str, Any] = field(default_factory=dict)
 
     @property
     def uptime_seconds(self) -> float:

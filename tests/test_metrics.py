@@ -4,6 +4,7 @@ token when one is set."""
 
 import time
 
+import pytest
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as openmetrics_families,
 )
@@ -91,26 +92,65 @@ def _connections_by_role(service) -> dict:
     raise AssertionError("every connection went to one worker")
 
 
+SHARED = (
+    "cronwell_execution_duration_seconds",
+    "cronwell_schedule_lateness_seconds",
+    "cronwell_scheduler_leader",
+    "cronwell_notifications",
+    "cronwell_executions",
+    "cronwell_job_info",
+)
+
+
+def _samples(scrape: dict, name: str) -> set:
+    return {(s.name, frozenset(s.labels.items()), s.value) for s in scrape[name].samples}
+
+
 def test_every_worker_answers_with_the_same_figures(service, make_job):
+    """Within a refresh (METRICS_REFRESH_SECONDS, 5 s) of a run, both workers' snapshots
+    show it, and say the same."""
     job = make_job()
     run_and_wait(service, job["id"])
     roles = _connections_by_role(service)
-    scrapes = {leads: families(c.get("/metrics").text) for leads, c in roles.items()}
-    for name in (
-        "cronwell_execution_duration_seconds",
-        "cronwell_schedule_lateness_seconds",
-        "cronwell_scheduler_leader",
-        "cronwell_notifications",
-        "cronwell_executions",
-        "cronwell_job_info",
-    ):
-        leader, other = (
-            {(s.name, frozenset(s.labels.items()), s.value) for s in scrapes[role][name].samples}
-            for role in (True, False)
-        )
-        assert leader == other, name
+
+    def agreeing() -> dict | None:
+        scrapes = {leads: families(c.get("/metrics").text) for leads, c in roles.items()}
+        if value(scrapes[False]["cronwell_executions"], job_id=job["id"]) is None:
+            return None
+        same = all(_samples(scrapes[True], n) == _samples(scrapes[False], n) for n in SHARED)
+        return scrapes if same else None
+
+    scrapes = wait_for(agreeing, timeout=15, interval=0.5)
     assert value(scrapes[False]["cronwell_scheduler_leader"]) == 1  # the instance leads
     assert value(scrapes[False]["cronwell_execution_duration_seconds"], le="+Inf") >= 1
+
+
+def _executions_of(service, job_id: str) -> float | None:
+    scrape = families(service.get("/metrics").text)
+    return value(scrape["cronwell_executions"], job_id=job_id, status="success")
+
+
+@pytest.mark.parametrize("refresh", [1, 30])
+def test_a_scrape_answers_from_a_snapshot_refreshed_in_the_background(
+    start_service, target, refresh
+):
+    """A scrape answers with the last rendering: a run shows once the background refresh
+    (every METRICS_REFRESH_SECONDS, started by the first scrape) has rendered it."""
+    service = start_service({"CRONWELL_METRICS_REFRESH_SECONDS": str(refresh)})
+    job = service.post(
+        "/api/jobs",
+        json={"name": "snapshot", "type": "http", "schedule": "0 3 * * *",
+              "configuration": {"url": target.url("/ok")}},
+    ).json()  # fmt: skip
+    assert _executions_of(service, job["id"]) is None  # the first scrape renders at once
+    run_and_wait(service, job["id"])
+    began = time.monotonic()
+    if refresh == 30:
+        time.sleep(1.5)
+        assert _executions_of(service, job["id"]) is None  # not yet rendered again
+    else:
+        assert wait_for(lambda: _executions_of(service, job["id"]), timeout=10) == 1
+        assert time.monotonic() - began < 4
 
 
 def test_openmetrics_when_the_scraper_asks_for_it(service):

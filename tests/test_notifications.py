@@ -90,9 +90,19 @@ def test_a_receiver_that_is_down_for_a_while_still_gets_its_message(service, mak
     )
     assert entry["attempts"] == len(hits)
     assert entry["error"] is None
+
     # /metrics counts the tries (over the service's life: this module's other tests too).
-    tries = {s.labels["status"]: s.value for s in scrape(service, "cronwell_notifications_total")}
-    assert tries["failed"] >= len(hits) - 1 and tries["sent"] >= 1
+    # (A snapshot, rendered again within METRICS_REFRESH_SECONDS.)
+    def tries() -> dict:
+        return {
+            s.labels["status"]: s.value for s in scrape(service, "cronwell_notifications_total")
+        }
+
+    wait_for(
+        lambda: (t := tries())["failed"] >= len(hits) - 1 and t["sent"] >= 1,
+        timeout=15,
+        interval=0.5,
+    )
 
 
 def test_a_receiver_that_never_answers_holds_no_run_slot(service, make_job, target):

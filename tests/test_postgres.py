@@ -152,14 +152,21 @@ def test_notifications_and_metrics_on_postgresql(pair, target):
             for s in scrape(instance, "cronwell_executions_total")
         }
 
-    assert totals(first)[("pg-notify", "failed")] == 1
-    assert totals(first) == totals(second)
+    # Each answers from its snapshot, rendered again within METRICS_REFRESH_SECONDS.
+    agreed = wait_for(
+        lambda: (t := totals(first)) == totals(second) and t.get(("pg-notify", "success")) and t,
+        timeout=15,
+        interval=0.5,
+    )
+    assert agreed[("pg-notify", "failed")] == 1
     sent = wait_for(
         lambda: (
             {s.labels["status"]: s.value for s in scrape(first, "cronwell_notifications_total")}[
                 "sent"
             ]
             == 2
-        )
+        ),
+        timeout=15,
+        interval=0.5,
     )
     assert sent

@@ -3,9 +3,20 @@
 The per-job figures, job counts and queue sizes are read from the database in one read
 transaction, so every worker (and every instance) says the same; the histograms and the
 leader gauge come from the instruments (:mod:`app.instruments`).
+
+A scrape is answered from a snapshot (:class:`Snapshots`): each process renders the whole
+body in the background every METRICS_REFRESH_SECONDS while it is being scraped, so a
+scrape reads no database and encodes nothing, and a figure is at most that many seconds
+(plus one render) old. A process's first scrape, or one after ten idle minutes, renders
+at once.
 """
 
 from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -46,13 +57,87 @@ _COUNTS = (
 )
 
 
-def render(rt: Runtime, accept: str | None) -> tuple[bytes, str]:
+def scrape(rt: Runtime, accept: str | None) -> tuple[bytes, str]:
     """The scrape's body and content type (text format, or OpenMetrics if asked)."""
+    encoder, content_type = choose_encoder(accept or "")
+    refresh = float(rt.settings.get("METRICS_REFRESH_SECONDS", 5))
+    if refresh <= 0:
+        return render(rt, encoder), content_type
+    snapshots = rt.caches.get("metrics")
+    if snapshots is None:
+        snapshots = rt.caches.setdefault("metrics", Snapshots(lambda e: render(rt, e), refresh))
+    return snapshots.get(encoder, content_type), content_type
+
+
+def render(rt: Runtime, encoder: Callable[[CollectorRegistry], bytes]) -> bytes:
+    """The whole body, read and encoded now."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_DatabaseFigures(rt))
     registry.register(rt.instruments.collector())
-    encoder, content_type = choose_encoder(accept or "")
-    return encoder(registry), content_type
+    return encoder(registry)
+
+
+@dataclass
+class _Snapshot:
+    body: bytes
+    taken: float
+    asked: float
+
+
+class Snapshots:
+    """Rendered bodies, one per format, kept fresh by a thread while they are asked for."""
+
+    #: A format not scraped for this long is no longer refreshed.
+    IDLE_SECONDS = 600.0
+
+    def __init__(self, render: Callable[[Callable], bytes], refresh_seconds: float) -> None:
+        self.render = render
+        self.refresh_seconds = refresh_seconds
+        self.encoders: dict[str, Callable] = {}
+        self.kept: dict[str, _Snapshot] = {}
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def get(self, encoder: Callable, content_type: str) -> bytes:
+        now = time.monotonic()
+        with self.lock:
+            kept = self.kept.get(content_type)
+            if kept is not None and now - kept.taken <= 2 * self.refresh_seconds + 1:
+                kept.asked = now
+                return kept.body
+        body = self.render(encoder)
+        with self.lock:
+            self.kept[content_type] = _Snapshot(body, now, now)
+            self.encoders[content_type] = encoder
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(
+                    target=self._refresh, name="cronwell-metrics", daemon=True
+                )
+                self.thread.start()
+        return body
+
+    def _refresh(self) -> None:
+        while True:
+            time.sleep(self.refresh_seconds)
+            now = time.monotonic()
+            with self.lock:
+                wanted = {
+                    content_type: self.encoders[content_type]
+                    for content_type, kept in self.kept.items()
+                    if now - kept.asked < self.IDLE_SECONDS
+                }
+                for content_type in set(self.kept) - set(wanted):
+                    del self.kept[content_type]
+                if not wanted:
+                    self.thread = None
+                    return
+            for content_type, encoder in wanted.items():
+                taken = time.monotonic()
+                body = self.render(encoder)
+                with self.lock:
+                    if content_type in self.kept:
+                        self.kept[content_type].body = body
+                        self.kept[content_type].taken = taken
 
 
 class _DatabaseFigures:

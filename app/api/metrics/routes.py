@@ -17,12 +17,15 @@ class Metrics(MethodView):
             "200": {
                 "description": "The figures of the contract's Metrics table, in Prometheus' "
                 "text format (OpenMetrics when the Accept header asks for it). Per-job "
-                "figures come from the database: every worker answers the same.",
+                "figures come from the database: every worker answers the same. Each "
+                "process answers from a snapshot it renders every "
+                "METRICS_REFRESH_SECONDS (5) while scraped, so a figure can be that many "
+                "seconds old.",
                 "content": {"text/plain": {"schema": {"type": "string"}}},
             }
         }
     )
     def get(self):
         """Metrics for Prometheus"""
-        body, content_type = service.render(runtime(), request.headers.get("Accept"))
+        body, content_type = service.scrape(runtime(), request.headers.get("Accept"))
         return Response(body, content_type=content_type)

@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import current_app
+
 from app.db import Database
 from app.instruments import Instruments
 from app.jobtypes import JobTypeRegistry
@@ -43,3 +45,8 @@ class Runtime:
 
     def shutdown(self, grace_seconds: float | None = None) -> None:
         self.scheduler.shutdown(grace_seconds)
+
+
+def current() -> Runtime:
+    """The app's runtime for the current request (the API's and the UI's views)."""
+    return current_app.extensions["cronwell"]

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from app.api.cron.schemas import CronJobCreate
+from app.schemas.cron import CronJobCreate
 from tests.support import wait_for
 
 CRON_ROUTES = {

@@ -14,9 +14,9 @@ from flask import Flask, current_app, jsonify, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from app.api.fields import CronJobIdConverter
 from app.errors import CronwellError
-from app.runtime import Runtime
+from app.schemas import field_errors, texts
+from app.schemas.fields import CronJobIdConverter
 
 logger = logging.getLogger("cronwell.api")
 STATUS_NAMES = {
@@ -33,45 +33,18 @@ STATUS_NAMES = {
 }
 
 
-def runtime() -> Runtime:
-    """The app's runtime (database, scheduler, job types) for the current request."""
-    return current_app.extensions["cronwell"]
-
-
 def _flatten(messages: Any) -> dict[str, list[str]]:
     """webargs nests errors by location and field ({"json": {"notify": {"on": {0: [...]}}}}):
     flatten them to dotted field names ({"notify.on.0": [...]})."""
     if not isinstance(messages, dict):
-        return {"_body": _texts(messages)}
+        return {"_body": texts(messages)}
     flat: dict[str, list[str]] = {}
     for location, fields in messages.items():
         if isinstance(fields, dict):
-            _flatten_into(flat, "", fields)
+            flat.update(field_errors(fields))
         else:
-            flat[location if location not in ("json", "query") else "_body"] = _texts(fields)
+            flat[location if location not in ("json", "query") else "_body"] = texts(fields)
     return flat
-
-
-def field_errors(messages: dict) -> dict[str, list[str]]:
-    """A marshmallow error dict as dotted field names ({"notify.on.0": [...]}): what the
-    API answers with, and what the UI shows next to each field."""
-    flat: dict[str, list[str]] = {}
-    _flatten_into(flat, "", messages)
-    return flat
-
-
-def _flatten_into(flat: dict[str, list[str]], prefix: str, errors: dict) -> None:
-    for field, value in errors.items():
-        name = "_body" if field == "_schema" and not prefix else str(field)
-        name = f"{prefix}.{name}" if prefix else name
-        if isinstance(value, dict):
-            _flatten_into(flat, name, value)
-        else:
-            flat[name] = _texts(value)
-
-
-def _texts(value: Any) -> list[str]:
-    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
 def _summary(errors: dict[str, list[str]]) -> str:
@@ -162,16 +135,16 @@ def _check_access():
 def init_app(app: Flask) -> CronwellApi:
     """Create the Api, register the blueprints and the error handlers."""
     from app.api.cron.routes import blp as cron_blp
-    from app.api.cron.schemas import CronJobUpdate
     from app.api.docs import blp as docs_assets
     from app.api.executions.routes import blp as executions_blp
     from app.api.jobs.routes import blp as jobs_blp
-    from app.api.jobs.schemas import JobUpdateSchema
     from app.api.metrics.routes import blp as metrics_blp
     from app.api.notifications.routes import blp as notifications_blp
     from app.api.scheduler.routes import blp as scheduler_blp
     from app.api.scheduler.routes import health_blp
     from app.api.workers.routes import blp as workers_blp
+    from app.schemas.cron import CronJobUpdate
+    from app.schemas.jobs import JobUpdateSchema
 
     app.url_map.converters["cron_job_id"] = CronJobIdConverter
     api = CronwellApi(app)

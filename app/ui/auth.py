@@ -25,7 +25,7 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
-from app.api import runtime
+from app.runtime import current as runtime
 from app.services import sessions
 from app.ui.blueprint import bp, csrf
 

@@ -16,8 +16,8 @@ from typing import Any
 from marshmallow import Schema, ValidationError
 from werkzeug.datastructures import MultiDict
 
-from app.api import field_errors
 from app.models import DEFAULT_NOTIFY_ON, NOTIFY_EVENTS
+from app.schemas import field_errors
 from app.services import notifications
 from app.services.jobs import schedule_text
 

@@ -14,10 +14,11 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from app.api import field_errors, runtime
-from app.api.jobs.schemas import JobCreateSchema, JobListArgs, JobUpdateSchema
 from app.errors import CronwellError, JobNotFound
 from app.models import ACTIVE_STATUSES, ALL_STATUSES
+from app.runtime import current as runtime
+from app.schemas import field_errors
+from app.schemas.jobs import JobCreateSchema, JobListArgs, JobUpdateSchema
 from app.services import executions as executions_service
 from app.services import jobs as jobs_service
 from app.services import notifications, overview, status

@@ -18,8 +18,10 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.api import runtime
-from app.api.cron.schemas import (
+from app.errors import CronwellError, SchedulerUnavailable
+from app.models import Execution
+from app.runtime import current as runtime
+from app.schemas.cron import (
     CronHistoryArgs,
     CronHistoryResponse,
     CronJobCreate,
@@ -29,8 +31,6 @@ from app.api.cron.schemas import (
     SchedulerStatusResponse,
     TriggerResponse,
 )
-from app.errors import CronwellError, SchedulerUnavailable
-from app.models import Execution
 from app.services import executions as executions_service
 from app.services import jobs as jobs_service
 from app.services import status as status_service

@@ -3,8 +3,9 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.api import pagination, runtime
-from app.api.executions.schemas import ExecutionListArgs, ExecutionSchema
+from app.runtime import current as runtime
+from app.schemas import pagination
+from app.schemas.executions import ExecutionListArgs, ExecutionSchema
 from app.services import executions as service
 
 blp = Blueprint(

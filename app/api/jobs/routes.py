@@ -4,9 +4,10 @@ from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.api import pagination, runtime
-from app.api.executions.schemas import ExecutionSchema, IdempotencyHeaders, RunNowSchema
-from app.api.jobs.schemas import (
+from app.runtime import current as runtime
+from app.schemas import pagination
+from app.schemas.executions import ExecutionSchema, IdempotencyHeaders, RunNowSchema
+from app.schemas.jobs import (
     JobCreateSchema,
     JobDetailSchema,
     JobListArgs,

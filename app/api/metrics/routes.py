@@ -4,7 +4,7 @@ from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.api import runtime
+from app.runtime import current as runtime
 from app.services import metrics as service
 
 blp = Blueprint("metrics", __name__, description="Prometheus metrics.")

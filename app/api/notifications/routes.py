@@ -3,8 +3,8 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.api import runtime
-from app.api.notifications.schemas import NotificationTestResultSchema, NotificationTestSchema
+from app.runtime import current as runtime
+from app.schemas.notifications import NotificationTestResultSchema, NotificationTestSchema
 from app.services import notifications as service
 
 blp = Blueprint(

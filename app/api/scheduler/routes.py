@@ -4,8 +4,8 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.api import runtime
-from app.api.scheduler.schemas import (
+from app.runtime import current as runtime
+from app.schemas.scheduler import (
     HealthSchema,
     JobTypeSchema,
     PreviewRequestSchema,

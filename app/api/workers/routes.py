@@ -3,8 +3,8 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.api import runtime
-from app.api.workers.schemas import WorkerSchema
+from app.runtime import current as runtime
+from app.schemas.workers import WorkerSchema
 from app.services import workers as service
 
 blp = Blueprint(

@@ -2,8 +2,8 @@
 
 from marshmallow import Schema, fields, validate
 
-from app.api.pagination import PageArgs
 from app.models import ALL_STATUSES, NOTIFICATION_STATUSES, NOTIFY_EVENTS, TRIGGERS
+from app.schemas.pagination import PageArgs
 from app.services.notifications import masked_url
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 
-from app.api.fields import StrictBoolean, StrictInteger, job_id_field
 from app.errors import ValidationFailed
+from app.schemas.fields import StrictBoolean, StrictInteger, job_id_field
 from app.services.jobs import check_schedule_text, schedule_text
 
 PAYLOAD_TYPE = validate.Regexp(

@@ -2,8 +2,9 @@
 
 from marshmallow import Schema, fields, validate
 
-from app.api.executions.schemas import ExecutionSchema
-from app.api.fields import (
+from app.models import ALL_STATUSES
+from app.schemas.executions import ExecutionSchema
+from app.schemas.fields import (
     MAX_CHAIN,
     MAX_TAGS,
     TAG_PATTERN,
@@ -12,8 +13,7 @@ from app.api.fields import (
     job_id_field,
     tag_field,
 )
-from app.api.pagination import PageArgs
-from app.models import ALL_STATUSES
+from app.schemas.pagination import PageArgs
 from app.services import notifications
 from app.services.jobs import SCHEDULE_TYPES, describe_schedule, schedule_text
 

@@ -2,8 +2,8 @@
 
 from marshmallow import Schema, fields, validate
 
-from app.api.fields import StrictInteger
-from app.api.jobs.schemas import ScheduleFieldsSchema
+from app.schemas.fields import StrictInteger
+from app.schemas.jobs import ScheduleFieldsSchema
 
 
 class LeaderSchema(Schema):

@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import pytest
 
+from app.httpclient import Request, RequestFailed, perform_request
 from app.jobtypes.base import RunContext
-from app.jobtypes.client import Request, RequestFailed, perform_request
 from tests.support import run_and_wait
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"

@@ -11,8 +11,8 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from app.jobtypes.base import JobType, RunContext, RunResult
-from app.jobtypes.client import Request, RequestFailed, perform_request
+from app.httpclient import Request, RequestFailed, perform_request
+from app.jobtypes.base import JobType, RunContext, RunResult, failed_request
 
 SESSION_MODES = ("isolated", "shared", "persistent")
 AGENT_TYPES = ("prompt", "skill", "pipeline")
@@ -57,9 +57,10 @@ class AgentJobType(JobType):
                     headers={"Content-Type": "application/json"},
                     body=json.dumps(message).encode(),
                 ),
+                context.settings.get("HTTP_ALLOWED_HOSTS"),
             )
         except RequestFailed as exc:
-            return exc.as_result("Agent webhook request")
+            return failed_request(exc, "Agent webhook request")
         ok = 200 <= answer.status < 300
         return RunResult(
             ok=ok,

@@ -20,7 +20,9 @@ from typing import Any, ClassVar
 
 from marshmallow import Schema
 
-OUTPUT_LIMIT = 64 * 1024
+from app.outputs import OUTPUT_LIMIT, OutputTail
+
+__all__ = ["OUTPUT_LIMIT", "JobType", "OutputTail", "RunContext", "RunResult", "failed_request"]
 
 
 @dataclass
@@ -86,39 +88,6 @@ class RunResult:
     error: str | None = None
 
 
-class OutputTail:
-    """Keeps the last OUTPUT_LIMIT bytes of a stream and whether anything was dropped.
-
-    Fed by the handler's reader thread and read, while the run goes, by the recorder
-    (the live output of a running row): ``version`` counts the feeds, so a reader can tell
-    whether anything came since it last looked.
-    """
-
-    def __init__(self, limit: int = OUTPUT_LIMIT) -> None:
-        self.limit = limit
-        self.buffer = bytearray()
-        self.truncated = False
-        self.version = 0
-        self._lock = threading.Lock()
-
-    def feed(self, chunk: bytes) -> None:
-        with self._lock:
-            self.buffer.extend(chunk)
-            if len(self.buffer) > self.limit:
-                del self.buffer[: len(self.buffer) - self.limit]
-                self.truncated = True
-            self.version += 1
-
-    def snapshot(self) -> tuple[int, str, bool]:
-        """(version, text, truncated) as of now."""
-        with self._lock:
-            data, version, truncated = bytes(self.buffer), self.version, self.truncated
-        return version, data.decode("utf-8", errors="replace"), truncated
-
-    def text(self) -> str:
-        return self.snapshot()[1]
-
-
 class JobType:
     """A kind of job. Subclasses set ``name``, ``config_schema`` and implement ``run``."""
 
@@ -147,3 +116,14 @@ class JobType:
         (``runs``: execution id and worker id pairs); how many things were ended. Most
         types leave nothing behind a thread."""
         return 0
+
+
+def failed_request(exc: Any, what: str) -> RunResult:
+    """A run whose call failed (:class:`app.httpclient.RequestFailed`): ``what`` failed,
+    with the body read before it."""
+    return RunResult(
+        ok=False,
+        output=exc.tail.text() or None,
+        output_truncated=exc.tail.truncated,
+        error=f"{what} failed: {exc}",
+    )

@@ -1,7 +1,7 @@
 """The ``http`` job type: one HTTP call with a total deadline, through urllib3.
 
-The client (pools, proxies, redirects, the deadline) is :mod:`app.jobtypes.client`, which
-the agent types share; this module is the job's configuration and what makes a run a
+The client (pools, proxies, redirects, the deadline) is :mod:`app.httpclient`, which
+the agent types and the notifications share; this module is the job's configuration and what makes a run a
 success.
 """
 
@@ -15,8 +15,8 @@ from urllib.parse import urlencode, urlsplit
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
-from app.jobtypes.base import JobType, RunContext, RunResult
-from app.jobtypes.client import Request, RequestFailed, host_allowed, perform_request
+from app.httpclient import Request, RequestFailed, host_allowed, perform_request
+from app.jobtypes.base import JobType, RunContext, RunResult, failed_request
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -189,9 +189,9 @@ class HttpJobType(JobType):
             verify_tls=bool(config.get("verify_tls", True)),
         )
         try:
-            answer = perform_request(context, request)
+            answer = perform_request(context, request, context.settings.get("HTTP_ALLOWED_HOSTS"))
         except RequestFailed as exc:
-            return exc.as_result("HTTP request")
+            return failed_request(exc, "HTTP request")
         expected = config.get("expected_status")
         if isinstance(expected, int):  # saved before it could be a list
             expected = [expected]

@@ -1,18 +1,16 @@
-"""Sending one notification: http(s) URLs get a JSON POST through the job types' HTTP
-client (its deadline, proxies and CRONWELL_HTTP_ALLOWED_HOSTS), every other scheme goes
-through apprise, which knows the chat, mail and push services."""
+"""Sending one notification: http(s) URLs get a JSON POST through the service's HTTP
+client (:mod:`app.httpclient`: its deadline, proxies and CRONWELL_HTTP_ALLOWED_HOSTS),
+every other scheme goes through apprise, which knows the chat, mail and push services."""
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app.jobtypes.base import RunContext
-from app.jobtypes.client import Request, RequestFailed, perform_request
+from app.httpclient import Deadline, Request, RequestFailed, perform_request
 from app.notify.messages import Message
 from app.notify.urls import is_http, without_userinfo
 
@@ -40,14 +38,6 @@ def deliver(url: str, message: Message, settings: Mapping[str, Any]) -> Delivery
 
 
 def _post(url: str, message: Message, settings: Mapping[str, Any], timeout: float) -> Delivery:
-    context = RunContext(
-        job_id=message.body["job"]["id"],
-        execution_id=message.body["execution"].get("id") or 0,
-        job_type="notification",
-        configuration={},
-        deadline=time.monotonic() + timeout,
-        settings=settings,
-    )
     url, auth = without_userinfo(url)  # user:password@ in the URL: basic auth, as curl does
     request = Request(
         url=url,
@@ -57,7 +47,7 @@ def _post(url: str, message: Message, settings: Mapping[str, Any], timeout: floa
         auth=auth,
     )
     try:
-        answer = perform_request(context, request)
+        answer = perform_request(Deadline(timeout), request, settings.get("HTTP_ALLOWED_HOSTS"))
     except RequestFailed as exc:
         return Delivery(False, str(exc))
     detail = f"HTTP {answer.status}"

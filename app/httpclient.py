@@ -1,15 +1,18 @@
-"""The HTTP client the ``http`` and agent job types share: urllib3, one deadline a call.
+"""The HTTP client the ``http`` and agent job types and the notifications share: urllib3,
+one deadline a call.
 
 urllib3 frames the protocol, keeps connections alive (one pool per host, shared by the
 run threads), decodes gzip and deflate bodies, speaks to proxies (CONNECT for https) and
 follows redirects when asked. This module adds what a scheduled run needs around it:
 
-* one deadline over the whole call: each connect and read is bounded by the run's time
-  left, every redirect hop is checked against it, and a cancel (the runner's timeout or
-  a cancel request) shuts the answer's socket so that a body trickling in is not read on;
+* one deadline over the whole call (:class:`Bounds`: a run's context, or a
+  :class:`Deadline`): each connect and read is bounded by the time left, every redirect
+  hop is checked against it, and a cancel (the runner's timeout or a cancel request)
+  shuts the answer's socket so that a body trickling in is not read on;
 * the body kept as it arrives (its last 64 KiB), so a run that fails half way through
   still records what came;
-* ``CRONWELL_HTTP_ALLOWED_HOSTS`` checked on every redirect hop, not only the first URL;
+* ``CRONWELL_HTTP_ALLOWED_HOSTS`` (the caller passes it) checked on every redirect hop,
+  not only the first URL;
 * the proxy from the job, else from the standard ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY``
   variables (read by the standard library, as requests reads them, once a process).
 """
@@ -18,18 +21,19 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 import urllib.request
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
 from urllib3.exceptions import HTTPError, InsecureRequestWarning, ProtocolError, ReadTimeoutError
 from urllib3.util import Retry, Timeout
 
-from app.jobtypes.base import OutputTail, RunContext, RunResult
+from app.outputs import OutputTail
 from app.version import __version__
 
 USER_AGENT = f"cronwell/{__version__}"
@@ -50,14 +54,33 @@ class RequestFailed(Exception):
         super().__init__(message)
         self.tail = tail if tail is not None else OutputTail()
 
-    def as_result(self, what: str) -> RunResult:
-        """The failed run's result: ``what`` failed, with the body read before it."""
-        return RunResult(
-            ok=False,
-            output=self.tail.text() or None,
-            output_truncated=self.tail.truncated,
-            error=f"{what} failed: {self}",
-        )
+
+class Bounds(Protocol):
+    """How long a call may take and how to stop it (a run's context is one)."""
+
+    cancelled: threading.Event
+
+    def remaining(self) -> float: ...
+
+    def call_on_cancel(self, callback: Callable[[], None]) -> Callable[[], None]: ...
+
+
+@dataclass
+class Deadline:
+    """Bounds of a call nobody cancels: ``seconds`` from now."""
+
+    seconds: float
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    until: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.until = time.monotonic() + self.seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.until - time.monotonic())
+
+    def call_on_cancel(self, callback: Callable[[], None]) -> Callable[[], None]:
+        return lambda: None
 
 
 @dataclass(frozen=True)
@@ -103,7 +126,7 @@ class _Hops(Retry):
     deadline: a call that failed is the job's retry policy's business, not the client's."""
 
     allowed_hosts: Sequence[str] | None = None
-    context: RunContext | None = None
+    context: Bounds | None = None
 
     def increment(self, method=None, url=None, response=None, error=None, **kwargs) -> Retry:
         out_of_time = self.context is not None and self.context.remaining() <= 0
@@ -182,12 +205,14 @@ def _environment_proxies() -> dict[str, str]:
     return urllib.request.getproxies_environment()
 
 
-def perform_request(context: RunContext, request: Request) -> Answer:
-    """Make one call within the context's deadline; the status and the body's tail.
+def perform_request(
+    context: Bounds, request: Request, allowed: Sequence[str] | None = None
+) -> Answer:
+    """Make one call within ``context``'s deadline, to hosts in ``allowed`` (None: any);
+    the status and the body's tail.
 
     Raises :class:`RequestFailed` (with the body read so far) when no whole answer came.
     """
-    allowed = context.settings.get("HTTP_ALLOWED_HOSTS")
     if not host_allowed(request.url, allowed):
         # The allow-list may have changed since the job was saved.
         raise RequestFailed("host not in CRONWELL_HTTP_ALLOWED_HOSTS")
@@ -243,7 +268,7 @@ def perform_request(context: RunContext, request: Request) -> Answer:
         response.release_conn()
 
 
-def _describe(exc: BaseException | None, context: RunContext) -> str:
+def _describe(exc: BaseException | None, context: Bounds) -> str:
     exc = getattr(exc, "reason", None) or exc  # MaxRetryError wraps the cause
     if context.remaining() <= 0 or isinstance(exc, ReadTimeoutError):
         return "timed out"

@@ -1,4 +1,5 @@
-"""gunicorn settings: bind from CRONWELL_HOST/PORT, workers from WEB_CONCURRENCY."""
+"""gunicorn settings: bind from the service's HOST setting and PORT, workers from
+WEB_CONCURRENCY."""
 
 import os
 import shutil
@@ -6,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 
+from app import instance_settings
 from app.logs import gunicorn_config
 
 # /metrics: every worker writes its instruments' values to files here, and any worker
@@ -17,20 +19,21 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 else:
     _OWN_METRICS_DIR = False
 
-bind = f"{os.environ.get('CRONWELL_HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+settings = instance_settings()
+bind = f"{settings.host}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
 # gunicorn's threaded worker: one slow request does not hold up the others in a worker.
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # Runs are executed by the scheduler threads, not in requests: keep the default timeout.
 timeout = 30
-graceful_timeout = int(os.environ.get("CRONWELL_SHUTDOWN_GRACE_SECONDS", "30")) + 5
+graceful_timeout = int(settings.shutdown_grace_seconds) + 5
 # The longest request line gunicorn allows (its default, 4094, answered longer query
 # strings with its own HTML 414 before the app could say which parameter is too long).
 limit_request_line = 8190
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
 # CRONWELL_LOG_FORMAT=json: gunicorn's own and access lines are JSON objects too.
-logconfig_dict = gunicorn_config(os.environ.get("CRONWELL_LOG_FORMAT", "text").lower())
+logconfig_dict = gunicorn_config(settings.log_format.lower())
 
 
 def on_starting(server):

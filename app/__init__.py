@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Config, Flask
 
+from app.config import Settings
 from app.logs import configure_logging
 from app.version import __version__
 
@@ -16,14 +18,22 @@ logger = logging.getLogger("cronwell")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def configure(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
-    """Load the app's settings: defaults, instance/config.py, CRONWELL_* variables, overrides."""
-    app.config.from_object("app.config")
-    app.config.from_pyfile("config.py", silent=True)
-    app.config.from_prefixed_env("CRONWELL")
+def configure(app: Flask, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Read the settings once (defaults, instance/config.py, CRONWELL_* variables,
+    overrides: :mod:`app.config`) and give Flask the few it reads itself."""
+    given = Config(app.instance_path)
+    given.from_pyfile("config.py", silent=True)
+    given.from_prefixed_env("CRONWELL")
     if overrides:
-        app.config.update(overrides)
+        given.update(overrides)
+    settings = Settings.load(given)
+    app.config.update(given)  # Flask's own keys set there too (SESSION_COOKIE_SECURE...)
+    if not settings.database_url:
+        from app.db import default_sqlite_url
+
+        settings = dataclasses.replace(settings, database_url=default_sqlite_url(app.instance_path))
     app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_content_length,
         API_TITLE="Cronwell",
         API_VERSION=__version__,
         OPENAPI_VERSION="3.0.3",
@@ -41,16 +51,18 @@ def configure(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
             }
         },
     )
-    if not app.config.get("DATABASE_URL"):
-        from app.db import default_sqlite_url
-
-        app.config["DATABASE_URL"] = default_sqlite_url(app.instance_path)
-    configure_logging(app.config)
+    return settings
 
 
-def _warn_if_exposed(app: Flask) -> None:
-    host = str(app.config.get("HOST", "127.0.0.1"))
-    if host not in LOOPBACK and not app.config.get("API_TOKEN"):
+def instance_settings() -> Settings:
+    """The settings the service at this checkout would run with (gunicorn.conf.py and
+    ``python -m app.migrate`` read them before any app is built)."""
+    return configure(Flask("app", instance_relative_config=True))
+
+
+def _warn_if_exposed(settings: Settings) -> None:
+    host = settings.host
+    if host not in LOOPBACK and not settings.api_token:
         logger.warning(
             "Binding %s with no CRONWELL_API_TOKEN: anyone who can reach this address can "
             "create and run jobs. Set CRONWELL_API_TOKEN.",
@@ -71,13 +83,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.ui import init_app as init_ui
 
     app = Flask(__name__, instance_relative_config=True)
-    configure(app, test_config)
-    _warn_if_exposed(app)
-    check_notify_defaults(app.config)
+    settings = configure(app, test_config)
+    configure_logging(settings)
+    _warn_if_exposed(settings)
+    check_notify_defaults(settings)
 
-    db = Database(make_engine(app.config["DATABASE_URL"], app.config["LEASE_SECONDS"]))
+    db = Database(make_engine(settings.database_url, settings.lease_seconds))
     ensure_schema(db.engine)
-    settings = app.config
     registry = JobTypeRegistry(settings)
     instruments = Instruments()
     scheduler = SchedulerManager(db, registry, settings, instruments)
@@ -86,7 +98,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         init_api(app)
-    init_ui(app)
-    if app.config["SCHEDULER_AUTOSTART"]:
+    init_ui(app, settings)
+    if settings.scheduler_autostart:
         runtime.start()
     return app

@@ -8,8 +8,9 @@ JSON lines come from python-json-logger's formatter: ``timestamp``, ``level``,
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
+
+from app.config import Settings
 
 LOG_FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -30,13 +31,13 @@ def json_formatter() -> logging.Formatter:
     )
 
 
-def configure_logging(settings: Mapping[str, Any]) -> None:
+def configure_logging(settings: Settings) -> None:
     """Set the cronwell loggers' level, and give the root logger a handler in the chosen
     format unless it has one (an embedding application's, a test runner's)."""
-    log_format = str(settings.get("LOG_FORMAT") or "text").lower()
+    log_format = settings.log_format.lower()
     if log_format not in LOG_FORMATS:
         raise ValueError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
-    logging.getLogger("cronwell").setLevel(settings.get("LOG_LEVEL", "INFO"))
+    logging.getLogger("cronwell").setLevel(settings.log_level)
     root = logging.getLogger()
     if root.handlers:
         return

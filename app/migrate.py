@@ -103,14 +103,13 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
 def main() -> None:
     """Migrate the database the service is configured with, then exit (reading only the
     settings: gunicorn's master waits for this before it starts its workers)."""
-    from flask import Flask
-
-    from app import configure
+    from app import instance_settings
     from app.db import make_engine
+    from app.logs import configure_logging
 
-    app = Flask("app", instance_relative_config=True)
-    configure(app)
-    engine = make_engine(app.config["DATABASE_URL"])
+    settings = instance_settings()
+    configure_logging(settings)
+    engine = make_engine(settings.database_url)
     ensure_schema(engine)
     engine.dispose()
     logger.info("%s: schema up to date", engine.url.render_as_string(hide_password=True))

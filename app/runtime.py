@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import current_app
 
+from app.config import Settings
 from app.db import Database
 from app.instruments import Instruments
 from app.jobtypes import JobTypeRegistry
@@ -17,7 +18,7 @@ from app.scheduler.manager import SchedulerManager
 
 @dataclass
 class Runtime:
-    settings: dict[str, Any]
+    settings: Settings
     db: Database
     registry: JobTypeRegistry
     scheduler: SchedulerManager
@@ -40,7 +41,7 @@ class Runtime:
             # Built before a fork (gunicorn --preload): the parent's pooled connections
             # must not be shared, so this process opens its own.
             self.db.engine.dispose(close=False)
-        if self.settings.get("SCHEDULER_ENABLED", True):
+        if self.settings.scheduler_enabled:
             self.scheduler.start()
 
     def shutdown(self, grace_seconds: float | None = None) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
+from app.config import Settings
 from app.httpclient import Request, RequestFailed, perform_request
 from app.jobtypes.base import RunContext
 from tests.support import run_and_wait
@@ -101,7 +102,7 @@ def _context(seconds: float = 5.0) -> RunContext:
         job_type="http",
         configuration={},
         deadline=time.monotonic() + seconds,
-        settings={},
+        settings=Settings(),
     )
 
 

@@ -17,6 +17,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import insert, select
 
+from app.config import Settings
 from app.db import Database, make_engine, utcnow
 from app.instruments import Instruments
 from app.jobtypes import JobTypeRegistry
@@ -34,10 +35,9 @@ from tests.support import wait_for
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, 0, tzinfo=dt.UTC)
 #: Every job notifies this (unreachable) receiver of failures, recoveries and misses.
-SETTINGS = {
-    "NOTIFY_URLS": ["http://127.0.0.1:9/hook"],
-    "NOTIFY_ON": ["failure", "recovery", "missed"],
-}
+SETTINGS = Settings(
+    notify_urls=["http://127.0.0.1:9/hook"], notify_on=["failure", "recovery", "missed"]
+)
 HORIZON = NOW + dt.timedelta(seconds=1)
 
 
@@ -288,8 +288,8 @@ def test_the_runner_starts_an_offered_row_and_the_recorder_writes_its_outcome(db
         specs = record_fires(connection, [Fire("greeter", now)], SETTINGS)
     runner = Runner(
         db,
-        JobTypeRegistry({"JOB_TYPES": {"hello": hello}}),
-        {"MAX_CONCURRENT": 2},
+        JobTypeRegistry(Settings(job_types={"hello": hello})),
+        Settings(max_concurrent=2),
         Instruments(),
         "w1",
     )
@@ -391,7 +391,7 @@ def test_one_failure_notification_after_the_last_retry_then_a_recovery(db):
         ).all()
         counts = dict(session.execute(select(ExecutionCount.status, ExecutionCount.count)).all())
         job = session.get(Job, "flaky")
-    hook = SETTINGS["NOTIFY_URLS"][0]
+    hook = SETTINGS.notify_urls[0]
     assert sent == [(retry_id, "failure", hook), (later.execution_id, "recovery", hook)]
     assert counts == {"failed": 1, "timeout": 1, "success": 1}
     assert job.failing is False

@@ -15,6 +15,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.errors import CronwellError
+from app.runtime import current
 from app.schemas import field_errors, texts
 from app.schemas.fields import CronJobIdConverter
 
@@ -81,7 +82,7 @@ class CronwellApi(Api):
         )
         code = error.code or 500
         if code == 413:
-            limit = current_app.config.get("MAX_CONTENT_LENGTH")
+            limit = current().settings.max_content_length
             message = f"The request body is larger than the limit of {limit} bytes."
         if isinstance(error, InternalServerError):
             message = "Internal server error; the details are in the service log."
@@ -109,7 +110,7 @@ def _check_access():
     """Bearer token on /api (when configured) and JSON bodies on writes."""
     if not request.path.startswith(("/api", "/metrics")):
         return None
-    token = current_app.config.get("API_TOKEN")
+    token = current().settings.api_token
     if token:
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
@@ -150,7 +151,7 @@ def init_app(app: Flask) -> CronwellApi:
     api = CronwellApi(app)
     api.register_converter(CronJobIdConverter, CronJobIdConverter.openapi_schema)
     app.extensions["cronwell_api"] = api
-    if app.config.get("API_TOKEN"):  # the spec says what this service asks for
+    if app.extensions["cronwell"].settings.api_token:  # the spec says what this service asks for
         api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
         api.spec.options["security"] = [{"bearerAuth": []}]
     # An update needs at least one field (an empty body is refused): say so in the spec.

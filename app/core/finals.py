@@ -33,9 +33,9 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from app.config import Settings
 from app.db import add_counts, utcnow
 from app.models import (
-    DEFAULT_NOTIFY_ON,
     FAILED_STATUSES,
     Execution,
     ExecutionCount,
@@ -76,7 +76,7 @@ class Settled:
     queued: tuple[int, ...] = ()
 
 
-def settle(connection: Connection, finals: Sequence[Final], settings: Mapping[str, Any]) -> Settled:
+def settle(connection: Connection, finals: Sequence[Final], settings: Settings) -> Settled:
     """Count ``finals``, queue the chained runs and write the notifications they call for."""
     if not finals:
         return Settled()
@@ -169,7 +169,7 @@ def _notify(
     connection: Connection,
     concerned: Sequence[Final],
     state: Mapping[str, Any],
-    settings: Mapping[str, Any],
+    settings: Settings,
 ) -> int:
     """Write the notifications the final outcomes call for; ``state``: their jobs' rows."""
     if not concerned:
@@ -218,13 +218,11 @@ def _notify(
     return len(rows)
 
 
-def urls_for(
-    notify: Mapping[str, Any] | None, event: str, settings: Mapping[str, Any]
-) -> list[str]:
+def urls_for(notify: Mapping[str, Any] | None, event: str, settings: Settings) -> list[str]:
     """Where ``event`` goes for a job whose ``notify`` is this (None: the defaults)."""
     if notify is None:
-        on = settings.get("NOTIFY_ON", DEFAULT_NOTIFY_ON) or ()
-        urls = settings.get("NOTIFY_URLS") or ()
+        on = settings.notify_on
+        urls = settings.notify_urls
     else:
         on, urls = notify.get("on") or (), notify.get("urls") or ()
     return list(urls) if event in on else []

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
 from marshmallow import INCLUDE, Schema, ValidationError
 
+from app.config import Settings
 from app.errors import ValidationFailed
 from app.jobtypes.agent import AGENT_TYPES, AgentJobType
 from app.jobtypes.base import JobType, RunContext, RunResult
@@ -73,7 +74,7 @@ def _load(name: str, target: Any) -> JobType:
 class JobTypeRegistry:
     """The job types this server knows, by name."""
 
-    def __init__(self, settings: Mapping[str, Any]) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.types: dict[str, JobType] = {"http": HttpJobType(), "shell": ShellJobType()}
         for name in AGENT_TYPES:
@@ -83,7 +84,7 @@ class JobTypeRegistry:
                 self.types[ep.name] = _load(ep.name, ep.load())
             except Exception:
                 logger.exception("Could not load job type %r from entry point", ep.name)
-        for name, target in (settings.get("JOB_TYPES") or {}).items():
+        for name, target in (settings.job_types).items():
             self.types[name] = _load(name, target)
 
     def names(self) -> list[str]:
@@ -93,7 +94,7 @@ class JobTypeRegistry:
         return [n for n in self.names() if self.is_enabled(n)[0]]
 
     def is_enabled(self, name: str) -> tuple[bool, str | None]:
-        if name in (self.settings.get("DISABLED_JOB_TYPES") or []):
+        if name in (self.settings.disabled_job_types):
             return False, f"The {name} job type is disabled by DISABLED_JOB_TYPES."
         return self.types[name].is_enabled(self.settings)
 

@@ -32,7 +32,7 @@ class AgentJobType(JobType):
         self.description = f"Posts a {name} run to the agent webhook (AGENT_WEBHOOK_URL)."  # type: ignore[misc]
 
     def run(self, context: RunContext) -> RunResult:
-        url = context.settings.get("AGENT_WEBHOOK_URL")
+        url = context.settings.agent_webhook_url
         if not url:
             return RunResult(
                 ok=False,
@@ -57,7 +57,7 @@ class AgentJobType(JobType):
                     headers={"Content-Type": "application/json"},
                     body=json.dumps(message).encode(),
                 ),
-                context.settings.get("HTTP_ALLOWED_HOSTS"),
+                context.settings.http_allowed_hosts,
             )
         except RequestFailed as exc:
             return failed_request(exc, "Agent webhook request")

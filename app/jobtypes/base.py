@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from marshmallow import Schema
 
+from app.config import Settings
 from app.outputs import OUTPUT_LIMIT, OutputTail
 
 __all__ = ["OUTPUT_LIMIT", "JobType", "OutputTail", "RunContext", "RunResult", "failed_request"]
@@ -34,7 +35,7 @@ class RunContext:
     job_type: str
     configuration: Mapping[str, Any]
     deadline: float  # time.monotonic() value
-    settings: Mapping[str, Any]
+    settings: Settings
     #: The worker running the attempt (its claim named it): host, pid and a nonce.
     worker: str = ""
     cancelled: threading.Event = field(default_factory=threading.Event)
@@ -95,11 +96,11 @@ class JobType:
     description: ClassVar[str] = ""
     config_schema: ClassVar[type[Schema]]
 
-    def is_enabled(self, settings: Mapping[str, Any]) -> tuple[bool, str | None]:
+    def is_enabled(self, settings: Settings) -> tuple[bool, str | None]:
         """Whether the server's configuration allows this type, and why not."""
         return True, None
 
-    def validate(self, configuration: Any, settings: Mapping[str, Any]) -> dict[str, Any]:
+    def validate(self, configuration: Any, settings: Settings) -> dict[str, Any]:
         """The loaded configuration; raises marshmallow's ValidationError."""
         return self._config_loader.load(configuration or {})
 

@@ -1,20 +1,20 @@
 """The ``http`` job type: one HTTP call with a total deadline, through urllib3.
 
-The client (pools, proxies, redirects, the deadline) is :mod:`app.httpclient`, which
-the agent types and the notifications share; this module is the job's configuration and what makes a run a
-success.
+The client (pools, proxies, redirects, the deadline) is :mod:`app.httpclient`, which the
+agent types and the notifications share; this module is the job's configuration and what
+makes a run a success.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
+from app.config import Settings
 from app.httpclient import Request, RequestFailed, host_allowed, perform_request
 from app.jobtypes.base import JobType, RunContext, RunResult, failed_request
 
@@ -159,9 +159,9 @@ class HttpJobType(JobType):
     description = "Calls a URL; succeeds when the response status is expected (any 2xx)."
     config_schema = HttpConfigSchema
 
-    def validate(self, configuration: Any, settings: Mapping[str, Any]) -> dict[str, Any]:
+    def validate(self, configuration: Any, settings: Settings) -> dict[str, Any]:
         data = super().validate(configuration, settings)
-        if not host_allowed(data["url"], settings.get("HTTP_ALLOWED_HOSTS")):
+        if not host_allowed(data["url"], settings.http_allowed_hosts):
             raise ValidationError({"url": ["Host is not in CRONWELL_HTTP_ALLOWED_HOSTS."]})
         return data
 
@@ -189,7 +189,7 @@ class HttpJobType(JobType):
             verify_tls=bool(config.get("verify_tls", True)),
         )
         try:
-            answer = perform_request(context, request, context.settings.get("HTTP_ALLOWED_HOSTS"))
+            answer = perform_request(context, request, context.settings.http_allowed_hosts)
         except RequestFailed as exc:
             return failed_request(exc, "HTTP request")
         expected = config.get("expected_status")

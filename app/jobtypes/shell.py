@@ -12,12 +12,12 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from app.config import Settings
 from app.jobtypes.base import JobType, OutputTail, RunContext, RunResult
 
 KILL_GRACE_SECONDS = 0.5
@@ -66,8 +66,8 @@ class ShellJobType(JobType):
     description = "Runs a command on this host; succeeds on exit code 0."
     config_schema = ShellConfigSchema
 
-    def is_enabled(self, settings: Mapping[str, Any]) -> tuple[bool, str | None]:
-        if settings.get("SHELL_JOBS_ENABLED"):
+    def is_enabled(self, settings: Settings) -> tuple[bool, str | None]:
+        if settings.shell_jobs_enabled:
             return True, None
         return False, "The shell job type is off: set CRONWELL_SHELL_JOBS_ENABLED=true."
 

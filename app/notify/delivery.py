@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from app.config import Settings
 from app.httpclient import Deadline, Request, RequestFailed, perform_request
 from app.notify.messages import Message
 from app.notify.urls import is_http, without_userinfo
@@ -25,9 +24,9 @@ class Delivery:
     status_code: int | None = None
 
 
-def deliver(url: str, message: Message, settings: Mapping[str, Any]) -> Delivery:
+def deliver(url: str, message: Message, settings: Settings) -> Delivery:
     """Send ``message`` to ``url`` within NOTIFY_TIMEOUT_SECONDS; never raises."""
-    timeout = float(settings.get("NOTIFY_TIMEOUT_SECONDS", 10))
+    timeout = settings.notify_timeout_seconds
     try:
         if is_http(url):
             return _post(url, message, settings, timeout)
@@ -37,7 +36,7 @@ def deliver(url: str, message: Message, settings: Mapping[str, Any]) -> Delivery
         return Delivery(False, f"{type(exc).__name__}: {exc}")
 
 
-def _post(url: str, message: Message, settings: Mapping[str, Any], timeout: float) -> Delivery:
+def _post(url: str, message: Message, settings: Settings, timeout: float) -> Delivery:
     url, auth = without_userinfo(url)  # user:password@ in the URL: basic auth, as curl does
     request = Request(
         url=url,
@@ -47,7 +46,7 @@ def _post(url: str, message: Message, settings: Mapping[str, Any], timeout: floa
         auth=auth,
     )
     try:
-        answer = perform_request(Deadline(timeout), request, settings.get("HTTP_ALLOWED_HOSTS"))
+        answer = perform_request(Deadline(timeout), request, settings.http_allowed_hosts)
     except RequestFailed as exc:
         return Delivery(False, str(exc))
     detail = f"HTTP {answer.status}"

@@ -28,12 +28,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import bindparam, select, update
 
+from app.config import Settings
 from app.db import Database, add_counts, make_engine, utcnow
 from app.logs import configure_logging, run_fields
 from app.models import Execution, Job, Notification, NotificationCount
@@ -97,10 +96,10 @@ class Outgoing:
 
 
 class Sender:
-    def __init__(self, db: Database, settings: Mapping[str, Any]) -> None:
+    def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
-        self.threads = max(1, int(settings.get("NOTIFY_THREADS", 4)))
+        self.threads = max(1, settings.notify_threads)
         self._outgoing: queue.SimpleQueue[Outgoing | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[tuple[Outgoing, Delivery]] = queue.SimpleQueue()
         self._in_flight: set[int] = set()  # handed out, outcome not written yet
@@ -154,7 +153,7 @@ class Sender:
             rows = session.execute(
                 _DUE, {"now": utcnow(), "limit": room + len(self._in_flight)}
             ).all()
-        public_url = self.settings.get("PUBLIC_URL")
+        public_url = self.settings.public_url
         for row in rows:
             if row.id in self._in_flight or room <= 0:
                 continue
@@ -182,8 +181,8 @@ class Sender:
         if not finished:
             return
         now = utcnow()
-        limit = int(self.settings.get("NOTIFY_ATTEMPTS", 8))
-        first_wait = float(self.settings.get("NOTIFY_RETRY_SECONDS", 5))
+        limit = self.settings.notify_attempts
+        first_wait = self.settings.notify_retry_seconds
         rows = []
         for item, delivery in finished:
             attempts = item.attempts + 1
@@ -258,7 +257,7 @@ class SenderProcess:
     """The leader's handle on the sender process: started when notifications are
     pending, stopped when the leader steps down."""
 
-    def __init__(self, db: Database, settings: Mapping[str, Any]) -> None:
+    def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
         self.proc: subprocess.Popen | None = None
@@ -274,7 +273,7 @@ class SenderProcess:
             [sys.executable, "-m", "app.notify.sender"], stdin=subprocess.PIPE, text=True
         )
         assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(_plain_settings(self.settings)))
+        self.proc.stdin.write(json.dumps(self.settings.plain()))
         self.proc.stdin.close()
 
     def stop(self, timeout: float = 5) -> None:
@@ -290,28 +289,16 @@ class SenderProcess:
         self.proc = None
 
 
-def _plain_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The settings that JSON can carry (the sender needs only those)."""
-    plain = {}
-    for key, value in settings.items():
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError):
-            continue
-        plain[key] = value
-    return plain
-
-
 def main() -> None:
     """The sender process: the settings come as JSON on stdin. It ends when it has had
     nothing to send for IDLE_SECONDS, on SIGTERM, or when its parent (the leader) is
     gone."""
     import signal
 
-    settings = json.load(sys.stdin)
+    settings = Settings.load(json.load(sys.stdin))
     configure_logging(settings)
     parent = os.getppid()
-    db = Database(make_engine(settings["DATABASE_URL"]))
+    db = Database(make_engine(settings.database_url))
     sender = Sender(db, settings)
     signal.signal(signal.SIGTERM, lambda *_: sender.stop())
     sender.start()

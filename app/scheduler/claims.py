@@ -45,6 +45,7 @@ from sqlalchemy import (
     update,
 )
 
+from app.config import Settings
 from app.core.finals import Final, Settled, settle
 from app.db import UTCDateTime, upsert_insert, utcnow
 from app.models import WORKERS_SHOWN_SECONDS, Execution, Job, Worker
@@ -90,7 +91,7 @@ def claim_due(
     capacity: int,
     horizon: dt.datetime,
     labels: Mapping[str, str],
-    settings: Mapping[str, Any],
+    settings: Settings,
 ) -> Claimed:
     """Claim up to ``capacity`` of the runs due by ``horizon`` that ``worker`` may run,
     oldest first, in the caller's transaction. The database chooses them: on PostgreSQL
@@ -121,7 +122,7 @@ def claim(
     worker: str,
     lease_seconds: float,
     specs: Sequence[RunSpec],
-    settings: Mapping[str, Any],
+    settings: Settings,
     capacity: int | None = None,
 ) -> Claimed:
     """Claim ``specs`` (due, in start order) for ``worker``, up to ``capacity`` of them,
@@ -224,13 +225,13 @@ def claim(
 
 
 def _group_room(
-    connection: Connection, specs: Sequence[RunSpec], settings: Mapping[str, Any]
+    connection: Connection, specs: Sequence[RunSpec], settings: Settings
 ) -> dict[str, int]:
     """How many more runs each concurrency group of ``specs`` may start now, across every
     worker. On PostgreSQL each group is locked for the claim's transaction (an advisory
     lock), so two workers claiming at once cannot both take its last place; SQLite's
     writes are one at a time anyway."""
-    limits = settings.get("CONCURRENCY_GROUPS") or {}
+    limits = settings.concurrency_groups
     groups = sorted({s.concurrency_group for s in specs if s.concurrency_group in limits})
     if not groups:
         return {}
@@ -293,7 +294,7 @@ def leave(connection: Connection, worker: str) -> None:
 
 
 def reap_expired(
-    connection: Connection, settings: Mapping[str, Any]
+    connection: Connection, settings: Settings
 ) -> tuple[list[tuple[int, str]], Settled]:
     """Record ``interrupted`` the running rows whose lease ended (or that have none: left
     by a version without leases), queue their retries by their job's policy, and forget
@@ -349,7 +350,7 @@ def reap_expired(
         connection.execute(insert(executions), retries)
     gone = now - dt.timedelta(seconds=WORKERS_SHOWN_SECONDS)
     connection.execute(delete(workers).where(workers.c.heartbeat_at < gone))
-    finals.extend(_miss_unplaceable(connection, now, float(settings.get("LEASE_SECONDS", 30))))
+    finals.extend(_miss_unplaceable(connection, now, settings.lease_seconds))
     settled = settle(connection, finals, settings) if finals else Settled()
     return [(row.id, row.worker or "") for row in rows], settled
 

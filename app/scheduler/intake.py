@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Mapping
-from typing import Any
 
 from sqlalchemy import Connection, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
+from app.config import Settings
 from app.core.finals import Final, settle
 from app.db import upsert_insert, utcnow
 from app.models import PLANNED_FIRE, Execution, Job
@@ -67,9 +66,7 @@ def jittered(fire_time: dt.datetime, jitter_seconds: int) -> dt.datetime | None:
     return fire_time + dt.timedelta(seconds=random.uniform(0, jitter_seconds))
 
 
-def record_fires(
-    connection: Connection, batch: list[Fire], settings: Mapping[str, Any]
-) -> list[RunSpec]:
+def record_fires(connection: Connection, batch: list[Fire], settings: Settings) -> list[RunSpec]:
     """Write a pass's fires as execution rows, in the pass's transaction.
 
     ``skipped`` and ``missed`` rows are final: they are settled at once

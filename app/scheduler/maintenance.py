@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 from sqlalchemy import Connection, delete, select
 
+from app.config import Settings
 from app.db import Database
 from app.jobtypes import JobTypeRegistry
 from app.models import Execution, Job
@@ -19,7 +19,7 @@ PRUNE_BATCH = 500
 
 def reap_lost_runs(
     db: Database,
-    settings: Mapping[str, Any],
+    settings: Settings,
     fence: Callable[[Connection], None],
     registry: JobTypeRegistry,
 ) -> int:

@@ -28,6 +28,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from app.config import Settings
 from app.db import Database, sqlite_path, utcnow
 from app.instruments import Instruments
 from app.jobtypes import JobTypeRegistry
@@ -58,7 +59,7 @@ class SchedulerManager:
         self,
         db: Database,
         registry: JobTypeRegistry,
-        settings: dict[str, Any],
+        settings: Settings,
         instruments: Instruments,
     ) -> None:
         self.db = db
@@ -66,11 +67,11 @@ class SchedulerManager:
         self.settings = settings
         self.instruments = instruments
         self.worker_id = new_worker_id()
-        self.lease_seconds = float(settings.get("LEASE_SECONDS", 30))
+        self.lease_seconds = settings.lease_seconds
         lock = leader.make_leader_lock(db.engine, sqlite_path(str(db.engine.url)))
         self.leadership = leader.Leadership(db, lock, self.worker_id, self.lease_seconds)
         self.runner: Runner | None = None
-        if settings.get("EXECUTE", True):
+        if settings.execute:
             self.runner = Runner(db, registry, settings, instruments, self.worker_id)
         self.sender = SenderProcess(db, settings)
         self.started_at = utcnow()
@@ -163,7 +164,7 @@ class SchedulerManager:
         self._stop_passes()
         if self.runner is not None:
             if grace_seconds is None:
-                grace_seconds = float(self.settings.get("SHUTDOWN_GRACE_SECONDS", 30))
+                grace_seconds = self.settings.shutdown_grace_seconds
             self.runner.stop(grace_seconds)
         if self.is_leader:
             self._step_down()
@@ -171,7 +172,7 @@ class SchedulerManager:
     def _beat_without_runner(self) -> None:
         """An instance that executes nothing (EXECUTE false) still shows in the workers
         table, with capacity 0."""
-        labels = dict(self.settings.get("WORKER_LABELS") or {})
+        labels = dict(self.settings.worker_labels)
         try:
             with self.db.write_connection() as connection:
                 claims.renew(
@@ -197,7 +198,7 @@ class SchedulerManager:
         self._fenced.clear()
         self.instruments.leader.set(1)
         store = CronwellJobStore(self.db)
-        prefire = float(self.settings.get("PREFIRE_SECONDS", 1.0))
+        prefire = self.settings.prefire_seconds
         offer = self.runner.offer if self.runner is not None else None
         run_pass = Pass(
             self.db, store, offer, prefire, self.settings, self.leadership.fence, self._fenced
@@ -227,9 +228,9 @@ class SchedulerManager:
             self.scheduler.shutdown(wait=False)
 
     def _loop(self) -> None:
-        retry = float(self.settings.get("LEADER_RETRY_SECONDS", 1.0))
-        sync_every = float(self.settings.get("SYNC_INTERVAL_SECONDS", 0.5))
-        history_limit = int(self.settings.get("HISTORY_LIMIT", 1000))
+        retry = self.settings.leader_retry_seconds
+        sync_every = self.settings.sync_interval_seconds
+        history_limit = self.settings.history_limit
         renew_every = min(2.0, self.lease_seconds / 3)
         last_beat = last_prune = last_reap = time.monotonic()
         last_renewed = time.monotonic()

@@ -27,13 +27,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from apscheduler.job import Job as APSJob
 from sqlalchemy import Connection
 
+from app.config import Settings
 from app.db import Database, utcnow
 from app.scheduler.intake import record_fires
 from app.scheduler.leader import StaleLeadership
@@ -106,7 +106,7 @@ class Pass:
         store: CronwellJobStore,
         offer: Callable[[list[RunSpec]], None] | None,
         prefire_seconds: float,
-        settings: Mapping[str, Any],
+        settings: Settings,
         fence: Callable[[Connection], None],
         fenced: threading.Event,
     ) -> None:

@@ -25,12 +25,13 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from app.config import Settings
 from app.core.finals import Final, Settled, settle
 from app.db import Database
 from app.jobtypes.base import OutputTail
@@ -77,9 +78,7 @@ def counter_deltas(status: str) -> tuple[int, int, int]:
     return 1, int(status == "success"), int(status in FAILED_STATUSES)
 
 
-def record(
-    connection: Connection, items: list[Record], settings: Mapping[str, Any], worker: str
-) -> Settled:
+def record(connection: Connection, items: list[Record], settings: Settings, worker: str) -> Settled:
     """Write a batch of ``worker``'s records in order; return what the final rows brought
     with them (:mod:`app.core.finals`)."""
     items = [item for item in items if not isinstance(item, StartRecord)]  # claimed
@@ -288,7 +287,7 @@ class Recorder:
     def __init__(
         self,
         db: Database,
-        settings: Mapping[str, Any],
+        settings: Settings,
         worker: str,
         on_written: Callable[[list[Entry]], None],
         on_queued: Callable[..., None],

@@ -32,6 +32,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.config import Settings
 from app.db import Database, utcnow
 from app.instruments import Instruments
 from app.jobtypes import JobTypeRegistry
@@ -66,7 +67,7 @@ class Runner:
         self,
         db: Database,
         registry: JobTypeRegistry,
-        settings: dict[str, Any],
+        settings: Settings,
         instruments: Instruments,
         worker: str,
     ) -> None:
@@ -74,11 +75,11 @@ class Runner:
         self.settings = settings
         self.instruments = instruments
         self.worker = worker
-        self.lease_seconds = float(settings.get("LEASE_SECONDS", 30))
+        self.lease_seconds = settings.lease_seconds
         self.renew_seconds = min(2.0, self.lease_seconds / 3)
-        self.labels = dict(settings.get("WORKER_LABELS") or {})
-        self.max_concurrent = int(settings.get("MAX_CONCURRENT", 10))
-        self.poll_seconds = float(settings.get("POLL_SECONDS", 0.5))
+        self.labels = dict(settings.worker_labels)
+        self.max_concurrent = settings.max_concurrent
+        self.poll_seconds = settings.poll_seconds
         self.started_at = utcnow()
         self._inbox: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self.recorder = Recorder(db, settings, worker, self._post_written, self.wake)

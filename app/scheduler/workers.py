@@ -13,10 +13,10 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from app.config import Settings
 from app.db import utcnow
 from app.jobtypes import JobTypeRegistry
 from app.jobtypes.base import RunContext, RunResult
@@ -49,7 +49,7 @@ class Attempt:
         started_at: dt.datetime,
         start_mono: float,
         worker: str,
-        settings: Mapping[str, Any],
+        settings: Settings,
     ) -> Attempt:
         """The attempt of a run ``worker`` claimed, to start at ``start_mono``."""
         context = RunContext(

@@ -279,7 +279,7 @@ def _listed(row: Mapping[str, Any]) -> Any:
 
 def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
     """Validate and store a new job, then schedule it."""
-    timezone = data.get("timezone") or rt.settings["TIMEZONE"]
+    timezone = data.get("timezone") or rt.settings.timezone
     schedule = resolve_schedule(data, timezone)
     assert schedule is not None
     configuration = rt.registry.validate(data["type"], data.get("configuration"))

@@ -60,7 +60,7 @@ _COUNTS = (
 def scrape(rt: Runtime, accept: str | None) -> tuple[bytes, str]:
     """The scrape's body and content type (text format, or OpenMetrics if asked)."""
     encoder, content_type = choose_encoder(accept or "")
-    refresh = float(rt.settings.get("METRICS_REFRESH_SECONDS", 5))
+    refresh = rt.settings.metrics_refresh_seconds
     if refresh <= 0:
         return render(rt, encoder), content_type
     snapshots = rt.caches.get("metrics")

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.config import Settings
 from app.errors import DeliveryFailed, ValidationFailed
 from app.models import DEFAULT_NOTIFY_ON, NOTIFY_EVENTS, Execution, Notification
 from app.notify import messages, urls
@@ -36,15 +37,15 @@ def check_notify(
     return {"on": list(dict.fromkeys(DEFAULT_EVENTS if on is None else on)), "urls": given}
 
 
-def check_defaults(settings: Mapping[str, Any]) -> None:
+def check_defaults(settings: Settings) -> None:
     """Refuse to start with NOTIFY_URLS or NOTIFY_ON the service could not use."""
-    configured = settings.get("NOTIFY_URLS") or []
+    configured = settings.notify_urls
     if not isinstance(configured, list) or not all(isinstance(u, str) for u in configured):
         raise ValueError('NOTIFY_URLS must be a JSON list of URLs: ["https://..."]')
     problems = [p for p in map(urls.problem_with, configured) if p]
     if problems:
         raise ValueError(f"NOTIFY_URLS: {' '.join(problems)}")
-    events = settings.get("NOTIFY_ON", list(DEFAULT_EVENTS))
+    events = settings.notify_on
     if not isinstance(events, list | tuple) or any(e not in EVENTS for e in events):
         raise ValueError(f"NOTIFY_ON must be a JSON list of {', '.join(EVENTS)}; got {events!r}")
 
@@ -80,7 +81,7 @@ def send_test(rt: Runtime, url: str) -> Delivery:
     problem = urls.problem_with(url)
     if problem:
         raise ValidationFailed("url", problem)
-    delivery = deliver(url, messages.test_message(rt.settings.get("PUBLIC_URL")), rt.settings)
+    delivery = deliver(url, messages.test_message(rt.settings.public_url), rt.settings)
     if not delivery.ok:
         raise DeliveryFailed(delivery.detail)
     return delivery

@@ -3,17 +3,15 @@ and its ``concurrency_group``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
+from app.config import Settings
 from app.errors import ValidationFailed
 
 
-def check_group(settings: Mapping[str, Any], group: str | None) -> str | None:
+def check_group(settings: Settings, group: str | None) -> str | None:
     """The group, if CRONWELL_CONCURRENCY_GROUPS names it (or None); 422 otherwise."""
     if group is None:
         return None
-    known = settings.get("CONCURRENCY_GROUPS") or {}
+    known = settings.concurrency_groups
     if group not in known:
         names = ", ".join(sorted(known)) or "none"
         raise ValidationFailed(

@@ -20,7 +20,7 @@ from app.runtime import Runtime
 
 def token_matches(rt: Runtime, given: str) -> bool:
     """Whether ``given`` is the service's API token (compared in constant time)."""
-    token = rt.settings.get("API_TOKEN")
+    token = rt.settings.api_token
     return bool(token) and hmac.compare_digest(given.encode(), str(token).encode())
 
 

@@ -41,14 +41,14 @@ def scheduler_status(rt: Runtime) -> dict[str, Any]:
         "active_executions": len(active),
         "active_job_ids": sorted(set(active)),
         "queued_executions": int(queued or 0),
-        "max_concurrent": int(rt.settings["MAX_CONCURRENT"]),
+        "max_concurrent": rt.settings.max_concurrent,
         "jobs": {
             "total": total - deleted,
             "enabled": enabled,
             "disabled": disabled,
             "deleted": deleted,
         },
-        "timezone": rt.settings["TIMEZONE"],
+        "timezone": rt.settings.timezone,
         "version": __version__,
         "uptime_seconds": rt.uptime_seconds,
         "this_process_leads": rt.scheduler.is_leader,
@@ -90,7 +90,7 @@ class Preview:
 
 def preview_schedule(rt: Runtime, data: dict[str, Any]) -> Preview:
     """Describe a schedule (either form) and list its next ``count`` fire times."""
-    timezone = data.get("timezone") or rt.settings["TIMEZONE"]
+    timezone = data.get("timezone") or rt.settings.timezone
     schedule = resolve_schedule(data, timezone)
     assert schedule is not None
     return _preview(schedule, data.get("count", 5))

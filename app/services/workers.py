@@ -18,7 +18,7 @@ WORKER_STATES = ("alive", "lost")
 def list_workers(rt: Runtime) -> list[dict[str, Any]]:
     """The workers heard from in the last ten minutes, leader first, then by start."""
     now = utcnow()
-    lease = dt.timedelta(seconds=float(rt.settings["LEASE_SECONDS"]))
+    lease = dt.timedelta(seconds=rt.settings.lease_seconds)
     with rt.db.read() as session:
         rows = session.scalars(
             select(Worker)

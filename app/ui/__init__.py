@@ -16,6 +16,7 @@ from pathlib import Path
 from flask import Flask, redirect, url_for
 from werkzeug.wrappers import Response
 
+from app.config import Settings
 from app.services import notifications
 from app.services.jobs import describe_schedule
 from app.ui import auth, views  # noqa: F401  (their routes join the blueprint)
@@ -42,10 +43,9 @@ def secret_key(instance_path: str) -> str:
     raise RuntimeError(f"{path} is empty: delete it, or set CRONWELL_SECRET_KEY.")
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, settings: Settings) -> None:
     """Register the UI: sessions, CSRF protection, the blueprint, and / → /ui/."""
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = secret_key(app.instance_path)
+    app.config["SECRET_KEY"] = settings.secret_key or secret_key(app.instance_path)
     app.config.update(
         SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_NAME="cronwell"
     )

@@ -38,7 +38,7 @@ class UiSessionInterface(SecureCookieSessionInterface):
     service's PUBLIC_URL is https), as well as when SESSION_COOKIE_SECURE says so."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
-        public_url = str(app.config.get("PUBLIC_URL") or "")
+        public_url = runtime().settings.public_url or ""
         return (
             super().get_cookie_secure(app)
             or request.is_secure
@@ -52,14 +52,14 @@ def _fingerprint(token: str) -> str:
 
 
 def token_required() -> bool:
-    return bool(current_app.config.get("API_TOKEN"))
+    return bool(runtime().settings.api_token)
 
 
 def signed_in() -> bool:
     if not token_required():
         return True
     given, session_id = session.get(SESSION_KEY), session.get(SESSION_ID)
-    expected = _fingerprint(str(current_app.config["API_TOKEN"]))
+    expected = _fingerprint(str(runtime().settings.api_token))
     return (
         isinstance(given, str)
         and isinstance(session_id, str)

@@ -86,7 +86,7 @@ def workers() -> Response:
         "workers.html",
         "_workers_live.html",
         workers=workers_service.list_workers(rt),
-        timezone=rt.settings["TIMEZONE"],
+        timezone=rt.settings.timezone,
     )
 
 
@@ -178,7 +178,7 @@ def new_job():
     rt = runtime()
     enabled = rt.registry.enabled_names()
     default_type = "http" if "http" in enabled else (enabled[0] if enabled else "")
-    return _form_page(forms.blank_form({"type": default_type, "timezone": rt.settings["TIMEZONE"]}))
+    return _form_page(forms.blank_form({"type": default_type, "timezone": rt.settings.timezone}))
 
 
 @bp.route("/jobs/<job_id>/edit", methods=["GET", "POST"])

@@ -1,0 +1,39 @@
+"""The settings are read once into one typed object: values from the environment are
+checked and converted, and a wrong one stops the start with the variable's name."""
+
+import pytest
+
+from app import create_app
+from app.config import SettingError, Settings
+
+
+def _app(tmp_path, **given):
+    return create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path}/s.db", "SCHEDULER_AUTOSTART": False, **given}
+    )
+
+
+def test_values_are_converted_to_their_kind_and_the_rest_kept_for_plugins(tmp_path, monkeypatch):
+    monkeypatch.setenv("CRONWELL_LEASE_SECONDS", "12")  # from_prefixed_env: JSON, an int
+    monkeypatch.setenv("CRONWELL_EXECUTE", "false")
+    monkeypatch.setenv("CRONWELL_MYTYPE_TOKEN", "t0k")
+    settings = _app(tmp_path, MAX_CONCURRENT="3").extensions["cronwell"].settings
+    assert isinstance(settings, Settings)
+    assert settings.lease_seconds == 12.0 and isinstance(settings.lease_seconds, float)
+    assert settings.max_concurrent == 3 and settings.execute is False
+    assert settings.extra["MYTYPE_TOKEN"] == "t0k"
+    assert settings.timezone == Settings().timezone == "UTC"  # the one default
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "says"),
+    [
+        ("MAX_CONCURRENT", "many", "CRONWELL_MAX_CONCURRENT must be int, not 'many'"),
+        ("EXECUTE", "perhaps", "CRONWELL_EXECUTE must be bool"),
+        ("NOTIFY_URLS", "https://x", "CRONWELL_NOTIFY_URLS must be list"),
+        ("MAX_CONCURRENT", 2.5, "CRONWELL_MAX_CONCURRENT must be int"),
+    ],
+)
+def test_a_wrong_value_stops_the_start_naming_its_variable(tmp_path, key, value, says):
+    with pytest.raises(SettingError, match=says):
+        _app(tmp_path, **{key: value})

@@ -27,16 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from app.db import UTCDateTime, utcnow
+from app.statuses import Status, Trigger
 
-#: Execution statuses that are finished for good.
-FINAL_STATUSES = ("success", "failed", "timeout", "cancelled", "skipped", "missed", "interrupted")
-#: Statuses of an execution that is still to run or running.
-ACTIVE_STATUSES = ("queued", "running")
-ALL_STATUSES = ("queued", "running", *FINAL_STATUSES)
-#: Statuses of attempts that really ran (they count in run_count and set last_*).
-RAN_STATUSES = ("success", "failed", "timeout", "cancelled", "interrupted")
-FAILED_STATUSES = ("failed", "timeout", "interrupted")
-TRIGGERS = ("schedule", "manual", "retry", "chain")
 #: What a run can tell people about (see app/scheduler/finals.py), and the default choice
 #: (app/config.py's NOTIFY_ON says the same).
 NOTIFY_EVENTS = ("failure", "recovery", "missed", "success")
@@ -240,7 +232,7 @@ class UiSession(Base):
 
 #: A scheduled fire not started yet: with ``scheduled_at`` ahead, a fire written ahead of
 #: its time (see app/scheduler/passes.py).
-PLANNED_FIRE = (Execution.trigger == "schedule", Execution.status == "queued")
+PLANNED_FIRE = (Execution.trigger == Trigger.SCHEDULE, Execution.status == Status.QUEUED)
 
 
 class LeaderRecord(Base):

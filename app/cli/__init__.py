@@ -17,8 +17,8 @@ import click
 from app.cli import apply as apply_module
 from app.cli.client import Client
 from app.cli.output import as_json, duration, short_time, table
+from app.statuses import FINAL_STATUSES, Status, Trigger
 
-FINAL_STATUSES = ("success", "failed", "timeout", "cancelled", "skipped", "missed", "interrupted")
 POLL_SECONDS = 0.5
 
 
@@ -152,7 +152,7 @@ def run_job(client: Client, job_id: str, sets: tuple[str, ...], wait: bool, time
     final = _wait_final(client, job_id, run, time.monotonic() + timeout)
     error = f": {final['error']}" if final.get("error") else ""
     click.echo(f"run {final['id']} {final['status']}{error}")
-    if final["status"] != "success":
+    if final["status"] != Status.SUCCESS:
         raise SystemExit(1)
 
 
@@ -174,7 +174,8 @@ def _wait_final(client: Client, job_id: str, run: dict, deadline: float) -> dict
 def _retry_of(client: Client, job_id: str, first: int, attempt: int) -> dict | None:
     """The retry with this attempt number of the run ``first``, if one was queued."""
     for row in client.get(f"/api/jobs/{job_id}/executions", page_size=100):
-        if row["trigger"] == "retry" and row["retry_of"] == first and row["attempt"] == attempt:
+        retry = row["trigger"] == Trigger.RETRY and row["retry_of"] == first
+        if retry and row["attempt"] == attempt:
             return row
     return None
 

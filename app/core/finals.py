@@ -35,19 +35,18 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from app.config import Settings
 from app.db import add_counts, utcnow
-from app.models import (
-    FAILED_STATUSES,
-    Execution,
-    ExecutionCount,
-    Job,
-    Notification,
-)
+from app.models import Execution, ExecutionCount, Job, Notification
+from app.statuses import FAILED_STATUSES, Status, Trigger
 
 logger = logging.getLogger("cronwell.chains")
 #: The final statuses that can call for a notification.
-_EVENTFUL = ("success", "missed", *FAILED_STATUSES)
+_EVENTFUL = (Status.SUCCESS, Status.MISSED, *FAILED_STATUSES)
 #: The outcomes that hand off to a chain, and the list of jobs each reads.
-CHAIN_LISTS = {"success": "on_success", "failed": "on_failure", "timeout": "on_failure"}
+CHAIN_LISTS = {
+    Status.SUCCESS: "on_success",
+    Status.FAILED: "on_failure",
+    Status.TIMEOUT: "on_failure",
+}
 counts = ExecutionCount.__table__
 jobs = Job.__table__
 executions = Execution.__table__
@@ -139,8 +138,8 @@ def _hand_off(
         rows.append(
             {
                 "job_id": target,
-                "status": "queued" if enabled else "skipped",
-                "trigger": "chain",
+                "status": Status.QUEUED if enabled else Status.SKIPPED,
+                "trigger": Trigger.CHAIN,
                 "triggered_by": final.execution_id,
                 "attempt": 1,
                 "scheduled_at": now,
@@ -160,8 +159,10 @@ def _hand_off(
         insert(executions).returning(executions.c.id, executions.c.job_id, executions.c.status),
         rows,
     ).all()
-    queued = tuple(row.id for row in written if row.status == "queued")
-    skipped = [Final(row.id, row.job_id, "skipped") for row in written if row.status == "skipped"]
+    queued = tuple(row.id for row in written if row.status == Status.QUEUED)
+    skipped = [
+        Final(row.id, row.job_id, Status.SKIPPED) for row in written if row.status == Status.SKIPPED
+    ]
     return queued, skipped
 
 
@@ -183,12 +184,12 @@ def _notify(
         if row is None:
             continue
         events = []
-        if final.status == "missed":
+        if final.status == Status.MISSED:
             events.append("missed")
         elif final.status in FAILED_STATUSES:
             events.append("failure")
             failing[final.job_id] = True
-        elif final.status == "success":
+        elif final.status == Status.SUCCESS:
             if failing[final.job_id]:
                 events.append("recovery")
             events.append("success")

@@ -52,13 +52,14 @@ from app.models import WORKERS_SHOWN_SECONDS, Execution, Job, Worker
 from app.scheduler.intake import RUN_SPEC_COLUMNS
 from app.scheduler.recorder import apply_outcome, next_retry_at, retry_row
 from app.scheduler.stages import RunSpec
+from app.statuses import Status, Trigger
 
 executions = Execution.__table__
 workers = Worker.__table__
 _GROUP_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 #: Triggers whose run is dropped (``skipped``) when its job is still running; a retry or
 #: a run-now waits for the running one instead.
-SKIPPABLE_TRIGGERS = ("schedule", "chain")
+SKIPPABLE_TRIGGERS = (Trigger.SCHEDULE, Trigger.CHAIN)
 
 
 def new_worker_id() -> str:
@@ -102,7 +103,7 @@ def claim_due(
         select(*RUN_SPEC_COLUMNS)
         .join(Job, Job.id == Execution.job_id)
         .where(
-            Execution.status == "queued",
+            Execution.status == Status.QUEUED,
             Execution.scheduled_at <= horizon,
             horizon >= _STARTS_AT,
         )
@@ -141,7 +142,7 @@ def claim(
         busy = dict(
             connection.execute(
                 select(executions.c.job_id, executions.c.id).where(
-                    executions.c.job_id.in_(skip_jobs), executions.c.status == "running"
+                    executions.c.job_id.in_(skip_jobs), executions.c.status == Status.RUNNING
                 )
             ).all()
         )
@@ -153,7 +154,7 @@ def claim(
         if capacity is not None and len(to_claim) >= capacity:
             break
         late = (now - spec.starts_at).total_seconds()
-        if spec.trigger == "schedule" and late > spec.misfire_grace_seconds:
+        if spec.trigger == Trigger.SCHEDULE and late > spec.misfire_grace_seconds:
             missed.append(
                 {
                     "b_id": spec.execution_id,
@@ -190,16 +191,16 @@ def claim(
         # waited for (FOR UPDATE SKIP LOCKED); SQLite's writes are one at a time anyway.
         claimable = (
             select(executions.c.id)
-            .where(executions.c.id.in_(to_claim), executions.c.status == "queued")
+            .where(executions.c.id.in_(to_claim), executions.c.status == Status.QUEUED)
             .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
         at_now = literal(now, UTCDateTime())
         rows = connection.execute(
             update(executions)
-            .where(executions.c.id.in_(claimable), executions.c.status == "queued")
+            .where(executions.c.id.in_(claimable), executions.c.status == Status.QUEUED)
             .values(
-                status="running",
+                status=Status.RUNNING,
                 started_at=case((at_now < _STARTS_AT, _STARTS_AT), else_=at_now),
                 worker=worker,
                 lease_until=now + dt.timedelta(seconds=lease_seconds),
@@ -209,11 +210,11 @@ def claim(
         result.started = dict(rows)
         result.specs = [spec for spec in specs if spec.execution_id in result.started]
     finals: list[Final] = []
-    for status, rows in (("skipped", skipped), ("missed", missed)):
+    for status, rows in ((Status.SKIPPED, skipped), (Status.MISSED, missed)):
         for row in rows:  # one statement a row: few, and RETURNING takes no executemany
             ended = connection.execute(
                 update(executions)
-                .where(executions.c.id == row["b_id"], executions.c.status == "queued")
+                .where(executions.c.id == row["b_id"], executions.c.status == Status.QUEUED)
                 .values(status=status, finished_at=now, error=row["b_error"])
                 .returning(executions.c.id, executions.c.job_id)
             ).first()
@@ -242,7 +243,7 @@ def _group_room(
         connection.execute(
             select(Job.concurrency_group, func.count())
             .select_from(executions.join(Job.__table__, Job.id == executions.c.job_id))
-            .where(executions.c.status == "running", Job.concurrency_group.in_(groups))
+            .where(executions.c.status == Status.RUNNING, Job.concurrency_group.in_(groups))
             .group_by(Job.concurrency_group)
         ).all()
     )
@@ -269,7 +270,7 @@ def renew(
                 .where(
                     executions.c.id.in_(running),
                     executions.c.worker == worker,
-                    executions.c.status == "running",
+                    executions.c.status == Status.RUNNING,
                 )
                 .values(lease_until=now + dt.timedelta(seconds=lease_seconds))
                 .returning(executions.c.id)
@@ -315,7 +316,7 @@ def reap_expired(
         )
         .join(Job, Job.id == executions.c.job_id)
         .where(
-            executions.c.status == "running",
+            executions.c.status == Status.RUNNING,
             (executions.c.lease_until < now) | executions.c.lease_until.is_(None),
         )
         .with_for_update(of=executions)
@@ -332,12 +333,14 @@ def reap_expired(
         )
         connection.execute(
             update(executions)
-            .where(executions.c.id == row.id, executions.c.status == "running")
-            .values(status="interrupted", finished_at=now, duration_ms=duration, error=error)
+            .where(executions.c.id == row.id, executions.c.status == Status.RUNNING)
+            .values(status=Status.INTERRUPTED, finished_at=now, duration_ms=duration, error=error)
         )
-        apply_outcome(connection, row.job_id, "interrupted", row.started_at, now, duration, error)
+        apply_outcome(
+            connection, row.job_id, Status.INTERRUPTED, row.started_at, now, duration, error
+        )
         retrying = row.attempt <= row.retry_count
-        finals.append(Final(row.id, row.job_id, "interrupted", retrying))
+        finals.append(Final(row.id, row.job_id, Status.INTERRUPTED, retrying))
         if retrying:
             due = next_retry_at(now, row.retry_delay_seconds, row.attempt)
             retries.append(
@@ -374,7 +377,7 @@ def _miss_unplaceable(connection: Connection, now: dt.datetime, lease: float) ->
             executions.c.job_id.in_(
                 select(Job.id).where(Job.deleted_at.is_(None), cast(Job.run_on, String) != "{}")
             ),
-            executions.c.status == "queued",
+            executions.c.status == Status.QUEUED,
             executions.c.scheduled_at <= now,
         )
         .limit(5000)
@@ -399,14 +402,14 @@ def _miss_unplaceable(connection: Connection, now: dt.datetime, lease: float) ->
         wanted = ", ".join(f"{k}={v}" for k, v in sorted(row.run_on.items()))
         changed = connection.execute(
             update(executions)
-            .where(executions.c.id == row.id, executions.c.status == "queued")
+            .where(executions.c.id == row.id, executions.c.status == Status.QUEUED)
             .values(
-                status="missed",
+                status=Status.MISSED,
                 finished_at=now,
                 error=f"No live worker has the labels run_on asks for ({wanted}) "
                 f"within misfire_grace_seconds ({row.misfire_grace_seconds}).",
             )
         ).rowcount
         if changed:
-            ended.append(Final(row.id, row.job_id, "missed"))
+            ended.append(Final(row.id, row.job_id, Status.MISSED))
     return ended

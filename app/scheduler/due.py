@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from app.db import Database
 from app.models import Execution
+from app.statuses import Status
 
 #: Queued rows read by a poll of the queue's head (a jittered row may start after the
 #: rows behind it).
@@ -44,7 +45,7 @@ class DueHint:
         with self.db.read() as session:
             rows = session.execute(
                 select(Execution.scheduled_at, Execution.start_after)
-                .where(Execution.status == "queued")
+                .where(Execution.status == Status.QUEUED)
                 .order_by(Execution.scheduled_at, Execution.id)
                 .limit(HEAD_ROWS)
             ).all()

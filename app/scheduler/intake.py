@@ -24,6 +24,7 @@ from app.core.finals import Final, settle
 from app.db import upsert_insert, utcnow
 from app.models import PLANNED_FIRE, Execution, Job
 from app.scheduler.stages import Fire, RunSpec
+from app.statuses import Status, Trigger
 
 #: Fires closer than this to their time are not withdrawn by a change: a worker may be
 #: claiming them (it claims up to 0.1 s ahead), and they run as planned.
@@ -106,8 +107,8 @@ def record_fires(connection: Connection, batch: list[Fire], settings: Settings) 
             rows.append(
                 {
                     "job_id": fire.job_id,
-                    "status": "skipped",
-                    "trigger": "schedule",
+                    "status": Status.SKIPPED,
+                    "trigger": Trigger.SCHEDULE,
                     "attempt": 1,
                     "scheduled_at": fire.scheduled_for,
                     "finished_at": now,
@@ -121,8 +122,8 @@ def record_fires(connection: Connection, batch: list[Fire], settings: Settings) 
         rows.append(
             {
                 "job_id": fire.job_id,
-                "status": "queued",
-                "trigger": "schedule",
+                "status": Status.QUEUED,
+                "trigger": Trigger.SCHEDULE,
                 "attempt": 1,
                 "scheduled_at": fire.scheduled_for,
                 "start_after": jittered(fire.scheduled_for, job.jitter_seconds),
@@ -148,7 +149,7 @@ def record_fires(connection: Connection, batch: list[Fire], settings: Settings) 
     ).all()
     settle(
         connection,
-        [Final(row.id, row.job_id, row.status) for row in written if row.status != "queued"],
+        [Final(row.id, row.job_id, row.status) for row in written if row.status != Status.QUEUED],
         settings,
     )
     return [
@@ -158,12 +159,12 @@ def record_fires(connection: Connection, batch: list[Fire], settings: Settings) 
             start_after=row.start_after,
             attempt=1,
             retry_of=None,
-            trigger="schedule",
+            trigger=Trigger.SCHEDULE,
             job_id=row.job_id,
             **{c.key: getattr(jobs[row.job_id], c.key) for c in RUN_SPEC_JOB_COLUMNS},
         )
         for row in written
-        if row.status == "queued"
+        if row.status == Status.QUEUED
     ]
 
 
@@ -188,8 +189,8 @@ def _busy_runs(connection: Connection, job_ids: list[str], now: dt.datetime) -> 
     stmt = select(Execution.job_id, Execution.id).where(
         Execution.job_id.in_(job_ids),
         or_(
-            Execution.status == "running",
-            (Execution.status == "queued") & (Execution.scheduled_at <= now),
+            Execution.status == Status.RUNNING,
+            (Execution.status == Status.QUEUED) & (Execution.scheduled_at <= now),
         ),
     )
     return {job_id: exec_id for job_id, exec_id in connection.execute(stmt)}
@@ -201,8 +202,8 @@ def _missed_row(fire: Fire, grace: int, now: dt.datetime) -> dict:
     ran = " (a later fire within the grace time runs instead)" if fire.scheduled_for else ""
     return {
         "job_id": fire.job_id,
-        "status": "missed",
-        "trigger": "schedule",
+        "status": Status.MISSED,
+        "trigger": Trigger.SCHEDULE,
         "attempt": 1,
         "scheduled_at": first,
         "finished_at": now,

@@ -12,6 +12,7 @@ from app.db import Database
 from app.jobtypes import JobTypeRegistry
 from app.models import Execution, Job
 from app.scheduler.claims import reap_expired
+from app.statuses import ACTIVE_STATUSES
 
 logger = logging.getLogger("cronwell.scheduler")
 PRUNE_BATCH = 500
@@ -72,7 +73,7 @@ def prune_history(
                 .where(
                     Execution.job_id == job_id,
                     Execution.id <= cutoff_id,
-                    Execution.status.not_in(("queued", "running")),
+                    Execution.status.not_in(ACTIVE_STATUSES),
                 )
                 .order_by(Execution.id)
                 .limit(PRUNE_BATCH)

@@ -35,13 +35,14 @@ from app.config import Settings
 from app.core.finals import Final, Settled, settle
 from app.db import Database
 from app.jobtypes.base import OutputTail
-from app.models import FAILED_STATUSES, RAN_STATUSES, Execution, Job
+from app.models import Execution, Job
 from app.scheduler.stages import (
     LateOutputRecord,
     OutputRecord,
     Record,
     StartRecord,
 )
+from app.statuses import ACTIVE_STATUSES, FAILED_STATUSES, RAN_STATUSES, Status, Trigger
 
 logger = logging.getLogger("cronwell.recorder")
 #: Records written in one transaction at most.
@@ -75,7 +76,7 @@ def counter_deltas(status: str) -> tuple[int, int, int]:
     """(runs, successes, failures) an outcome adds to its job's counters."""
     if status not in RAN_STATUSES:
         return 0, 0, 0
-    return 1, int(status == "success"), int(status in FAILED_STATUSES)
+    return 1, int(status == Status.SUCCESS), int(status in FAILED_STATUSES)
 
 
 def record(connection: Connection, items: list[Record], settings: Settings, worker: str) -> Settled:
@@ -93,7 +94,7 @@ def record(connection: Connection, items: list[Record], settings: Settings, work
     state = {row.id: row.status for row in rows}
     # A running row is ours to finish only while our claim stands.
     for row in rows:
-        if row.status == "running" and row.worker != worker:
+        if row.status == Status.RUNNING and row.worker != worker:
             state[row.id] = "another worker's"
     outcomes: list[dict[str, Any]] = []
     outputs: list[dict[str, Any]] = []
@@ -107,7 +108,7 @@ def record(connection: Connection, items: list[Record], settings: Settings, work
             late.append(item)  # written after the outcomes: it adds to them
             continue
         if isinstance(item, OutputRecord):
-            if current == "running":
+            if current == Status.RUNNING:
                 outputs.append(
                     {
                         "b_id": item.execution_id,
@@ -116,7 +117,7 @@ def record(connection: Connection, items: list[Record], settings: Settings, work
                     }
                 )
             continue
-        if current != "running":
+        if current != Status.RUNNING:
             # Already final (cancelled; interrupted when its lease ended) or another's.
             logger.warning("Outcome %s of execution %d not written: the row is %s",
                            item.status, item.execution_id, current)  # fmt: skip
@@ -171,7 +172,7 @@ def record(connection: Connection, items: list[Record], settings: Settings, work
     if outputs:
         connection.execute(
             update(executions)
-            .where(row, executions.c.status == "running", executions.c.worker == worker)
+            .where(row, executions.c.status == Status.RUNNING, executions.c.worker == worker)
             .values(output=bindparam("b_output"), output_truncated=bindparam("b_output_truncated")),
             outputs,
         )
@@ -194,7 +195,7 @@ def record(connection: Connection, items: list[Record], settings: Settings, work
         connection.execute(_JOB_OUTCOME, list(per_job.values()))
     if retries:
         connection.execute(insert(executions), retries)
-    ours = (executions.c.worker == worker, executions.c.status.not_in(("queued", "running")))
+    ours = (executions.c.worker == worker, executions.c.status.not_in(ACTIVE_STATUSES))
     for item in late:
         row = executions.c.id == item.execution_id
         if item.output:
@@ -228,8 +229,8 @@ def retry_row(
     """The queued row of the retry after ``attempt`` (its run-now overrides kept)."""
     return {
         "job_id": job_id,
-        "status": "queued",
-        "trigger": "retry",
+        "status": Status.QUEUED,
+        "trigger": Trigger.RETRY,
         "attempt": attempt + 1,
         "retry_of": first_id,
         "scheduled_at": due_at,

@@ -38,7 +38,7 @@ from app.instruments import Instruments
 from app.jobtypes import JobTypeRegistry
 from app.jobtypes.base import RunResult
 from app.logs import run_fields
-from app.models import FAILED_STATUSES, Execution
+from app.models import Execution
 from app.scheduler import claims, inbox
 from app.scheduler.due import DueHint
 from app.scheduler.inbox import Event, HandlerDone, IoDone, IoThread
@@ -46,6 +46,7 @@ from app.scheduler.recorder import Entry, Recorder
 from app.scheduler.stages import LateOutputRecord, OutcomeRecord, RunSpec, StartRecord
 from app.scheduler.wakeups import Listener
 from app.scheduler.workers import Attempt, Workers, outcome_of
+from app.statuses import FAILED_STATUSES, Status, Trigger
 
 logger = logging.getLogger("cronwell.runner")
 #: Runs due within this long are claimed together, and each starts at its own time: one
@@ -195,7 +196,7 @@ class Runner:
         elif isinstance(event, inbox.CancelAsked):
             attempt = self._active.get(event.execution_id)
             if attempt is not None:
-                self._end(attempt, "cancelled", "Cancelled on request.")
+                self._end(attempt, Status.CANCELLED, "Cancelled on request.")
             # else: a queued row cancelled in the database is not claimed
         elif isinstance(event, HandlerDone):
             self._handler_done(event)
@@ -259,7 +260,9 @@ class Runner:
         assert self._stopping_by is not None
         if self._active and time.monotonic() >= self._stopping_by:
             for attempt in list(self._active.values()):
-                self._end(attempt, "interrupted", "The service shut down before the run finished.")
+                self._end(
+                    attempt, Status.INTERRUPTED, "The service shut down before the run finished."
+                )
             self._stopping_by = time.monotonic()
         if self._active or "claim" in self._in_flight:
             return False
@@ -315,7 +318,7 @@ class Runner:
         attempt = Attempt.claimed(spec, started_at, start_mono, self.worker, self.settings)
         self._active[spec.execution_id] = attempt
         heapq.heappush(self._waiting, (start_mono, spec.execution_id))
-        if spec.trigger == "schedule":
+        if spec.trigger == Trigger.SCHEDULE:
             lateness = (started_at - spec.scheduled_at).total_seconds()
             self.instruments.lateness.observe(max(lateness, 0.0))
 
@@ -362,12 +365,12 @@ class Runner:
             reason = "This worker's lease on the run ended; it was recorded elsewhere."
         for attempt in lost:
             logger.warning("Stopping execution %d: %s", attempt.execution_id, reason)
-            self._end(attempt, "interrupted", reason)
+            self._end(attempt, Status.INTERRUPTED, reason)
 
     def _enforce_deadlines(self, mono: float) -> None:
         for attempt in list(self._active.values()):
             if mono >= attempt.context.deadline:
-                self._end(attempt, "timeout", attempt.timeout_message())
+                self._end(attempt, Status.TIMEOUT, attempt.timeout_message())
 
     def _flagged(self, ids: list[int]) -> list[int]:
         """Those of ``ids`` that another process asked to cancel (on the I/O thread)."""
@@ -385,7 +388,7 @@ class Runner:
         for execution_id in done.result:
             attempt = self._active.get(execution_id)
             if attempt is not None:
-                self._end(attempt, "cancelled", "Cancelled on request.")
+                self._end(attempt, Status.CANCELLED, "Cancelled on request.")
 
     def _polled(self, done: IoDone) -> None:
         if done.error is not None:

@@ -22,6 +22,7 @@ from app.jobtypes import JobTypeRegistry
 from app.jobtypes.base import RunContext, RunResult
 from app.scheduler.recorder import next_retry_at
 from app.scheduler.stages import OutcomeRecord, RunSpec
+from app.statuses import Status
 
 logger = logging.getLogger("cronwell.runner")
 
@@ -127,8 +128,8 @@ class Workers:
         if attempt.context.remaining() <= 0:
             # The handler saw its deadline before the runner did: still a timeout.
             result.error = attempt.timeout_message()
-            return "timeout", result
-        return ("success" if result.ok else "failed"), result
+            return Status.TIMEOUT, result
+        return (Status.SUCCESS if result.ok else Status.FAILED), result
 
 
 def outcome_of(attempt: Attempt, status: str, result: RunResult) -> OutcomeRecord:
@@ -136,7 +137,7 @@ def outcome_of(attempt: Attempt, status: str, result: RunResult) -> OutcomeRecor
     another attempt follows (a failure or timeout with retries left)."""
     finished_at = utcnow()
     retry_at = None
-    if status in ("failed", "timeout") and attempt.attempt <= attempt.retry_count:
+    if status in (Status.FAILED, Status.TIMEOUT) and attempt.attempt <= attempt.retry_count:
         retry_at = next_retry_at(finished_at, attempt.retry_delay, attempt.attempt)
     output, truncated = result.output, result.output_truncated
     if output is None:

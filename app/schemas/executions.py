@@ -2,9 +2,10 @@
 
 from marshmallow import Schema, fields, validate
 
-from app.models import ALL_STATUSES, NOTIFICATION_STATUSES, NOTIFY_EVENTS, TRIGGERS
+from app.models import NOTIFICATION_STATUSES, NOTIFY_EVENTS
 from app.schemas.pagination import PageArgs
 from app.services.notifications import masked_url
+from app.statuses import ALL_STATUSES, TRIGGERS
 
 
 class NotificationSchema(Schema):

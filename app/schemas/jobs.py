@@ -2,7 +2,6 @@
 
 from marshmallow import Schema, fields, validate
 
-from app.models import ALL_STATUSES
 from app.schemas.executions import ExecutionSchema
 from app.schemas.fields import (
     MAX_CHAIN,
@@ -16,6 +15,7 @@ from app.schemas.fields import (
 from app.schemas.pagination import PageArgs
 from app.services import notifications
 from app.services.jobs import SCHEDULE_TYPES, describe_schedule, schedule_text
+from app.statuses import ALL_STATUSES
 
 
 class NotifySchema(Schema):

@@ -11,10 +11,11 @@ from sqlalchemy import func, insert, or_, select
 from app.core.finals import Final, settle
 from app.db import utcnow
 from app.errors import ExecutionNotFound, JobConflict, JobNotFound
-from app.models import ACTIVE_STATUSES, Execution, Job
+from app.models import Execution, Job
 from app.runtime import Runtime
 from app.services import notifications
 from app.services.jobs import load_job
+from app.statuses import ACTIVE_STATUSES, Status, Trigger
 
 IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
 #: The largest id the database can hold (a 64-bit integer).
@@ -65,8 +66,8 @@ def run_now(
                 .where(
                     Execution.job_id == job_id,
                     or_(
-                        Execution.status == "running",
-                        (Execution.status == "queued") & (Execution.scheduled_at <= now),
+                        Execution.status == Status.RUNNING,
+                        (Execution.status == Status.QUEUED) & (Execution.scheduled_at <= now),
                     ),
                 )
                 .limit(1)
@@ -79,8 +80,8 @@ def run_now(
                 )
         values = {
             "job_id": job_id,
-            "status": "queued",
-            "trigger": "manual",
+            "status": Status.QUEUED,
+            "trigger": Trigger.MANUAL,
             "attempt": 1,
             "scheduled_at": now,
             "idempotency_key": idempotency_key or None,
@@ -170,13 +171,15 @@ def cancel_execution(rt: Runtime, job_id: str, execution_id: int) -> Execution:
                 f"Execution {execution_id} already finished ({execution.status}).",
                 {"status": [f"Already {execution.status}."]},
             )
-        queued = execution.status == "queued"
+        queued = execution.status == Status.QUEUED
         if queued:
-            execution.status = "cancelled"
+            execution.status = Status.CANCELLED
             execution.finished_at = utcnow()
             execution.error = "Cancelled on request before it started."
             session.flush()
-            settle(session.connection(), [Final(execution_id, job_id, "cancelled")], rt.settings)
+            settle(
+                session.connection(), [Final(execution_id, job_id, Status.CANCELLED)], rt.settings
+            )
         else:
             execution.cancel_requested = True
     # Queued: dropped from this process's ready queue. Running: the leader's runner stops

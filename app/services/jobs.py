@@ -33,6 +33,7 @@ from app.runtime import Runtime
 from app.services import notifications, tags
 from app.services.chains import CHAIN_FIELDS, check_chains
 from app.services.placement import check_group
+from app.statuses import Status
 
 #: Fields a client may set, with their defaults on create.
 DEFAULTS: dict[str, Any] = {
@@ -422,12 +423,12 @@ def delete_job(rt: Runtime, job_id: str) -> None:
         cancelled.extend(
             session.scalars(
                 update(Execution)
-                .where(Execution.job_id == job_id, Execution.status == "queued")
-                .values(status="cancelled", finished_at=now, error="The job was deleted.")
+                .where(Execution.job_id == job_id, Execution.status == Status.QUEUED)
+                .values(status=Status.CANCELLED, finished_at=now, error="The job was deleted.")
                 .returning(Execution.id)
             ).all()
         )
-        finals = [Final(execution_id, job_id, "cancelled") for execution_id in cancelled]
+        finals = [Final(execution_id, job_id, Status.CANCELLED) for execution_id in cancelled]
         settle(session.connection(), finals, rt.settings)
         return True
 

@@ -28,6 +28,7 @@ from app.models import Execution, ExecutionCount, Job, NotificationCount
 from app.runtime import Runtime
 from app.services.jobs import jobs_select, next_run_of, schedule_text
 from app.services.workers import WORKER_STATES, list_workers
+from app.statuses import Status
 
 jobs = Job.__table__
 #: Core columns, not ORM attributes: 10,000 rows load in a third of the time.
@@ -157,12 +158,14 @@ class _DatabaseFigures:
                 connection.execute(select(NotificationCount.status, NotificationCount.count)).all()
             )
             running = session.scalar(
-                select(func.count()).select_from(Execution).where(Execution.status == "running")
+                select(func.count())
+                .select_from(Execution)
+                .where(Execution.status == Status.RUNNING)
             )
             queued = session.scalar(
                 select(func.count())
                 .select_from(Execution)
-                .where(Execution.status == "queued", Execution.scheduled_at <= now)
+                .where(Execution.status == Status.QUEUED, Execution.scheduled_at <= now)
             )
         info = GaugeMetricFamily(
             "cronwell_job_info",

@@ -8,12 +8,13 @@ from typing import Any
 from sqlalchemy import bindparam, select
 
 from app.db import utcnow
-from app.models import FAILED_STATUSES, Execution, Job, job_store_table
+from app.models import Execution, Job, job_store_table
 from app.runtime import Runtime
 from app.services.jobs import jobs_select, next_run_of
+from app.statuses import FAILED_STATUSES, Status
 
 #: The statuses the dashboard lists as problems, newest first.
-PROBLEM_STATUSES = (*FAILED_STATUSES, "missed")
+PROBLEM_STATUSES = (*FAILED_STATUSES, Status.MISSED)
 
 
 @dataclass
@@ -47,13 +48,13 @@ def active_runs(rt: Runtime, limit: int = 50) -> list[RunLine]:
     with rt.db.read() as session:
         running = session.scalars(
             select(Execution)
-            .where(Execution.status == "running")
+            .where(Execution.status == Status.RUNNING)
             .order_by(Execution.started_at)
             .limit(limit)
         ).all()
         due = session.scalars(
             select(Execution)
-            .where(Execution.status == "queued", Execution.scheduled_at <= utcnow())
+            .where(Execution.status == Status.QUEUED, Execution.scheduled_at <= utcnow())
             .order_by(Execution.scheduled_at)
             .limit(limit)
         ).all()

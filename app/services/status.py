@@ -13,6 +13,7 @@ from app.core.schedules import Schedule
 from app.models import Execution, Job, schedule_changed_at
 from app.runtime import Runtime
 from app.services.jobs import resolve_schedule, schedule_of
+from app.statuses import Status
 from app.version import __version__
 
 
@@ -20,7 +21,7 @@ def scheduler_status(rt: Runtime) -> dict[str, Any]:
     """What GET /api/scheduler shows; counts come from the database, so any worker agrees."""
     with rt.db.read() as session:
         active = (
-            session.execute(select(Execution.job_id).where(Execution.status == "running"))
+            session.execute(select(Execution.job_id).where(Execution.status == Status.RUNNING))
             .scalars()
             .all()
         )
@@ -33,7 +34,7 @@ def scheduler_status(rt: Runtime) -> dict[str, Any]:
             ).select_from(Job)
         ).one()
         queued = session.scalar(
-            select(func.count()).select_from(Execution).where(Execution.status == "queued")
+            select(func.count()).select_from(Execution).where(Execution.status == Status.QUEUED)
         )
     total, enabled, disabled, deleted = (int(v or 0) for v in counts)
     return {

@@ -12,17 +12,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup, escape
 
+from app.statuses import Status
+
 #: The statuses shown as good, bad, going on and neither (each also says its word).
 STATUS_TONES = {
-    "success": "good",
-    "failed": "bad",
-    "timeout": "bad",
-    "interrupted": "bad",
-    "missed": "warn",
-    "skipped": "neutral",
-    "cancelled": "neutral",
-    "queued": "busy",
-    "running": "busy",
+    Status.SUCCESS: "good",
+    Status.FAILED: "bad",
+    Status.TIMEOUT: "bad",
+    Status.INTERRUPTED: "bad",
+    Status.MISSED: "warn",
+    Status.SKIPPED: "neutral",
+    Status.CANCELLED: "neutral",
+    Status.QUEUED: "busy",
+    Status.RUNNING: "busy",
 }
 
 

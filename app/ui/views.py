@@ -15,7 +15,6 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from app.errors import CronwellError, JobNotFound
-from app.models import ACTIVE_STATUSES, ALL_STATUSES
 from app.runtime import current as runtime
 from app.schemas import field_errors
 from app.schemas.jobs import JobCreateSchema, JobListArgs, JobUpdateSchema
@@ -23,6 +22,7 @@ from app.services import executions as executions_service
 from app.services import jobs as jobs_service
 from app.services import notifications, overview, status
 from app.services import workers as workers_service
+from app.statuses import ACTIVE_STATUSES, ALL_STATUSES
 from app.ui import forms
 from app.ui.auth import local_target
 from app.ui.blueprint import bp

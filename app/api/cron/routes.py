@@ -34,6 +34,7 @@ from app.schemas.cron import (
 from app.services import executions as executions_service
 from app.services import jobs as jobs_service
 from app.services import status as status_service
+from app.statuses import ACTIVE_STATUSES, Status
 
 blp = Blueprint(
     "engine_cron",
@@ -58,7 +59,7 @@ def _require_scheduler() -> None:
 
 
 def _history_entry(execution: Execution, job_type: str) -> dict[str, Any]:
-    final = execution.status not in ("queued", "running")
+    final = execution.status not in ACTIVE_STATUSES
     return {
         "id": execution.id,
         "action": "execution",
@@ -73,7 +74,7 @@ def _history_entry(execution: Execution, job_type: str) -> dict[str, Any]:
             "finished_at": execution.finished_at.isoformat() if execution.finished_at else None,
             "result": execution.result,
         },
-        "success": execution.status == "success" if final else None,
+        "success": execution.status == Status.SUCCESS if final else None,
         "created_at": execution.created_at,
         "duration_ms": execution.duration_ms,
     }

@@ -1,5 +1,5 @@
 """`make bench` works: the harness runs the fire workloads in tiny mode and writes its JSON
-(tests/test_bench_harness_api.py runs the others, beside this one).
+(tests/bench/test_bench_harness_api.py runs the others, beside this one).
 
 Figures here are not judged (speed is measured by `make bench`, not asserted in tests);
 this only proves that every workload runs against Cronwell and the peers.

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from tests.support import run_and_wait, scrape, wait_for
-from tests.test_many_workers import assert_once_per_fire
+from tests.scheduler.test_many_workers import assert_once_per_fire
 
 
 @pytest.fixture

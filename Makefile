@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run migrate test lint bench clean postgres chromium nettools
+.PHONY: run migrate test lint bench clean postgres chromium nettools promtool
 
 $(STAMP): setup.cfg
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,9 +25,9 @@ migrate: $(STAMP) instance
 run: $(STAMP) instance
 	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
-## Run the whole test suite (installs PostgreSQL, Chromium and iproute2 for its tests when
-## missing and root)
-test: $(STAMP) postgres chromium nettools
+## Run the whole test suite (installs PostgreSQL, Chromium, promtool and iproute2 for its
+## tests when missing and root)
+test: $(STAMP) postgres chromium nettools promtool
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 postgres:
@@ -54,6 +54,15 @@ nettools:
 	      echo "Installing iproute2 for the network-cut test"; \
 	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 util-linux >/dev/null; \
 	    else echo "warning: ip or unshare is missing; the network-cut test will be skipped (CI fails it)"; fi; }
+
+# The operations guide's alert rules and the served metrics are checked with Prometheus'
+# own promtool (from Debian's prometheus package; only promtool is used).
+promtool:
+	@command -v promtool >/dev/null || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	      echo "Installing promtool for the metrics tests"; \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	    else echo "warning: promtool is not installed; its tests will be skipped (CI fails them)"; fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from tests.support import run_and_wait, scrape, wait_for
 from tests.scheduler.test_many_workers import assert_once_per_fire
+from tests.support import run_and_wait, scrape, wait_for
 
 
 @pytest.fixture

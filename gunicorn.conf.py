@@ -7,7 +7,7 @@ import subprocess
 import sys
 import tempfile
 
-from app import instance_settings
+from app.config import instance_settings
 from app.logs import gunicorn_config
 
 # /metrics: every worker writes its instruments' values to files here, and any worker

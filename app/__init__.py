@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Config, Flask
+from flask import Flask
 
-from app.config import Settings
+from app.config import Settings, read_settings
 from app.logs import configure_logging
 from app.version import __version__
 
@@ -21,17 +20,8 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 def configure(app: Flask, overrides: Mapping[str, Any] | None = None) -> Settings:
     """Read the settings once (defaults, instance/config.py, CRONWELL_* variables,
     overrides: :mod:`app.config`) and give Flask the few it reads itself."""
-    given = Config(app.instance_path)
-    given.from_pyfile("config.py", silent=True)
-    given.from_prefixed_env("CRONWELL")
-    if overrides:
-        given.update(overrides)
-    settings = Settings.load(given)
+    settings, given = read_settings(app.instance_path, overrides)
     app.config.update(given)  # Flask's own keys set there too (SESSION_COOKIE_SECURE...)
-    if not settings.database_url:
-        from app.db import default_sqlite_url
-
-        settings = dataclasses.replace(settings, database_url=default_sqlite_url(app.instance_path))
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_content_length,
         API_TITLE="Cronwell",
@@ -52,12 +42,6 @@ def configure(app: Flask, overrides: Mapping[str, Any] | None = None) -> Setting
         },
     )
     return settings
-
-
-def instance_settings() -> Settings:
-    """The settings the service at this checkout would run with (gunicorn.conf.py and
-    ``python -m app.migrate`` read them before any app is built)."""
-    return configure(Flask("app", instance_relative_config=True))
 
 
 def _warn_if_exposed(settings: Settings) -> None:

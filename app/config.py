@@ -15,7 +15,10 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from flask import Config
 
 
 class SettingError(ValueError):
@@ -177,3 +180,29 @@ def _checked(key: str, value: Any, hint: Any) -> Any:
             return list(value)
     wanted = " or ".join(getattr(k, "__name__", str(k)) for k in allowed)
     raise SettingError(f"CRONWELL_{key} must be {wanted}, not {value!r}")
+
+
+def read_settings(
+    instance_path: str, overrides: Mapping[str, Any] | None = None
+) -> tuple[Settings, Config]:
+    """The settings (defaults, instance/config.py, CRONWELL_* variables, ``overrides``),
+    and everything that was given, as Flask config (Flask's own keys set there too)."""
+    given = Config(instance_path)
+    given.from_pyfile("config.py", silent=True)
+    given.from_prefixed_env("CRONWELL")
+    if overrides:
+        given.update(overrides)
+    settings = Settings.load(given)
+    if not settings.database_url:  # cronwell.db in the instance folder
+        Path(instance_path).mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{Path(instance_path) / 'cronwell.db'}"
+        settings = dataclasses.replace(settings, database_url=url)
+    return settings, given
+
+
+def instance_settings() -> Settings:
+    """The settings the service at this checkout runs with (gunicorn.conf.py and
+    ``python -m app.migrate`` read them before any app is built)."""
+    from flask import Flask
+
+    return read_settings(Flask("app", instance_relative_config=True).instance_path)[0]

@@ -89,12 +89,6 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def default_sqlite_url(instance_path: str) -> str:
-    """The default database: ``cronwell.db`` in the instance folder."""
-    Path(instance_path).mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{Path(instance_path) / 'cronwell.db'}"
-
-
 def sqlite_path(url: str) -> Path | None:
     """The file behind a SQLite URL, or None for other databases and in-memory SQLite."""
     from sqlalchemy.engine import make_url

@@ -103,7 +103,7 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
 def main() -> None:
     """Migrate the database the service is configured with, then exit (reading only the
     settings: gunicorn's master waits for this before it starts its workers)."""
-    from app import instance_settings
+    from app.config import instance_settings
     from app.db import make_engine
     from app.logs import configure_logging
 

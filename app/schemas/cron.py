@@ -11,7 +11,8 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from app.errors import ValidationFailed
 from app.schemas.fields import StrictBoolean, StrictInteger, job_id_field
-from app.services.jobs import check_schedule_text, schedule_text
+from app.services.job_reads import schedule_text
+from app.services.jobs import check_schedule_text
 
 PAYLOAD_TYPE = validate.Regexp(
     r"^(prompt|skill|pipeline)$", error="String does not match pattern ^(prompt|skill|pipeline)$."

@@ -14,7 +14,8 @@ from app.schemas.fields import (
 )
 from app.schemas.pagination import PageArgs
 from app.services import notifications
-from app.services.jobs import SCHEDULE_TYPES, describe_schedule, schedule_text
+from app.services.job_reads import describe_schedule, schedule_text
+from app.services.jobs import SCHEDULE_TYPES
 from app.statuses import ALL_STATUSES
 
 

@@ -14,7 +14,7 @@ from app.errors import ExecutionNotFound, JobConflict, JobNotFound
 from app.models import Execution, Job
 from app.runtime import Runtime
 from app.services import notifications
-from app.services.jobs import load_job
+from app.services.job_reads import load_job
 from app.statuses import ACTIVE_STATUSES, Status, Trigger
 
 IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)

@@ -26,7 +26,7 @@ from sqlalchemy import case, func, select
 from app.db import utcnow
 from app.models import Execution, ExecutionCount, Job, NotificationCount
 from app.runtime import Runtime
-from app.services.jobs import jobs_select, next_run_of, schedule_text
+from app.services.job_reads import jobs_select, next_run_of, schedule_text
 from app.services.workers import WORKER_STATES, list_workers
 from app.statuses import Status
 

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, select
 from app.db import utcnow
 from app.models import Execution, Job, job_store_table
 from app.runtime import Runtime
-from app.services.jobs import jobs_select, next_run_of
+from app.services.job_reads import jobs_select, next_run_of
 from app.statuses import FAILED_STATUSES, Status
 
 #: The statuses the dashboard lists as problems, newest first.

@@ -12,7 +12,8 @@ from app.core.describe import schedule_description, schedule_warnings
 from app.core.schedules import Schedule
 from app.models import Execution, Job, schedule_changed_at
 from app.runtime import Runtime
-from app.services.jobs import resolve_schedule, schedule_of
+from app.services.job_reads import schedule_of
+from app.services.jobs import resolve_schedule
 from app.statuses import Status
 from app.version import __version__
 

@@ -19,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 from app.models import DEFAULT_NOTIFY_ON, NOTIFY_EVENTS
 from app.schemas import field_errors
 from app.services import notifications
-from app.services.jobs import schedule_text
+from app.services.job_reads import schedule_text
 
 INTEGER_FIELDS = (
     "max_duration_seconds",

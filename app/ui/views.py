@@ -19,8 +19,8 @@ from app.runtime import current as runtime
 from app.schemas import field_errors
 from app.schemas.jobs import JobCreateSchema, JobListArgs, JobUpdateSchema
 from app.services import executions as executions_service
+from app.services import job_reads, notifications, overview, status
 from app.services import jobs as jobs_service
-from app.services import notifications, overview, status
 from app.services import workers as workers_service
 from app.statuses import ACTIVE_STATUSES, ALL_STATUSES
 from app.ui import forms
@@ -111,9 +111,7 @@ def jobs() -> Response:
         problem = "; ".join(f"{k}: {' '.join(v)}" for k, v in field_errors(exc.messages).items())
     page = loaded.pop("page")
     loaded.pop("page_size")
-    found, total = jobs_service.list_jobs(
-        rt, jobs_service.JobFilters(**loaded), page, JOBS_PER_PAGE
-    )
+    found, total = job_reads.list_jobs(rt, job_reads.JobFilters(**loaded), page, JOBS_PER_PAGE)
     return _page(
         "jobs.html",
         "_jobs_table.html",
@@ -184,7 +182,7 @@ def new_job():
 @bp.route("/jobs/<job_id>/edit", methods=["GET", "POST"])
 def edit_job(job_id: str):
     """The form with the job's definition."""
-    job = jobs_service.get_job(runtime(), job_id)
+    job = job_reads.get_job(runtime(), job_id)
     if request.method == "POST":
         return _save(job)
     return _form_page(forms.form_of(job), job)
@@ -194,7 +192,7 @@ def edit_job(job_id: str):
 def job(job_id: str) -> Response:
     """Every field, the next fires, and the executions in pages."""
     rt = runtime()
-    found = jobs_service.get_job(rt, job_id, include_deleted=True)
+    found = job_reads.get_job(rt, job_id, include_deleted=True)
     page = _page_number()
     runs, total = executions_service.list_executions(
         rt, job_id, None, page, RUNS_PER_PAGE, include_deleted=True
@@ -211,8 +209,8 @@ def job(job_id: str) -> Response:
         page=page,
         pages=_pages(total, RUNS_PER_PAGE),
         preview=preview,
-        description=jobs_service.describe_schedule(found),
-        schedule=jobs_service.schedule_text(found),
+        description=job_reads.describe_schedule(found),
+        schedule=job_reads.schedule_text(found),
         notify=notifications.shown(found.notify),
     )
 
@@ -221,7 +219,7 @@ def job(job_id: str) -> Response:
 def execution(job_id: str, execution_id: int) -> Response:
     """One run: status, times, result, error, output (followed while it runs)."""
     rt = runtime()
-    found = jobs_service.get_job(rt, job_id, include_deleted=True)
+    found = job_reads.get_job(rt, job_id, include_deleted=True)
     run = executions_service.get_execution(rt, job_id, execution_id, include_deleted=True)
     return _page(
         "execution.html",
@@ -283,7 +281,7 @@ def delete_job(job_id: str):
     """Asks first; deleting keeps the history, and the job can be restored."""
     rt = runtime()
     if request.method == "GET":
-        return render_template("delete.html", job=jobs_service.get_job(rt, job_id))
+        return render_template("delete.html", job=job_reads.get_job(rt, job_id))
     jobs_service.delete_job(rt, job_id)
     flash("Job deleted. Its history is kept; it can be restored from its page.")
     return redirect(url_for("ui.jobs"))

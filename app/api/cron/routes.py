@@ -32,6 +32,7 @@ from app.schemas.cron import (
     TriggerResponse,
 )
 from app.services import executions as executions_service
+from app.services import job_reads
 from app.services import jobs as jobs_service
 from app.services import status as status_service
 from app.statuses import ACTIVE_STATUSES, Status
@@ -86,8 +87,8 @@ class CronJobs(MethodView):
     @blp.alt_response(503, description=UNAVAILABLE)
     def get(self):
         """List all cron jobs with current state"""
-        jobs, total = jobs_service.list_jobs(
-            runtime(), jobs_service.JobFilters(), page=1, page_size=1_000_000
+        jobs, total = job_reads.list_jobs(
+            runtime(), job_reads.JobFilters(), page=1, page_size=1_000_000
         )
         return {"total": total, "jobs": jobs, "scheduler_running": True}
 
@@ -119,7 +120,7 @@ class CronJobById(MethodView):
     @blp.alt_response(503, description=UNAVAILABLE)
     def get(self, job_id):
         """Get a single cron job by ID"""
-        return jobs_service.get_job(runtime(), job_id)
+        return job_reads.get_job(runtime(), job_id)
 
     @blp.arguments(CronJobUpdate())
     @blp.response(200, CronJobResponse)
@@ -164,7 +165,7 @@ class CronHistory(MethodView):
     @blp.alt_response(503, description=UNAVAILABLE)
     def get(self, args, job_id):
         """Get execution history for a cron job (newest first)"""
-        job = jobs_service.get_job(runtime(), job_id)
+        job = job_reads.get_job(runtime(), job_id)
         executions, _ = executions_service.list_executions(
             runtime(), job_id, None, page=1, page_size=args["limit"]
         )

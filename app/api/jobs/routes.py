@@ -15,6 +15,7 @@ from app.schemas.jobs import (
     JobUpdateSchema,
 )
 from app.services import executions as executions_service
+from app.services import job_reads
 from app.services import jobs as service
 
 blp = Blueprint(
@@ -23,7 +24,7 @@ blp = Blueprint(
 
 
 def _detail(job_id: str) -> dict:
-    job, recent = service.get_job_with_recent(runtime(), job_id)
+    job, recent = job_reads.get_job_with_recent(runtime(), job_id)
     job.recent_executions = recent
     return job
 
@@ -39,7 +40,7 @@ class Jobs(MethodView):
         only with include_deleted=true.
         """
         page, page_size = args.pop("page"), args.pop("page_size")
-        jobs, total = service.list_jobs(runtime(), service.JobFilters(**args), page, page_size)
+        jobs, total = job_reads.list_jobs(runtime(), job_reads.JobFilters(**args), page, page_size)
         return jobs, 200, pagination.pagination_header(page, page_size, total)
 
     @blp.arguments(

@@ -11,10 +11,7 @@
 * :func:`renew`: a worker extends the leases of its running rows and says it is alive
   (``workers``). The rows it no longer holds (another worker recorded them
   ``interrupted``) come back, so it stops them.
-* :func:`reap_expired`: the leader records ``interrupted`` the running rows whose lease
-  ended (their worker crashed, froze or was cut off), and queues their retries by the
-  job's policy, for any worker to claim; and ``missed`` the due runs whose ``run_on`` no
-  live worker matches, once their grace time has passed.
+* The leader's side, what an ended lease leaves, is :mod:`app.scheduler.reaping`.
 
 Times are the workers' clocks (UTC); hosts that share a database must keep them in step
 (NTP), as every lease-based scheduler requires.
@@ -33,12 +30,9 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
-    String,
     case,
-    cast,
     delete,
     func,
-    insert,
     literal,
     select,
     text,
@@ -48,9 +42,8 @@ from sqlalchemy import (
 from app.config import Settings
 from app.core.finals import Final, Settled, settle
 from app.db import UTCDateTime, upsert_insert, utcnow
-from app.models import WORKERS_SHOWN_SECONDS, Execution, Job, Worker
+from app.models import Execution, Job, Worker
 from app.scheduler.intake import RUN_SPEC_COLUMNS
-from app.scheduler.recorder import apply_outcome, next_retry_at, retry_row
 from app.scheduler.stages import RunSpec
 from app.statuses import Status, Trigger
 
@@ -294,122 +287,7 @@ def leave(connection: Connection, worker: str) -> None:
     connection.execute(delete(workers).where(workers.c.id == worker))
 
 
-def reap_expired(
-    connection: Connection, settings: Settings
-) -> tuple[list[tuple[int, str]], Settled]:
-    """Record ``interrupted`` the running rows whose lease ended (or that have none: left
-    by a version without leases), queue their retries by their job's policy, and forget
-    workers long gone. Returns the (id, worker) of each run interrupted and what settling
-    them wrote."""
-    now = utcnow()
-    rows = connection.execute(
-        select(
-            executions.c.id,
-            executions.c.job_id,
-            executions.c.started_at,
-            executions.c.worker,
-            executions.c.attempt,
-            executions.c.retry_of,
-            executions.c.configuration_overrides,
-            Job.retry_count,
-            Job.retry_delay_seconds,
-        )
-        .join(Job, Job.id == executions.c.job_id)
-        .where(
-            executions.c.status == Status.RUNNING,
-            (executions.c.lease_until < now) | executions.c.lease_until.is_(None),
-        )
-        .with_for_update(of=executions)
-    ).all()
-    finals: list[Final] = []
-    retries: list[dict[str, Any]] = []
-    for row in rows:
-        duration = int((now - row.started_at).total_seconds() * 1000) if row.started_at else None
-        error = (
-            f"The worker running it ({row.worker}) stopped renewing its lease: it crashed, "
-            "froze or lost the database."
-            if row.worker
-            else "The service stopped while this run was in progress."
-        )
-        connection.execute(
-            update(executions)
-            .where(executions.c.id == row.id, executions.c.status == Status.RUNNING)
-            .values(status=Status.INTERRUPTED, finished_at=now, duration_ms=duration, error=error)
-        )
-        apply_outcome(
-            connection, row.job_id, Status.INTERRUPTED, row.started_at, now, duration, error
-        )
-        retrying = row.attempt <= row.retry_count
-        finals.append(Final(row.id, row.job_id, Status.INTERRUPTED, retrying))
-        if retrying:
-            due = next_retry_at(now, row.retry_delay_seconds, row.attempt)
-            retries.append(
-                retry_row(
-                    row.job_id, row.attempt, row.retry_of or row.id, due, now,
-                    row.configuration_overrides,
-                )
-            )  # fmt: skip
-    if retries:
-        connection.execute(insert(executions), retries)
-    gone = now - dt.timedelta(seconds=WORKERS_SHOWN_SECONDS)
-    connection.execute(delete(workers).where(workers.c.heartbeat_at < gone))
-    finals.extend(_miss_unplaceable(connection, now, settings.lease_seconds))
-    settled = settle(connection, finals, settings) if finals else Settled()
-    return [(row.id, row.worker or "") for row in rows], settled
-
-
-def _miss_unplaceable(connection: Connection, now: dt.datetime, lease: float) -> list[Final]:
-    """Record ``missed`` the due runs whose ``run_on`` no live worker matches, once their
-    job's grace time has passed: they would wait for good otherwise."""
-    due = connection.execute(
-        select(
-            executions.c.id,
-            executions.c.job_id,
-            executions.c.scheduled_at,
-            executions.c.start_after,
-            Job.run_on,
-            Job.misfire_grace_seconds,
-        )
-        .join(Job, Job.id == executions.c.job_id)
-        .where(
-            # Only jobs with labels (few, looked up by job: ix_executions_job_status), not
-            # a scan of the whole due queue under the write lock every second.
-            executions.c.job_id.in_(
-                select(Job.id).where(Job.deleted_at.is_(None), cast(Job.run_on, String) != "{}")
-            ),
-            executions.c.status == Status.QUEUED,
-            executions.c.scheduled_at <= now,
-        )
-        .limit(5000)
-    ).all()
-    waiting = [
-        row
-        for row in due
-        if row.run_on
-        and (now - (row.start_after or row.scheduled_at)).total_seconds()
-        > row.misfire_grace_seconds
-    ]
-    if not waiting:
-        return []
-    alive = now - dt.timedelta(seconds=lease)
-    labels = connection.scalars(
-        select(workers.c.labels).where(workers.c.heartbeat_at >= alive, workers.c.capacity > 0)
-    ).all()
-    ended: list[Final] = []
-    for row in waiting:
-        if any(all((have or {}).get(k) == v for k, v in row.run_on.items()) for have in labels):
-            continue  # a worker that may run it is alive: it is only late
-        wanted = ", ".join(f"{k}={v}" for k, v in sorted(row.run_on.items()))
-        changed = connection.execute(
-            update(executions)
-            .where(executions.c.id == row.id, executions.c.status == Status.QUEUED)
-            .values(
-                status=Status.MISSED,
-                finished_at=now,
-                error=f"No live worker has the labels run_on asks for ({wanted}) "
-                f"within misfire_grace_seconds ({row.misfire_grace_seconds}).",
-            )
-        ).rowcount
-        if changed:
-            ended.append(Final(row.id, row.job_id, Status.MISSED))
-    return ended
+def cancel_requested(connection: Connection, ids: Sequence[int]) -> list[int]:
+    """Those of ``ids`` that another process asked to cancel."""
+    flagged = select(executions.c.id).where(executions.c.id.in_(ids), executions.c.cancel_requested)
+    return list(connection.scalars(flagged).all())

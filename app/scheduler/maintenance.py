@@ -11,7 +11,7 @@ from app.config import Settings
 from app.db import Database
 from app.jobtypes import JobTypeRegistry
 from app.models import Execution, Job
-from app.scheduler.claims import reap_expired
+from app.scheduler.reaping import reap_expired
 from app.statuses import ACTIVE_STATUSES
 
 logger = logging.getLogger("cronwell.scheduler")

@@ -30,18 +30,16 @@ import threading
 import time
 from typing import Any
 
-from sqlalchemy import select
-
 from app.config import Settings
 from app.db import Database, utcnow
 from app.instruments import Instruments
 from app.jobtypes import JobTypeRegistry
 from app.jobtypes.base import RunResult
 from app.logs import run_fields
-from app.models import Execution
 from app.scheduler import claims, inbox
 from app.scheduler.due import DueHint
 from app.scheduler.inbox import Event, HandlerDone, IoDone, IoThread
+from app.scheduler.leases import Leases
 from app.scheduler.recorder import Entry, Recorder
 from app.scheduler.stages import LateOutputRecord, OutcomeRecord, RunSpec, StartRecord
 from app.scheduler.wakeups import Listener
@@ -76,12 +74,9 @@ class Runner:
         self.settings = settings
         self.instruments = instruments
         self.worker = worker
-        self.lease_seconds = settings.lease_seconds
-        self.renew_seconds = min(2.0, self.lease_seconds / 3)
-        self.labels = dict(settings.worker_labels)
         self.max_concurrent = settings.max_concurrent
         self.poll_seconds = settings.poll_seconds
-        self.started_at = utcnow()
+        self.leases = Leases(db, settings, worker, utcnow())
         self._inbox: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self.recorder = Recorder(db, settings, worker, self._post_written, self.wake)
         self.workers = Workers(registry, self._post_done)
@@ -107,7 +102,6 @@ class Runner:
         self._stopping_by: float | None = None  # monotonic: interrupt what runs then
         self._claim_retry_at = 0.0  # no claim before (the database was away)
         self._deferred_until = 0.0  # no claim before, unless a run ends here
-        self._renewed_mono = time.monotonic()  # the last renewal that got through
         self._next = {"poll": 0.0, "renew": 0.0, "cancels": 0.0}
 
     # -- what other threads call: each posts an event ---------------------------------
@@ -222,7 +216,7 @@ class Runner:
         self._enforce_deadlines(mono)
         self._start_waiting(mono)
         if mono >= self._next["renew"] and "renew" not in self._in_flight:
-            self._next["renew"] = mono + self.renew_seconds
+            self._next["renew"] = mono + self.leases.renew_seconds
             self._renew_leases()
         if self._active and mono >= self._next["cancels"] and "cancels" not in self._in_flight:
             self._next["cancels"] = mono + CANCEL_POLL_SECONDS
@@ -282,10 +276,12 @@ class Runner:
         if time.monotonic() < max(self._claim_retry_at, self._deferred_until):
             return
 
+        leases = self.leases
+
         def claim() -> claims.Claimed:
             with self.db.write_connection() as connection:
                 return claims.claim_due(
-                    connection, self.worker, self.lease_seconds, free, horizon, self.labels,
+                    connection, self.worker, leases.lease_seconds, free, horizon, leases.labels,
                     self.settings,
                 )  # fmt: skip
 
@@ -338,31 +334,13 @@ class Runner:
 
     def _renew_leases(self) -> None:
         ids = list(self._active)
-
-        def renew() -> set[int]:
-            with self.db.write_connection() as connection:
-                return claims.renew(
-                    connection, self.worker, self.lease_seconds, ids, self.max_concurrent,
-                    self.labels, self.started_at,
-                )  # fmt: skip
-
-        self._submit("renew", renew, ids)
+        self._submit("renew", self.leases.renewal(ids), ids)
 
     def _renewed(self, done: IoDone) -> None:
-        """Stop the runs the database no longer gives this worker; all of them when no
-        renewal got through for a whole lease."""
+        """Stop the runs the renewal's answer takes from this worker."""
         if done.error is not None:
             logger.warning("Renewing this worker's leases failed: %s", done.error)
-            if time.monotonic() - self._renewed_mono < self.lease_seconds:
-                return
-            lost = list(self._active.values())
-            reason = "This worker could not reach the database for a whole lease."
-        else:
-            self._renewed_mono = time.monotonic()
-            # A run claimed after the renewal was asked for is not in it, and is its own.
-            lost = [self._active[i] for i in done.context if i in self._active]
-            lost = [a for a in lost if a.execution_id not in done.result]
-            reason = "This worker's lease on the run ended; it was recorded elsewhere."
+        lost, reason = self.leases.lost(done, self._active)
         for attempt in lost:
             logger.warning("Stopping execution %d: %s", attempt.execution_id, reason)
             self._end(attempt, Status.INTERRUPTED, reason)
@@ -375,11 +353,7 @@ class Runner:
     def _flagged(self, ids: list[int]) -> list[int]:
         """Those of ``ids`` that another process asked to cancel (on the I/O thread)."""
         with self.db.read() as session:
-            return list(
-                session.scalars(
-                    select(Execution.id).where(Execution.id.in_(ids), Execution.cancel_requested)
-                ).all()
-            )
+            return claims.cancel_requested(session.connection(), ids)
 
     def _cancels_read(self, done: IoDone) -> None:
         if done.error is not None:

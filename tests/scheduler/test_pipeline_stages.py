@@ -22,11 +22,12 @@ from app.db import Database, make_engine, utcnow
 from app.instruments import Instruments
 from app.jobtypes import JobTypeRegistry
 from app.models import Base, Execution, ExecutionCount, Job, Notification, job_store_table
-from app.scheduler.claims import claim, reap_expired, renew
+from app.scheduler.claims import claim, renew
 from app.scheduler.dispatch import fire
 from app.scheduler.intake import record_fires
 from app.scheduler.leader import Leadership, NullLeaderLock
 from app.scheduler.passes import Pass, plan_fires, split_run_times
+from app.scheduler.reaping import reap_expired
 from app.scheduler.recorder import record
 from app.scheduler.runner import Runner
 from app.scheduler.stages import Fire, OutcomeRecord

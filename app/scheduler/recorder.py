@@ -34,8 +34,8 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from app.config import Settings
 from app.core.finals import Final, Settled, settle
 from app.db import Database
-from app.jobtypes.base import OutputTail
 from app.models import Execution, Job
+from app.outputs import OutputTail
 from app.scheduler.stages import (
     LateOutputRecord,
     OutputRecord,

@@ -1,7 +1,7 @@
 """The job form: what it shows for a job, and the API's payload it makes when sent.
 
-The form's fields carry the API's field names, so that a refusal (from the API's schemas
-or from the services, the same validation the API answers with) lands next to its field:
+The form's fields carry the API's field names, so that a refusal (from the schemas the
+API uses too, or from the services: the same validation) lands next to its field:
 ``configuration.url`` under "Configuration", ``notify.urls.0`` under "Notify URLs".
 """
 

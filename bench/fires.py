@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+from app.statuses import RAN_STATUSES
 from bench.harness import SLOTS, Bench, Figure, pct
 from bench.servers import ROOT
 from bench.sink import Sink
@@ -305,13 +306,20 @@ class Fires(Bench):
             time.sleep(seconds)
             end = dt.datetime.now(dt.UTC)
             with sqlite3.connect(db_path) as db:
-                recorded = db.execute(
-                    "SELECT count(*) FROM executions WHERE finished_at >= ? AND finished_at < ?",
-                    (
-                        start.replace(tzinfo=None).isoformat(" "),
-                        end.replace(tzinfo=None).isoformat(" "),
-                    ),
-                ).fetchone()[0]
+                window = (
+                    start.replace(tzinfo=None).isoformat(" "),
+                    end.replace(tzinfo=None).isoformat(" "),
+                )
+                by_status = dict(
+                    db.execute(
+                        "SELECT status, count(*) FROM executions "
+                        "WHERE finished_at >= ? AND finished_at < ? GROUP BY status",
+                        window,
+                    ).fetchall()
+                )
+                print(f"  sustained {name}: finished in the window by status {by_status}")
+                # Runs that ran (a missed or skipped row is not a run).
+                recorded = sum(n for s, n in by_status.items() if s in RAN_STATUSES)
                 # Due and not started (rows written ahead of their time are not a backlog).
                 backlog = db.execute(
                     "SELECT count(*) FROM executions WHERE status = 'queued' AND scheduled_at <= ?",

@@ -210,6 +210,9 @@ class SchedulerManager:
         )
         self.sync.reconcile()
         self.passes.start()
+        threading.Thread(
+            target=self.sync.check_the_rest, name="cronwell-store-check", daemon=True
+        ).start()
 
     def _step_down(self) -> None:
         """Stop leading at once: the passes, the sender, then the lease and the lock."""

@@ -53,6 +53,10 @@ _APPLIED = (
 )
 
 
+#: Store rows due within this long are checked at takeover, before the first pass.
+CHECK_AHEAD = dt.timedelta(seconds=60)
+
+
 class StoreSync:
     def __init__(
         self,
@@ -96,24 +100,45 @@ class StoreSync:
                     Job.schedule_type != "once",  # a one-shot that fired is finished
                 )
             ).all()
-        unloadable = self._unloadable_ids()
+        # The rows a pass may read soon are checked now; the rest by check_the_rest().
+        unloadable = self._unloadable_ids(due_before=utcnow() + CHECK_AHEAD)
         with (
             self.store.lock,
             self.db.write_connection() as connection,
             self.store.writing_on(connection),
         ):
             self.fence(connection)
-            if unloadable:
-                # Rows an earlier version wrote that this one cannot load (a class that
-                # moved): APScheduler would drop them, and their jobs with them. Each
-                # job is put back from ``jobs``, its source of truth.
-                logger.warning("Rebuilding %d store row(s) this version cannot load: %s",
-                               len(unloadable), ", ".join(sorted(unloadable)[:10]))  # fmt: skip
-                connection.execute(store.delete().where(store.c.id.in_(unloadable)))
             for job_id in orphans:
                 with contextlib.suppress(JobLookupError):
                     self.scheduler.remove_job(job_id)
+        self._rebuild(unloadable, missing)
+        self.apply_pending()
+
+    def check_the_rest(self) -> None:
+        """After takeover, off the pass's way: rebuild the store rows due later than
+        CHECK_AHEAD that this version cannot load (all of them are checked long before a
+        pass would read them: about 20,000 rows a second)."""
+        try:
+            self._rebuild(self._unloadable_ids(due_after=utcnow() + CHECK_AHEAD), [])
+        except Exception:
+            logger.exception("Checking the job store's rows failed; the next takeover will")
+
+    def _rebuild(self, unloadable: set[str], missing: list) -> None:
+        """Put back ``missing`` jobs, and the jobs of ``unloadable`` store rows (rows an
+        earlier version wrote that this one cannot load, say a class that moved):
+        APScheduler would drop those, and their jobs with them. Each is put back from
+        ``jobs``, its source of truth."""
         if unloadable:
+            logger.warning("Rebuilding %d store row(s) this version cannot load: %s",
+                           len(unloadable), ", ".join(sorted(unloadable)[:10]))  # fmt: skip
+            with (
+                self.store.lock,
+                self.db.write_connection() as connection,
+                self.store.writing_on(connection),
+            ):
+                self.fence(connection)
+                store = job_store_table
+                connection.execute(store.delete().where(store.c.id.in_(unloadable)))
             with self.db.read() as session:
                 missing = [
                     *missing,
@@ -128,15 +153,21 @@ class StoreSync:
                 ]
         for start in range(0, len(missing), SYNC_BATCH):
             self._apply(missing[start : start + SYNC_BATCH], since_change=False)
-        self.apply_pending()
 
-    def _unloadable_ids(self) -> set[str]:
-        """Store rows whose pickled state does not load in this version."""
+    def _unloadable_ids(
+        self, due_before: dt.datetime | None = None, due_after: dt.datetime | None = None
+    ) -> set[str]:
+        """Store rows (due before or after a time) whose pickled state does not load."""
         store = job_store_table
+        query = select(store.c.id, store.c.job_state)
+        if due_before is not None:
+            query = query.where(store.c.next_run_time <= due_before.timestamp())
+        if due_after is not None:  # and the paused ones (no next run time)
+            later = store.c.next_run_time > due_after.timestamp()
+            query = query.where(later | store.c.next_run_time.is_(None))
         bad: set[str] = set()
         with self.db.read() as session:
-            rows = session.execute(select(store.c.id, store.c.job_state)).yield_per(500)
-            for job_id, state in rows:
+            for job_id, state in session.execute(query).yield_per(500):
                 try:
                     pickle.loads(state)
                 except Exception:

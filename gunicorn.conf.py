@@ -21,6 +21,8 @@ else:
 
 settings = instance_settings()
 bind = f"{settings.host}:{os.environ.get('PORT', '8000')}"
+# X-Forwarded-Proto is believed only from the trusted proxies (none by default).
+forwarded_allow_ips = ",".join(settings.trusted_proxies)
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
 # gunicorn's threaded worker: one slow request does not hold up the others in a worker.
 worker_class = "gthread"

@@ -58,6 +58,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. The scheduler starts here unless SCHEDULER_AUTOSTART is false."""
     from app.api import init_app as init_api
     from app.db import Database, make_engine
+    from app.headers import init_app as init_headers
     from app.instruments import Instruments
     from app.jobtypes import JobTypeRegistry
     from app.migrate import ensure_schema
@@ -83,6 +84,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         warnings.simplefilter("ignore", UserWarning)
         init_api(app)
     init_ui(app, settings)
+    init_headers(app, settings)
     if settings.scheduler_autostart:
         runtime.start()
     return app

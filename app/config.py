@@ -103,6 +103,12 @@ class Settings:
     # Signs the web UI's session cookies. Unset: a random key made once and kept in
     # instance/secret_key (set it when several hosts serve one database).
     secret_key: str | None = None
+    # How long a web UI session lasts after signing in (hours).
+    session_hours: float = 12.0
+    # Addresses or networks (a JSON list: ["10.0.0.5", "10.1.0.0/16"]) of the reverse
+    # proxies in front of the service: only a request from one of them has its
+    # X-Forwarded-Proto and X-Forwarded-For believed. Empty: nobody's.
+    trusted_proxies: list[str] = field(default_factory=list)
     # Seconds one notification try may take; tries in all before a notification is
     # `failed`; the wait after the first failed try (doubling after each).
     notify_timeout_seconds: float = 10.0

@@ -104,7 +104,8 @@ def browser():
 @pytest.fixture
 def page(browser, service):
     """A new browser context (its own cookies) and page on ``service``. Every request
-    the page makes is kept, and the test fails if one went to another host."""
+    the page makes is kept, and the test fails if one went to another host or if the
+    Content-Security-Policy refused anything the page asked for."""
     from tests.support.browser import RequestLog
 
     context = browser.new_context(
@@ -113,9 +114,17 @@ def page(browser, service):
     context.set_default_timeout(10_000)
     log = RequestLog()
     context.on("request", lambda request: log.urls.append(request.url))
+    refused: list[str] = []  # what the Content-Security-Policy blocked
+    context.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     tab = context.new_page()
     tab.requests = log
     yield tab
     context.close()
     own = f"127.0.0.1:{service.port}"
     assert log.hosts() <= {own}, f"pages asked other hosts: {log.hosts() - {own}}"
+    assert refused == [], f"the Content-Security-Policy refused: {refused}"

@@ -10,7 +10,7 @@ import hmac
 import logging
 from typing import Any
 
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, current_app, jsonify, request, session
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -18,6 +18,7 @@ from app.errors import CronwellError
 from app.runtime import current
 from app.schemas import field_errors, texts
 from app.schemas.fields import CronJobIdConverter
+from app.services import sessions
 
 logger = logging.getLogger("cronwell.api")
 STATUS_NAMES = {
@@ -106,12 +107,21 @@ def _handle_unexpected(error: Exception):
     return error_response(500, "Internal server error; the details are in the service log.")
 
 
+def _docs_reading_spec() -> bool:
+    """/docs, signed in to the UI, reads the spec with the session's cookie."""
+    return (
+        request.method == "GET"
+        and request.path == "/api/openapi.json"
+        and sessions.signed_in(current(), session, str(current_app.secret_key))
+    )
+
+
 def _check_access():
     """Bearer token on /api (when configured) and JSON bodies on writes."""
     if not request.path.startswith(("/api", "/metrics")):
         return None
     token = current().settings.api_token
-    if token:
+    if token and not _docs_reading_spec():
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(

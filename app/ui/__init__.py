@@ -8,12 +8,13 @@ licence): no page asks another host for anything.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import secrets
 import time
 from pathlib import Path
 
-from flask import Flask, redirect, url_for
+from flask import Flask, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from app.config import Settings
@@ -47,7 +48,10 @@ def init_app(app: Flask, settings: Settings) -> None:
     """Register the UI: sessions, CSRF protection, the blueprint, and / → /ui/."""
     app.config["SECRET_KEY"] = settings.secret_key or secret_key(app.instance_path)
     app.config.update(
-        SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_NAME="cronwell"
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_NAME="cronwell",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_hours),
     )
     # The API (bearer token, JSON) is not a form: only the UI's POSTs are checked.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
@@ -62,3 +66,15 @@ def init_app(app: Flask, settings: Settings) -> None:
     @app.route("/")
     def root() -> Response:
         return redirect(url_for("ui.dashboard"))
+
+    @app.route("/favicon.ico")
+    def favicon() -> Response:
+        return bp.send_static_file("favicon.svg")
+
+    @app.before_request
+    def docs_need_sign_in() -> Response | None:
+        """/docs (Swagger UI) asks for the token as the UI's pages do: signed in, it reads
+        the spec with the session."""
+        if request.path.rstrip("/") == "/docs" and not auth.signed_in():
+            return redirect(url_for("ui.login", next="/docs"))
+        return None

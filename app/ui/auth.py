@@ -8,8 +8,6 @@ ends every session, and the cookie (readable by its holder) gives nothing away.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from urllib.parse import urlsplit
 
 from flask import (
@@ -29,8 +27,8 @@ from app.runtime import current as runtime
 from app.services import sessions
 from app.ui.blueprint import bp, csrf
 
-SESSION_KEY = "signed_in"
-SESSION_ID = "session_id"
+SESSION_KEY = sessions.SIGNED_IN_KEY
+SESSION_ID = sessions.SESSION_ID_KEY
 
 
 class UiSessionInterface(SecureCookieSessionInterface):
@@ -47,8 +45,7 @@ class UiSessionInterface(SecureCookieSessionInterface):
 
 
 def _fingerprint(token: str) -> str:
-    key = str(current_app.secret_key).encode()
-    return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
+    return sessions.fingerprint(str(current_app.secret_key), token)
 
 
 def token_required() -> bool:
@@ -56,16 +53,7 @@ def token_required() -> bool:
 
 
 def signed_in() -> bool:
-    if not token_required():
-        return True
-    given, session_id = session.get(SESSION_KEY), session.get(SESSION_ID)
-    expected = _fingerprint(str(runtime().settings.api_token))
-    return (
-        isinstance(given, str)
-        and isinstance(session_id, str)
-        and hmac.compare_digest(given, expected)
-        and sessions.session_alive(runtime(), session_id, current_app.permanent_session_lifetime)
-    )
+    return sessions.signed_in(runtime(), session, str(current_app.secret_key))
 
 
 def local_target(target: str | None, default: str) -> str:
@@ -73,7 +61,7 @@ def local_target(target: str | None, default: str) -> str:
     if not target:
         return default
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/ui"):
+    if parts.scheme or parts.netloc or not parts.path.startswith(("/ui", "/docs")):
         return default
     return target
 
@@ -108,7 +96,7 @@ def login() -> Response | str:
     if request.method == "POST":
         given = request.form.get("token", "")
         if sessions.token_matches(runtime(), given):
-            lifetime = current_app.permanent_session_lifetime
+            lifetime = sessions.lifetime(runtime())
             session.clear()
             session.permanent = True
             session[SESSION_ID] = sessions.start_session(runtime(), lifetime)

@@ -58,6 +58,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session's life
     app.session_interface = auth.UiSessionInterface()
     csrf.init_app(app)
+    app.jinja_env.globals["csrf_token"] = auth.form_token  # one per session
     app.jinja_env.filters.update(
         FILTERS, schedule_words=describe_schedule, masked=notifications.masked_url
     )

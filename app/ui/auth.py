@@ -21,6 +21,7 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
 from app.runtime import current as runtime
@@ -64,6 +65,21 @@ def local_target(target: str | None, default: str) -> str:
     if parts.scheme or parts.netloc or not parts.path.startswith(("/ui", "/docs")):
         return default
     return target
+
+
+#: The session's form token, made once (see :func:`form_token`).
+FORM_TOKEN_KEY = "form_token"
+
+
+def form_token() -> str:
+    """Flask-WTF's CSRF token for this session, made once and kept in it. A new signed
+    token each request (it carries its time) would make every live fragment differ, and
+    an idle page could never be answered 304. Tokens do not expire within a session
+    (WTF_CSRF_TIME_LIMIT is None), and signing in clears the session."""
+    token = session.get(FORM_TOKEN_KEY)
+    if not isinstance(token, str):
+        token = session[FORM_TOKEN_KEY] = generate_csrf()
+    return token
 
 
 @bp.context_processor

@@ -34,10 +34,16 @@ NEXT_FIRES = 5
 
 
 def _page(template: str, partial: str, **context: Any) -> Response:
-    """The whole page, or only its live part when htmx asks for it again."""
+    """The whole page, or only its live part when htmx asks for it again. The live part
+    has an ETag and must be revalidated (no-cache): the browser asks with If-None-Match,
+    and a part that did not change is answered 304 with no body."""
     live = request.headers.get("HX-Request") == "true"
     response = current_app.make_response(render_template(partial if live else template, **context))
     response.vary.add("HX-Request")
+    if live:
+        response.add_etag()
+        response.cache_control.no_cache = True
+        response.make_conditional(request)
     return response
 
 

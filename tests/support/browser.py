@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
@@ -45,3 +46,20 @@ class RequestLog:
         return {
             urlsplit(url).netloc for url in self.urls if not url.startswith(("data:", "about:"))
         }
+
+
+#: axe-core, pinned (tests/support/vendor/README.md).
+AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
+
+
+def serious_violations(page) -> list[dict]:
+    """axe-core's serious and critical violations on ``page`` as it is now (axe is put
+    in through the DevTools protocol, which the page's Content-Security-Policy allows)."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text())
+    found = page.evaluate("async () => (await axe.run(document)).violations")
+    return [
+        {"id": v["id"], "impact": v["impact"], "where": [n["target"] for n in v["nodes"]][:5]}
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]

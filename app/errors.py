@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 class CronwellError(Exception):
     """Base class; ``status`` is the HTTP code the API layer answers with."""
@@ -22,6 +27,40 @@ class ValidationFailed(CronwellError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}", {field: [message]})
         self.field = field
+
+    @classmethod
+    def of(cls, errors: dict[str, list[str]]) -> ValidationFailed:
+        """Several fields refused at once."""
+        refused = cls.__new__(cls)
+        message = "; ".join(f"{field}: {' '.join(texts)}" for field, texts in errors.items())
+        CronwellError.__init__(refused, message, errors)
+        refused.field = next(iter(errors))
+        return refused
+
+
+class Problems:
+    """Checks that may each refuse a field, all run before anything is refused: one
+    answer (or one Save of the UI's form) names every field that is wrong."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, list[str]] = {}
+
+    def check(self, check: Callable[[], T], default: T | None = None) -> T | None:
+        """``check()``'s value, or ``default`` with its refusal noted."""
+        try:
+            return check()
+        except ValidationFailed as refused:
+            self.note(refused.errors or {})
+            return default
+
+    def note(self, errors: Mapping[str, list[str]]) -> None:
+        for field, texts in errors.items():
+            kept = self.errors.setdefault(field, [])
+            kept.extend(text for text in texts if text not in kept)
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise ValidationFailed.of(self.errors)
 
 
 class InvalidSchedule(ValidationFailed):

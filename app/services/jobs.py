@@ -17,11 +17,12 @@ from app.core import schedules
 from app.core.finals import Final, settle
 from app.core.schedules import (
     Schedule,
+    get_timezone,
     make_schedule,
     schedule_from_text,
 )
 from app.db import utcnow
-from app.errors import JobConflict, ValidationFailed
+from app.errors import JobConflict, Problems, ValidationFailed
 from app.models import Execution, Job
 from app.runtime import Runtime
 from app.services import notifications, tags
@@ -107,23 +108,57 @@ def check_schedule_text(text: str, timezone: str, kinds: tuple[str, ...]) -> Sch
     return schedule
 
 
+def field_problems(rt: Runtime, data: dict[str, Any], current: Job | None = None) -> dict:
+    """What the services would refuse of ``data``'s fields, all at once, changing nothing:
+    for a form some of whose fields the schema refused already (the others are in
+    ``data``), so that one Save shows every error."""
+    problems = Problems()
+    timezone = data.get("timezone") or (current.timezone if current else rt.settings.timezone)
+    timezone = _checked_timezone(problems, timezone)
+    if current is None or any(k in data for k in ("schedule", "schedule_type", "timezone")):
+        problems.check(lambda: resolve_schedule(data, timezone, current))
+    job_type = data.get("type") or (current.type if current else None)
+    if job_type and "configuration" in data:
+        problems.check(lambda: rt.registry.validate(job_type, data["configuration"]))
+    if data.get("notify") is not None:
+        problems.check(lambda: notifications.check_notify(data["notify"]))
+    if data.get("concurrency_group") is not None:
+        problems.check(lambda: check_group(rt.settings, data["concurrency_group"]))
+    asked = {f: data[f] for f in CHAIN_FIELDS if data.get(f)}
+    if asked:
+        with rt.db.read() as session:
+            job_id = current.id if current else data.get("id") or ""
+            problems.check(lambda: check_chains(session, job_id, asked))
+    return problems.errors
+
+
+def _checked_timezone(problems: Problems, name: str) -> str:
+    """``name``, or UTC with its refusal noted: the schedule is still checked."""
+    return name if problems.check(lambda: get_timezone(name)) is not None else "UTC"
+
+
 _JOB_INSERT = insert(Job.__table__)
 _JOB_COLUMNS = tuple(column.key for column in Job.__table__.columns)
 
 
 def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
     """Validate and store a new job, then schedule it."""
-    timezone = data.get("timezone") or rt.settings.timezone
-    schedule = resolve_schedule(data, timezone)
-    assert schedule is not None
-    configuration = rt.registry.validate(data["type"], data.get("configuration"))
-    notify = notifications.check_notify(data.get("notify"))
     job_id = data.get("id") or str(uuid.uuid4())
+    problems = Problems()  # every field's refusal in one answer
+    timezone = _checked_timezone(problems, data.get("timezone") or rt.settings.timezone)
+    schedule = problems.check(lambda: resolve_schedule(data, timezone))
+    configuration = problems.check(
+        lambda: rt.registry.validate(data["type"], data.get("configuration"))
+    )
+    notify = problems.check(lambda: notifications.check_notify(data.get("notify")))
     job_tags = tags.normalized(data.get("tags"))
     chains = {field: list(data.get(field) or []) for field in CHAIN_FIELDS}
     if any(chains.values()):  # a read only for a job that chains
         with rt.db.read() as session:
-            chains = check_chains(session, job_id, chains)
+            chains = problems.check(lambda: check_chains(session, job_id, chains), chains)
+    group = problems.check(lambda: check_group(rt.settings, data.get("concurrency_group")))
+    problems.raise_if_any()
+    assert schedule is not None
     now = utcnow()
     values = {column: None for column in _JOB_COLUMNS}
     values.update(
@@ -148,7 +183,7 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
     for key, default in DEFAULTS.items():
         if key != "configuration":
             values[key] = data.get(key, default) if data.get(key) is not None else default
-    values["concurrency_group"] = check_group(rt.settings, data.get("concurrency_group"))
+    values["concurrency_group"] = group
     try:
         # Core, not the ORM: a create is one INSERT, and the unit of work would cost more
         # than the rest of the request. The leader puts the job in its store.
@@ -183,15 +218,30 @@ def update_job(
     with rt.db.write() as session:
         job = load_job(session, job_id)
         before = {f: getattr(job, f) for f in SCHEDULING_FIELDS}
-        timezone = changes.get("timezone") or job.timezone
-        schedule = resolve_schedule(changes, timezone, current=job)
+        problems = Problems()  # every field's refusal in one answer
+        timezone = _checked_timezone(problems, changes.get("timezone") or job.timezone)
+        schedule = problems.check(lambda: resolve_schedule(changes, timezone, current=job))
         new_type = changes.get("type") or job.type
         if "configuration" in changes or new_type != job.type:
             config = changes.get("configuration")
             if config is None or (merge_configuration and isinstance(config, dict)):
                 config = {**(job.configuration or {}), **(config or {})}
-            job.configuration = rt.registry.validate(new_type, config)
-            job.type = new_type
+            checked = problems.check(lambda: rt.registry.validate(new_type, config))
+            job.configuration, job.type = checked, new_type
+        if "concurrency_group" in changes:
+            group = changes["concurrency_group"]
+            job.concurrency_group = problems.check(lambda: check_group(rt.settings, group))
+        if "notify" in changes:
+            current = job.notify
+            job.notify = problems.check(
+                lambda: notifications.check_notify(changes["notify"], current), current
+            )
+        asked = {f: changes[f] for f in CHAIN_FIELDS if changes.get(f) is not None}
+        if asked:
+            chains = problems.check(lambda: check_chains(session, job_id, asked), {})
+            for field, ids in chains.items():
+                setattr(job, field, ids)
+        problems.raise_if_any()  # (the session's changes are rolled back)
         if schedule is not None:
             job.schedule_type, job.schedule_config = schedule.type, schedule.config
         job.timezone = timezone
@@ -200,14 +250,6 @@ def update_job(
                 setattr(job, key, changes[key])
         if "description" in changes and changes["description"] is None:
             job.description = None
-        if "concurrency_group" in changes:
-            job.concurrency_group = check_group(rt.settings, changes["concurrency_group"])
-        if "notify" in changes:
-            job.notify = notifications.check_notify(changes["notify"], job.notify)
-        asked = {f: changes[f] for f in CHAIN_FIELDS if changes.get(f) is not None}
-        if asked:
-            for field, ids in check_chains(session, job_id, asked).items():
-                setattr(job, field, ids)
         if changes.get("tags") is not None:
             tags.write_tags(session, job_id, tags.normalized(changes["tags"]), replace=True)
         job.updated_at = utcnow()

@@ -151,7 +151,7 @@ def payload_of(form: JobForm, schema: Schema, *, creating: bool) -> dict[str, An
             try:
                 raw[name] = int(text)
             except ValueError:
-                errors[name] = ["Not a valid integer."]
+                errors[name] = ["Must be a whole number."]
     for name in LIST_FIELDS:
         raw[name] = words(values[name])
     labels = [word.partition("=") for word in words(values["run_on"])]
@@ -176,22 +176,39 @@ def payload_of(form: JobForm, schema: Schema, *, creating: bool) -> dict[str, An
         loaded = schema.load(raw)
     except ValidationError as exc:
         errors.update(field_errors(exc.normalized_messages()))
+        loaded = exc.valid_data if isinstance(exc.valid_data, dict) else {}
     if errors:
-        raise FormRefused(errors)
+        raise FormRefused(errors, {k: v for k, v in loaded.items() if k not in errors})
     return loaded
 
 
 class FormRefused(Exception):
-    """The form's values were refused: ``errors`` by API field name."""
+    """The form's values were refused: ``errors`` by API field name; ``valid`` holds the
+    fields that were not (for the services' own checks, so that all show at once)."""
 
-    def __init__(self, errors: dict[str, list[str]]) -> None:
+    def __init__(self, errors: dict[str, list[str]], valid: dict[str, Any]) -> None:
         super().__init__("The form was refused.")
         self.errors = errors
+        self.valid = valid
+
+
+#: marshmallow's stock messages, in plain words for the form.
+PLAIN_WORDS = {
+    "Missing data for required field.": "Required.",
+    "Field may not be null.": "Required.",
+    "Not a valid integer.": "Must be a whole number.",
+    "Not a valid string.": "Must be text.",
+    "Not a valid boolean.": "Must be yes or no.",
+    "Not a valid list.": "Must be a list.",
+    "Not a valid mapping type.": "Must be key: value pairs (a JSON object).",
+    "Unknown field.": "Not a setting this job type has.",
+}
 
 
 def errors_by_field(errors: Mapping[str, list[str]] | None) -> dict[str, list[str]]:
     """API field names (``configuration.url``, ``notify.urls.0``) to the form field each
-    is shown under, with the part after the field's own name kept in the message."""
+    is shown under, with the part after the field's own name kept in the message, in
+    plain words, each once."""
     shown: dict[str, list[str]] = {}
     for name, messages in (errors or {}).items():
         head, _, rest = name.partition(".")
@@ -203,7 +220,11 @@ def errors_by_field(errors: Mapping[str, list[str]] | None) -> dict[str, list[st
         prefix = f"{rest}: " if rest and head == "configuration" else ""
         if rest.isdigit():  # the n-th of a list: tags.0, on_success.1, notify.urls.0
             prefix = f"#{int(rest) + 1}: "
-        shown.setdefault(target, []).extend(prefix + message for message in messages)
+        kept = shown.setdefault(target, [])
+        for message in messages:
+            text = prefix + PLAIN_WORDS.get(message, message)
+            if text not in kept:
+                kept.append(text)
     return shown
 
 

@@ -162,7 +162,11 @@ def _save(job: Any = None):
         else:
             saved = jobs_service.update_job(rt, job.id, payload)
     except forms.FormRefused as exc:
-        form.errors = forms.errors_by_field(exc.errors)
+        # The fields the form's schema took go through the services' checks too, so
+        # that one Save shows every error.
+        more = jobs_service.field_problems(rt, exc.valid, job)
+        errors = {**{k: v for k, v in more.items() if k not in exc.errors}, **exc.errors}
+        form.errors = forms.errors_by_field(errors)
     except JobNotFound:
         raise
     except CronwellError as exc:
@@ -253,7 +257,11 @@ def preview() -> str:
     try:
         shown = status.preview_schedule(runtime(), data)
     except CronwellError as exc:
-        return render_template("_preview.html", preview=None, error=exc.message)
+        if exc.errors and "timezone" in exc.errors:  # the Timezone field says what is wrong
+            message = "Choose a timezone from the list to see the next fires."
+        else:
+            message = "; ".join(m for ms in (exc.errors or {}).values() for m in ms)
+        return render_template("_preview.html", preview=None, error=message or exc.message)
     return render_template("_preview.html", preview=shown, error=None)
 
 

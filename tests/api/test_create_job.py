@@ -203,3 +203,24 @@ def _answers(service, path: str) -> bool:
         return service.get(path).status_code == 200
     except requests.RequestException:
         return False
+
+
+def test_every_refused_field_is_named_in_one_answer(service):
+    answer = service.post(
+        "/api/jobs",
+        json={
+            "name": "Many mistakes",
+            "type": "http",
+            "schedule": "every blue moon",
+            "timezone": "Mars/Olympus",
+            "configuration": {"method": "GET"},
+            "concurrency_group": "nope",
+        },
+    )
+    assert answer.status_code == 422
+    errors = answer.json()["errors"]
+    assert {"schedule", "timezone", "configuration.url", "concurrency_group"} <= set(errors)
+    assert errors["timezone"] == [
+        "Unknown timezone 'Mars/Olympus'; use an IANA name like 'Europe/Paris'."
+    ]
+    assert service.get("/api/jobs", params={"q": "Many mistakes"}).json() == []

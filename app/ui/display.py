@@ -86,7 +86,13 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
 
 
+def tone(status: str | None) -> str:
+    """The tone a status is drawn in (good, bad, warn, busy, neutral)."""
+    return STATUS_TONES.get(status or "", "neutral")
+
+
 FILTERS = {
+    "tone": tone,
     "local_time": local_time,
     "duration": duration,
     "lateness": lateness,

@@ -19,7 +19,7 @@ from app.runtime import current as runtime
 from app.schemas import field_errors
 from app.schemas.jobs import JobCreateSchema, JobListArgs, JobUpdateSchema
 from app.services import executions as executions_service
-from app.services import job_reads, notifications, overview, status
+from app.services import history, job_reads, notifications, overview, status
 from app.services import jobs as jobs_service
 from app.services import workers as workers_service
 from app.statuses import ACTIVE_STATUSES, ALL_STATUSES
@@ -204,8 +204,11 @@ def job(job_id: str) -> Response:
     rt = runtime()
     found = job_reads.get_job(rt, job_id, include_deleted=True)
     page = _page_number()
+    shown_status = request.args.get("status") or None
+    if shown_status not in (None, *ALL_STATUSES):
+        shown_status = None
     runs, total = executions_service.list_executions(
-        rt, job_id, None, page, RUNS_PER_PAGE, include_deleted=True
+        rt, job_id, shown_status, page, RUNS_PER_PAGE, include_deleted=True
     )
     preview = None
     if found.deleted_at is None:
@@ -219,6 +222,9 @@ def job(job_id: str) -> Response:
         page=page,
         pages=_pages(total, RUNS_PER_PAGE),
         preview=preview,
+        history=history.job_history(rt, job_id),
+        shown_status=shown_status,
+        statuses=ALL_STATUSES,
         description=job_reads.describe_schedule(found),
         schedule=job_reads.schedule_text(found),
         notify=notifications.shown(found.notify),

@@ -43,9 +43,10 @@ def create_http_job(
     return response.json()
 
 
-def run_and_wait(service, job_id: str) -> dict:
-    """Run the job now through the API and wait for its execution row to end."""
-    execution = service.post(f"/api/jobs/{job_id}/run").json()
+def run_and_wait(service, job_id: str, **request) -> dict:
+    """Run the job now through the API (``request``: e.g. ``json=`` run parameters) and
+    wait for its execution row to end."""
+    execution = service.post(f"/api/jobs/{job_id}/run", **request).json()
     return wait_for(
         lambda: (
             (e := service.get(f"/api/jobs/{job_id}/executions/{execution['id']}").json())

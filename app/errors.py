@@ -91,6 +91,18 @@ class JobConflict(CronwellError):
     status = 409
 
 
+class RunInProgress(JobConflict):
+    """A run-now of a job whose overlap_policy is skip, while ``execution_id`` runs."""
+
+    def __init__(self, job_id: str, execution_id: int) -> None:
+        super().__init__(
+            f"Job {job_id!r} is already running (execution {execution_id}) and its "
+            "overlap_policy is skip.",
+            {"overlap_policy": ["A run is in progress."]},
+        )
+        self.execution_id = execution_id
+
+
 class SchedulerUnavailable(CronwellError):
     status = 503
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, or_, select
 
 from app.core.finals import Final, settle
 from app.db import utcnow
-from app.errors import ExecutionNotFound, JobConflict, JobNotFound
+from app.errors import ExecutionNotFound, JobConflict, JobNotFound, RunInProgress
 from app.models import Execution, Job
 from app.runtime import Runtime
 from app.services import notifications
@@ -73,11 +73,7 @@ def run_now(
                 .limit(1)
             )
             if busy is not None:
-                raise JobConflict(
-                    f"Job {job_id!r} is already running (execution {busy}) and its "
-                    "overlap_policy is skip.",
-                    {"overlap_policy": ["A run is in progress."]},
-                )
+                raise RunInProgress(job_id, busy)
         values = {
             "job_id": job_id,
             "status": Status.QUEUED,

@@ -14,7 +14,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from app.errors import CronwellError, JobNotFound
+from app.errors import CronwellError, JobNotFound, RunInProgress
 from app.runtime import current as runtime
 from app.schemas import field_errors
 from app.schemas.jobs import JobCreateSchema, JobListArgs, JobUpdateSchema
@@ -274,12 +274,35 @@ def preview() -> str:
 # -- actions: real forms, each answered with a redirect ---------------------------------
 
 
+def _in_progress(job_id: str, busy: RunInProgress) -> Response:
+    """overlap_policy skip: no second run; the run in progress instead."""
+    flash("It is already running (its overlap policy is skip): this is the run in progress.")
+    return redirect(url_for("ui.execution", job_id=job_id, execution_id=busy.execution_id))
+
+
 @bp.post("/jobs/<job_id>/run")
 def run_job(job_id: str) -> Response:
-    run, _ = executions_service.run_now(runtime(), job_id)
+    try:
+        run, _ = executions_service.run_now(runtime(), job_id)
+    except RunInProgress as busy:
+        return _in_progress(job_id, busy)
     page = url_for("ui.execution", job_id=job_id, execution_id=run.id)
     flash(f"Run #{run.id} started.")
     return _back(page)
+
+
+@bp.post("/jobs/<job_id>/executions/<int:execution_id>/retry")
+def retry_execution(job_id: str, execution_id: int) -> Response:
+    """Run the job again, with the run's own configuration overrides (a finished run
+    that did not succeed offers this)."""
+    rt = runtime()
+    old = executions_service.get_execution(rt, job_id, execution_id)
+    try:
+        run, _ = executions_service.run_now(rt, job_id, overrides=old.configuration_overrides)
+    except RunInProgress as busy:
+        return _in_progress(job_id, busy)
+    flash(f"Run #{run.id} started, again as run #{old.id} was.")
+    return redirect(url_for("ui.execution", job_id=job_id, execution_id=run.id))
 
 
 @bp.post("/jobs/<job_id>/enable")

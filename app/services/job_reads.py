@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, func, or_, select
 
 from app.core.describe import schedule_description
 from app.core.schedules import Schedule, first_fire_after_change
@@ -19,6 +19,7 @@ from app.errors import JobNotFound
 from app.models import PLANNED_FIRE, Execution, Job, job_store_table, schedule_changed_at
 from app.runtime import Runtime
 from app.services import notifications, tags
+from app.statuses import Status
 
 RECENT_EXECUTIONS = 10
 
@@ -28,9 +29,22 @@ class JobFilters:
     type: str | None = None
     is_enabled: bool | None = None
     last_status: str | None = None
-    q: str | None = None
+    q: str | None = None  # in the name (and the id, with q_in_id: the UI's search)
+    q_in_id: bool = False
     include_deleted: bool = False
     tag: list[str] | None = None
+    sort: str = "created"  # one of SORTS
+
+
+_STORE_NEXT = job_store_table.c.next_run_time
+#: The orders a page of jobs can come in (a leading "-": the other way).
+SORTS = {
+    "created": (Job.created_at, Job.id),
+    "name": (func.lower(Job.name), Job.id),
+    "-name": (func.lower(Job.name).desc(), Job.id),
+    "next_run": (_STORE_NEXT.is_(None), _STORE_NEXT, Job.id),
+    "last_run": (Job.last_run_at.is_(None), Job.last_run_at.desc(), Job.id),
+}
 
 
 def schedule_of(job: Any) -> Schedule:
@@ -151,7 +165,11 @@ def list_jobs(rt: Runtime, filters: JobFilters, page: int, page_size: int) -> tu
         conditions.append(tags.having_all(filters.tag))
     if filters.q:
         escaped = filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(Job.name.ilike(f"%{escaped}%", escape="\\"))
+        pattern = f"%{escaped}%"
+        matched = Job.name.ilike(pattern, escape="\\")
+        if filters.q_in_id:
+            matched = or_(matched, Job.id.ilike(pattern, escape="\\"))
+        conditions.append(matched)
     with rt.db.read() as session:
         if len(conditions) == 1 and not filters.include_deleted:
             # All jobs less the deleted ones: SQLite counts a whole table from its pages
@@ -162,19 +180,25 @@ def list_jobs(rt: Runtime, filters: JobFilters, page: int, page_size: int) -> tu
             total = session.scalar(select(func.count()).select_from(Job).where(*conditions))
         # The page's ids first (an index walk), then only those rows with their store
         # and planned-fire lookups: SQLite would otherwise join every row it skips.
-        page_ids = (
-            select(Job.id)
-            .where(*conditions)
-            .order_by(Job.created_at, Job.id)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        )
-        rows = session.connection().execute(
-            _LISTED.where(Job.id.in_(page_ids.scalar_subquery())).order_by(Job.created_at, Job.id),
-            {"now": utcnow()},
-        )
-        found = [_listed(row) for row in rows.mappings()]
+        order = SORTS.get(filters.sort, SORTS["created"])
+        page_ids = select(Job.id).where(*conditions)
+        if filters.sort == "next_run":
+            page_ids = page_ids.outerjoin(job_store_table, job_store_table.c.id == Job.id)
+        page_ids = page_ids.order_by(*order).offset((page - 1) * page_size).limit(page_size)
+        ids = list(session.scalars(page_ids))
+        rows = session.connection().execute(_LISTED.where(Job.id.in_(ids)), {"now": utcnow()})
+        by_id = {row["id"]: _listed(row) for row in rows.mappings()}
+        found = [by_id[job_id] for job_id in ids if job_id in by_id]
         tags.attach(session, found)
+        running = set(
+            session.scalars(
+                select(Execution.job_id)
+                .where(Execution.job_id.in_(ids), Execution.status == Status.RUNNING)
+                .distinct()
+            )
+        )
+        for job in found:
+            job.running = job.id in running
         return found, int(total or 0)
 
 

@@ -117,7 +117,13 @@ def jobs() -> Response:
         problem = "; ".join(f"{k}: {' '.join(v)}" for k, v in field_errors(exc.messages).items())
     page = loaded.pop("page")
     loaded.pop("page_size")
-    found, total = job_reads.list_jobs(rt, job_reads.JobFilters(**loaded), page, JOBS_PER_PAGE)
+    sort = request.args.get("sort", "created")
+    if sort not in job_reads.SORTS:
+        sort = "created"
+    filters = job_reads.JobFilters(**loaded, q_in_id=True, sort=sort)
+    found, total = job_reads.list_jobs(rt, filters, page, JOBS_PER_PAGE)
+    if sort != "created":
+        args["sort"] = sort
     return _page(
         "jobs.html",
         "_jobs_table.html",
@@ -125,11 +131,47 @@ def jobs() -> Response:
         total=total,
         page=page,
         pages=_pages(total, JOBS_PER_PAGE),
+        sort=sort,
         filters=args,
         problem=problem,
         types=rt.registry.names(),
         statuses=ALL_STATUSES,
     )
+
+
+#: What "with the selected" buttons do to each job (delete asks first).
+BULK = {
+    "enable": ("enabled", lambda rt, job_id: jobs_service.set_enabled(rt, job_id, True)),
+    "disable": ("disabled", lambda rt, job_id: jobs_service.set_enabled(rt, job_id, False)),
+    "run": ("started", lambda rt, job_id: executions_service.run_now(rt, job_id)),
+    "delete": ("deleted", jobs_service.delete_job),
+}
+
+
+@bp.post("/jobs/bulk")
+def bulk() -> Response | str:
+    """Enable, disable, run or delete the selected jobs (a delete is confirmed first)."""
+    rt = runtime()
+    action, ids = request.form.get("action", ""), request.form.getlist("ids")[:JOBS_PER_PAGE]
+    back = local_target(request.form.get("next"), url_for("ui.jobs"))
+    if action not in BULK or not ids:
+        flash("Select one or more jobs first." if ids == [] else "Unknown action.")
+        return redirect(back)
+    if action == "delete" and request.form.get("confirm") != "yes":
+        chosen = [job_reads.get_job(rt, job_id) for job_id in ids]
+        return render_template("bulk_delete.html", jobs=chosen, next=back)
+    done, refused = [], []
+    did, apply = BULK[action]
+    for job_id in ids:
+        try:
+            apply(rt, job_id)
+            done.append(job_id)
+        except CronwellError as exc:
+            refused.append(f"{job_id}: {exc.message}")
+    flash(f"{len(done)} job{'' if len(done) == 1 else 's'} {did}.")
+    for message in refused:
+        flash(message, "error")
+    return redirect(back)
 
 
 def _form_page(form: forms.JobForm, job: Any = None, status_code: int = 200):

@@ -45,7 +45,7 @@ def test_disable_and_enable_change_the_job(page, service, make_job):
     assert after["is_enabled"] is True and after["next_run_at"] is not None
     # And from the list.
     page.goto("/ui/jobs?q=Toggle+me")
-    page.get_by_role("button", name="Disable").click()
+    page.get_by_role("button", name="Disable: Toggle me").click()
     expect(
         page.locator("table.jobs tbody tr").first.get_by_role("button", name="Enable")
     ).to_be_visible()
@@ -66,7 +66,7 @@ def test_delete_asks_first_then_restore_brings_the_job_back(page, service, make_
     expect(page.get_by_role("status")).to_contain_text("Job deleted")
     assert service.get(f"/api/jobs/{job['id']}").status_code == 404
     # The list's "Show deleted" reaches it; its page offers Restore.
-    page.get_by_label("Name contains").fill("Delete me")
+    page.get_by_label("Name or ID contains").fill("Delete me")
     page.get_by_label("Show deleted").check()
     page.get_by_role("button", name="Filter").click()
     row = page.locator("table.jobs tbody tr").first
@@ -104,9 +104,11 @@ def test_a_refused_action_says_why(page, service, make_job, tmp_path):
         configuration={"command": until_file(go_on)},
     )
     service.post(f"/api/jobs/{job['id']}/run")
-    page.goto(f"/ui/jobs/{job['id']}")
-    page.get_by_role("button", name="Run now").click()
+    page.goto("/ui/jobs?q=Busy+one")
+    page.get_by_label("Select Busy one").check()
+    page.get_by_role("button", name="Run selected").click()
     expect(page.locator(".flash-error")).to_contain_text("overlap_policy is skip")
+    expect(page.get_by_role("status")).to_contain_text("0 jobs started")
     go_on.touch()
 
 
@@ -115,7 +117,7 @@ def test_the_keyboard_alone_reaches_and_presses_the_buttons(page, service, make_
     page.goto("/ui/jobs")
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
-    page.get_by_label("Name contains").focus()
+    page.get_by_label("Name or ID contains").focus()
     page.keyboard.type("Keyboard job")
     page.keyboard.press("Enter")
     expect(page.get_by_text("1 job", exact=True)).to_be_visible()

@@ -53,14 +53,14 @@ def test_the_jobs_page_searches_filters_and_pages(page, service, make_job):
         make_job(name=f"Paged {number:02d}")
     make_job(name="Paged shell", type="shell", configuration={"command": "true"})
     page.goto("/ui/jobs")
-    page.get_by_label("Name contains").fill("Paged")
+    page.get_by_label("Name or ID contains").fill("Paged")
     page.get_by_role("button", name="Filter").click()
     expect(page.get_by_text("53 jobs")).to_be_visible()
     rows = page.locator("table.jobs tbody tr")
     expect(rows).to_have_count(50)
     header = [c.strip() for c in page.locator("table.jobs thead th").all_inner_texts()]
-    assert header[:7] == [
-        "Name", "Type", "Schedule", "Timezone", "Next run", "Last status", "Enabled"
+    assert header[1:9] == [
+        "Name", "Type", "Schedule", "Timezone", "Next run", "Last run", "Status", "Enabled"
     ]  # fmt: skip
     first = rows.first
     expect(first.get_by_role("link", name="Paged 00")).to_be_visible()

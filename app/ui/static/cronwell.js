@@ -30,3 +30,13 @@
     }
   });
 })();
+
+// The jobs list does not refresh while rows are selected (a refresh would redraw the
+// check boxes); it goes on once none is.
+document.addEventListener("htmx:beforeRequest", function (event) {
+  var table = document.getElementById("jobs-table");
+  var polling = event.detail.elt === table && event.detail.requestConfig.triggeringEvent == null;
+  if (polling && table.querySelector("input[name=ids]:checked")) {
+    event.preventDefault();
+  }
+});

@@ -35,14 +35,24 @@ def _zone(name: str | None) -> dt.tzinfo:
         return dt.UTC
 
 
-def local_time(value: dt.datetime | None, timezone: str | None = None) -> Markup:
-    """A ``<time>`` element: the time in ``timezone``, with the UTC time on hover."""
+def local_time(
+    value: dt.datetime | None, timezone: str | None = None, relative: bool = True
+) -> Markup:
+    """A ``<time>`` element: the time in ``timezone``, with the UTC time on hover (the
+    page's script makes it relative, in the chosen timezone)."""
     if value is None:
         return Markup('<span class="none">—</span>')
     utc = value.astimezone(dt.UTC)
-    local = value.astimezone(_zone(timezone))
-    return Markup('<time datetime="{}" title="{} UTC">{}</time>').format(
+    zone = timezone or "UTC"
+    local = value.astimezone(_zone(zone))
+    # The page's script (static/cronwell.js) shows it relative ("in 3 min", "2 h ago"),
+    # with the absolute time, in the timezone the reader chose, on hover and to readers.
+    # A list of fire times stays absolute (``relative`` false): its hours are the point.
+    fixed = Markup("") if relative else Markup(" data-fixed")
+    return Markup('<time datetime="{}" data-zone="{}"{} title="{} UTC">{}</time>').format(
         utc.isoformat(),
+        zone,
+        fixed,
         utc.strftime("%Y-%m-%d %H:%M:%S"),
         local.strftime("%Y-%m-%d %H:%M:%S %Z"),
     )

@@ -8,7 +8,7 @@ import time
 
 from bench import populate
 from bench.harness import CREATE_ROUND, Bench, Figure, pct
-from bench.servers import Server
+from bench.servers import Client, Server
 
 
 class Reads(Bench):
@@ -96,6 +96,7 @@ class Reads(Bench):
                 server.client, [f"/ui/jobs/{rng.choice(ids)}" for _ in range(samples)]
             )
             ui_dashboard = self._latencies(server.client, ["/ui/"] * max(5, samples // 10))
+            idle_bytes = self._idle_refresh_bytes(server.client, f"/ui/jobs?page={pages // 2}")
         finally:
             server.stop()
         # The same scrapes rendered at each one (the way before snapshots), to compare.
@@ -124,6 +125,14 @@ class Reads(Bench):
             Figure.under("ui", f"jobs page p50 ({jobs} jobs)", pct(ui_list, 50), 50),
             Figure.under("ui", f"job page p50 ({executions} executions)", pct(ui_job, 50), 50),
             Figure("ui", "dashboard p50", "ms", pct(ui_dashboard, 50)),
+            Figure(
+                "ui",
+                f"idle jobs page: bytes a refresh ({jobs} jobs; a page's part, 304)",
+                "B",
+                idle_bytes,
+                bar="< 1024 B",
+                met=idle_bytes < 1024,
+            ),
         ]
         # The peer's list has no pagination: all of its jobs in one response.
         _, peer_url = self.db("flask-aps-read")
@@ -142,6 +151,18 @@ class Reads(Bench):
                 {"flask-apscheduler": pct(peer_list, 50)},
             )
         )
+
+    @staticmethod
+    def _idle_refresh_bytes(client: Client, path: str) -> int:
+        """What an idle page's live refresh moves: its status line, headers and body,
+        asked again with the ETag of the first answer (as the browser does)."""
+        live = {"HX-Request": "true"}
+        first = client.pool.request("GET", path, headers=live)
+        again = client.pool.request(
+            "GET", path, headers={**live, "If-None-Match": first.headers["ETag"]}
+        )
+        head = sum(len(k) + len(v) + 4 for k, v in again.headers.items()) + 20
+        return head + len(again.data) if again.status in (200, 304) else -1
 
     def start(self) -> None:
         jobs = self.sizes["start_jobs"]

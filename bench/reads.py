@@ -157,6 +157,9 @@ class Reads(Bench):
         """What an idle page's live refresh moves: its status line, headers and body,
         asked again with the ETag of the first answer (as the browser does)."""
         live = {"HX-Request": "true"}
+        page = client.pool.request("GET", path)  # the page, as a browser opens it first
+        cookie = page.headers.get("Set-Cookie", "").split(";")[0]  # its session
+        live["Cookie"] = cookie
         first = client.pool.request("GET", path, headers=live)
         again = client.pool.request(
             "GET", path, headers={**live, "If-None-Match": first.headers["ETag"]}

@@ -34,6 +34,8 @@ class JobFilters:
     include_deleted: bool = False
     tag: list[str] | None = None
     sort: str = "created"  # one of SORTS
+    #: Mark each listed job ``running`` (a run of it is going on): the UI's list shows it.
+    mark_running: bool = False
 
 
 _STORE_NEXT = job_store_table.c.next_run_time
@@ -190,15 +192,16 @@ def list_jobs(rt: Runtime, filters: JobFilters, page: int, page_size: int) -> tu
         by_id = {row["id"]: _listed(row) for row in rows.mappings()}
         found = [by_id[job_id] for job_id in ids if job_id in by_id]
         tags.attach(session, found)
-        running = set(
-            session.scalars(
-                select(Execution.job_id)
-                .where(Execution.job_id.in_(ids), Execution.status == Status.RUNNING)
-                .distinct()
+        if filters.mark_running:
+            running = set(
+                session.scalars(
+                    select(Execution.job_id)
+                    .where(Execution.job_id.in_(ids), Execution.status == Status.RUNNING)
+                    .distinct()
+                )
             )
-        )
-        for job in found:
-            job.running = job.id in running
+            for job in found:
+                job.running = job.id in running
         return found, int(total or 0)
 
 

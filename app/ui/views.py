@@ -120,7 +120,7 @@ def jobs() -> Response:
     sort = request.args.get("sort", "created")
     if sort not in job_reads.SORTS:
         sort = "created"
-    filters = job_reads.JobFilters(**loaded, q_in_id=True, sort=sort)
+    filters = job_reads.JobFilters(**loaded, q_in_id=True, sort=sort, mark_running=True)
     found, total = job_reads.list_jobs(rt, filters, page, JOBS_PER_PAGE)
     if sort != "created":
         args["sort"] = sort

@@ -187,10 +187,12 @@ def list_jobs(rt: Runtime, filters: JobFilters, page: int, page_size: int) -> tu
         if filters.sort == "next_run":
             page_ids = page_ids.outerjoin(job_store_table, job_store_table.c.id == Job.id)
         page_ids = page_ids.order_by(*order).offset((page - 1) * page_size).limit(page_size)
-        ids = list(session.scalars(page_ids))
-        rows = session.connection().execute(_LISTED.where(Job.id.in_(ids)), {"now": utcnow()})
-        by_id = {row["id"]: _listed(row) for row in rows.mappings()}
-        found = [by_id[job_id] for job_id in ids if job_id in by_id]
+        rows = session.connection().execute(
+            _LISTED.where(Job.id.in_(page_ids.scalar_subquery())).order_by(*order),
+            {"now": utcnow()},
+        )
+        found = [_listed(row) for row in rows.mappings()]
+        ids = [job.id for job in found]
         tags.attach(session, found)
         if filters.mark_running:
             running = set(

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 from app.config import Settings
 from app.services import notifications
 from app.services.job_reads import describe_schedule
-from app.ui import auth, views  # noqa: F401  (their routes join the blueprint)
+from app.ui import actions, auth, views  # noqa: F401  (their routes join the blueprint)
 from app.ui.blueprint import bp, csrf
 from app.ui.display import FILTERS
 

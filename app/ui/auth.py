@@ -82,6 +82,11 @@ def form_token() -> str:
     return token
 
 
+def go_back(default: str) -> Response:
+    """Redirect to the form's ``next`` page of this UI (else ``default``)."""
+    return redirect(local_target(request.form.get("next"), default))
+
+
 @bp.context_processor
 def sign_in_state() -> dict[str, bool]:
     return {"ui_token_required": token_required()}

@@ -1,6 +1,7 @@
-"""The UI's pages and actions. Each view reads its arguments, calls the services (the
-same ones the API calls, in-process) and renders a template; a live part of a page is an
-include that htmx fetches again (the same URL with an HX-Request header)."""
+"""The UI's pages. Each view reads its arguments, calls the services (the same ones the
+API calls, in-process) and renders a template; a live part of a page is an include that
+htmx fetches again (the same URL with an HX-Request header). The buttons' actions are in
+:mod:`app.ui.actions`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from app.errors import CronwellError, JobNotFound, RunInProgress
+from app.errors import CronwellError, JobNotFound
 from app.runtime import current as runtime
 from app.schemas import field_errors
 from app.schemas.jobs import JobCreateSchema, JobListArgs, JobUpdateSchema
@@ -24,7 +25,7 @@ from app.services import jobs as jobs_service
 from app.services import workers as workers_service
 from app.statuses import ACTIVE_STATUSES, ALL_STATUSES
 from app.ui import forms
-from app.ui.auth import local_target
+from app.ui.auth import go_back
 from app.ui.blueprint import bp
 
 logger = logging.getLogger("cronwell.ui")
@@ -47,10 +48,6 @@ def _page(template: str, partial: str, **context: Any) -> Response:
     return response
 
 
-def _back(default: str) -> Response:
-    return redirect(local_target(request.form.get("next"), default))
-
-
 def _pages(total: int, per_page: int) -> int:
     """How many pages ``total`` items fill (one, when there are none)."""
     return max(1, -(-total // per_page))
@@ -66,7 +63,7 @@ def domain_error(error: CronwellError) -> Response | tuple[str, int]:
     """A refused action goes back with its message; a page that cannot be shown says why."""
     if request.method == "POST":
         flash(error.message, "error")
-        return _back(url_for("ui.jobs"))
+        return go_back(url_for("ui.jobs"))
     return render_template("error.html", message=error.message), error.status
 
 
@@ -137,41 +134,6 @@ def jobs() -> Response:
         types=rt.registry.names(),
         statuses=ALL_STATUSES,
     )
-
-
-#: What "with the selected" buttons do to each job (delete asks first).
-BULK = {
-    "enable": ("enabled", lambda rt, job_id: jobs_service.set_enabled(rt, job_id, True)),
-    "disable": ("disabled", lambda rt, job_id: jobs_service.set_enabled(rt, job_id, False)),
-    "run": ("started", lambda rt, job_id: executions_service.run_now(rt, job_id)),
-    "delete": ("deleted", jobs_service.delete_job),
-}
-
-
-@bp.post("/jobs/bulk")
-def bulk() -> Response | str:
-    """Enable, disable, run or delete the selected jobs (a delete is confirmed first)."""
-    rt = runtime()
-    action, ids = request.form.get("action", ""), request.form.getlist("ids")[:JOBS_PER_PAGE]
-    back = local_target(request.form.get("next"), url_for("ui.jobs"))
-    if action not in BULK or not ids:
-        flash("Select one or more jobs first." if ids == [] else "Unknown action.")
-        return redirect(back)
-    if action == "delete" and request.form.get("confirm") != "yes":
-        chosen = [job_reads.get_job(rt, job_id) for job_id in ids]
-        return render_template("bulk_delete.html", jobs=chosen, next=back)
-    done, refused = [], []
-    did, apply = BULK[action]
-    for job_id in ids:
-        try:
-            apply(rt, job_id)
-            done.append(job_id)
-        except CronwellError as exc:
-            refused.append(f"{job_id}: {exc.message}")
-    flash(f"{len(done)} job{'' if len(done) == 1 else 's'} {did}.")
-    for message in refused:
-        flash(message, "error")
-    return redirect(back)
 
 
 def _form_page(form: forms.JobForm, job: Any = None, status_code: int = 200):
@@ -311,79 +273,6 @@ def preview() -> str:
             message = "; ".join(m for ms in (exc.errors or {}).values() for m in ms)
         return render_template("_preview.html", preview=None, error=message or exc.message)
     return render_template("_preview.html", preview=shown, error=None)
-
-
-# -- actions: real forms, each answered with a redirect ---------------------------------
-
-
-def _in_progress(job_id: str, busy: RunInProgress) -> Response:
-    """overlap_policy skip: no second run; the run in progress instead."""
-    flash("It is already running (its overlap policy is skip): this is the run in progress.")
-    return redirect(url_for("ui.execution", job_id=job_id, execution_id=busy.execution_id))
-
-
-@bp.post("/jobs/<job_id>/run")
-def run_job(job_id: str) -> Response:
-    try:
-        run, _ = executions_service.run_now(runtime(), job_id)
-    except RunInProgress as busy:
-        return _in_progress(job_id, busy)
-    page = url_for("ui.execution", job_id=job_id, execution_id=run.id)
-    flash(f"Run #{run.id} started.")
-    return _back(page)
-
-
-@bp.post("/jobs/<job_id>/executions/<int:execution_id>/retry")
-def retry_execution(job_id: str, execution_id: int) -> Response:
-    """Run the job again, with the run's own configuration overrides (a finished run
-    that did not succeed offers this)."""
-    rt = runtime()
-    old = executions_service.get_execution(rt, job_id, execution_id)
-    try:
-        run, _ = executions_service.run_now(rt, job_id, overrides=old.configuration_overrides)
-    except RunInProgress as busy:
-        return _in_progress(job_id, busy)
-    flash(f"Run #{run.id} started, again as run #{old.id} was.")
-    return redirect(url_for("ui.execution", job_id=job_id, execution_id=run.id))
-
-
-@bp.post("/jobs/<job_id>/enable")
-def enable_job(job_id: str) -> Response:
-    jobs_service.set_enabled(runtime(), job_id, True)
-    flash("Job enabled.")
-    return _back(url_for("ui.job", job_id=job_id))
-
-
-@bp.post("/jobs/<job_id>/disable")
-def disable_job(job_id: str) -> Response:
-    jobs_service.set_enabled(runtime(), job_id, False)
-    flash("Job disabled: it will not fire until enabled.")
-    return _back(url_for("ui.job", job_id=job_id))
-
-
-@bp.route("/jobs/<job_id>/delete", methods=["GET", "POST"])
-def delete_job(job_id: str):
-    """Asks first; deleting keeps the history, and the job can be restored."""
-    rt = runtime()
-    if request.method == "GET":
-        return render_template("delete.html", job=job_reads.get_job(rt, job_id))
-    jobs_service.delete_job(rt, job_id)
-    flash("Job deleted. Its history is kept; it can be restored from its page.")
-    return redirect(url_for("ui.jobs"))
-
-
-@bp.post("/jobs/<job_id>/restore")
-def restore_job(job_id: str) -> Response:
-    jobs_service.restore_job(runtime(), job_id)
-    flash("Job restored.")
-    return redirect(url_for("ui.job", job_id=job_id))
-
-
-@bp.post("/jobs/<job_id>/executions/<int:execution_id>/cancel")
-def cancel_execution(job_id: str, execution_id: int) -> Response:
-    run = executions_service.cancel_execution(runtime(), job_id, execution_id)
-    flash(f"Run #{execution_id}: {run.status}.")
-    return redirect(url_for("ui.execution", job_id=job_id, execution_id=execution_id))
 
 
 @bp.errorhandler(HTTPException)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, fields, missing, validate
 from werkzeug.datastructures import MultiDict
 
 from app.models import DEFAULT_NOTIFY_ON, NOTIFY_EVENTS
@@ -34,6 +34,73 @@ LIST_FIELDS = ("tags", "on_success", "on_failure")
 SHOWN_UNDER = {"schedule_type": "schedule", "schedule_config": "schedule", "_body": "form"}
 
 
+@dataclass(frozen=True)
+class ConfigField:
+    """A field of a job type's configuration the form shows as an input of its own."""
+
+    name: str
+    kind: str  # "text", "number", "choice" or "check"
+    required: bool = False
+    help: str = ""
+    choices: tuple[str, ...] = ()
+    default: Any = None
+
+
+def config_fields(config_schema: type[Schema] | None) -> list[ConfigField]:
+    """The inputs a type's configuration schema asks for: strings, numbers, choices and
+    yes/no each get a field; the rest (lists, mappings, nested parts) stays in the
+    form's JSON box."""
+    if config_schema is None:
+        return []
+    found = []
+    for name, spec in config_schema().fields.items():
+        if spec.dump_only:
+            continue
+        choices = tuple(
+            str(choice)
+            for check in spec.validators
+            if isinstance(check, validate.OneOf)
+            for choice in check.choices
+        )
+        one_of = spec.metadata.get("oneOf") or []
+        if isinstance(spec, fields.Boolean):
+            kind = "check"
+        elif isinstance(spec, fields.Number):
+            kind = "number"
+        elif choices:
+            kind = "choice"
+        elif isinstance(spec, fields.String) or {"type": "string"} in one_of:
+            kind = "text"
+        else:
+            continue
+        default = spec.load_default
+        found.append(
+            ConfigField(
+                name=name,
+                kind=kind,
+                required=spec.required,
+                help=str(spec.metadata.get("description") or ""),
+                choices=choices,
+                default=None if default is missing or callable(default) else default,
+            )
+        )
+    return found
+
+
+def _config_values(spec: list[ConfigField], configuration: Mapping[str, Any] | None):
+    """(the typed fields' values as the form shows them, the rest as JSON text)."""
+    configuration = dict(configuration or {})
+    shown: dict[str, Any] = {}
+    for item in spec:
+        value = configuration.pop(item.name, item.default)
+        if item.kind == "check":
+            shown[item.name] = bool(value)
+        else:
+            shown[item.name] = "" if value is None else str(value)
+    rest = json.dumps(configuration, indent=2, ensure_ascii=False) if configuration else ""
+    return shown, rest
+
+
 @dataclass
 class JobForm:
     """What the form shows: its values (as text) and the errors under each field."""
@@ -41,13 +108,16 @@ class JobForm:
     values: dict[str, Any]
     errors: dict[str, list[str]] = field(default_factory=dict)
     message: str | None = None
+    #: The chosen type's own fields (their values are in ``values["config"]``).
+    spec: list[ConfigField] = field(default_factory=list)
 
     def error(self, name: str) -> list[str]:
         return self.errors.get(name, [])
 
 
-def blank_form(defaults: Mapping[str, Any]) -> JobForm:
-    """The form for a new job."""
+def blank_form(defaults: Mapping[str, Any], spec: list[ConfigField]) -> JobForm:
+    """The form for a new job (``spec``: its type's fields)."""
+    shown, rest = _config_values(spec, {})
     return JobForm(
         {
             "id": "",
@@ -56,7 +126,8 @@ def blank_form(defaults: Mapping[str, Any]) -> JobForm:
             "type": defaults["type"],
             "schedule": "",
             "timezone": defaults["timezone"],
-            "configuration": "{}",
+            "config": shown,
+            "configuration": rest,
             "is_enabled": True,
             "max_duration_seconds": "300",
             "retry_count": "0",
@@ -72,13 +143,15 @@ def blank_form(defaults: Mapping[str, Any]) -> JobForm:
             "notify_defaults": True,
             "notify_on": list(DEFAULT_NOTIFY_ON),
             "notify_urls": "",
-        }
+        },
+        spec=spec,
     )
 
 
-def form_of(job: Any) -> JobForm:
+def form_of(job: Any, spec: list[ConfigField]) -> JobForm:
     """The form filled with ``job``'s definition (notification URLs masked)."""
     notify = notifications.shown(job.notify)
+    shown, rest = _config_values(spec, job.configuration)
     return JobForm(
         {
             "id": job.id,
@@ -87,7 +160,8 @@ def form_of(job: Any) -> JobForm:
             "type": job.type,
             "schedule": schedule_text(job),
             "timezone": job.timezone,
-            "configuration": json.dumps(job.configuration or {}, indent=2, ensure_ascii=False),
+            "config": shown,
+            "configuration": rest,
             "is_enabled": job.is_enabled,
             **{name: str(getattr(job, name)) for name in INTEGER_FIELDS},
             "overlap_policy": job.overlap_policy,
@@ -97,11 +171,12 @@ def form_of(job: Any) -> JobForm:
             "notify_defaults": notify is None,
             "notify_on": list((notify or {}).get("on") or DEFAULT_NOTIFY_ON),
             "notify_urls": "\n".join((notify or {}).get("urls") or []),
-        }
+        },
+        spec=spec,
     )
 
 
-def sent_form(form: MultiDict) -> JobForm:
+def sent_form(form: MultiDict, spec: list[ConfigField]) -> JobForm:
     """The form as it was sent (shown again, with its errors, when it is refused)."""
     values: dict[str, Any] = {
         name: form.get(name, "")
@@ -124,7 +199,13 @@ def sent_form(form: MultiDict) -> JobForm:
     values["is_enabled"] = form.get("is_enabled") == "on"
     values["notify_defaults"] = form.get("notify_defaults") == "on"
     values["notify_on"] = form.getlist("notify_on")
-    return JobForm(values)
+    values["config"] = {
+        item.name: (form.get(f"config.{item.name}") == "on")
+        if item.kind == "check"
+        else form.get(f"config.{item.name}", "")
+        for item in spec
+    }
+    return JobForm(values, spec=spec)
 
 
 def payload_of(form: JobForm, schema: Schema, *, creating: bool) -> dict[str, Any]:
@@ -161,12 +242,30 @@ def payload_of(form: JobForm, schema: Schema, *, creating: bool) -> dict[str, An
     group = values["concurrency_group"].strip()
     if group or not creating:
         raw["concurrency_group"] = group or None
+    configuration: dict[str, Any] = {}
     text = values["configuration"].strip()
     if text:
         try:
-            raw["configuration"] = json.loads(text)
+            configuration = json.loads(text)
         except json.JSONDecodeError as exc:
             errors["configuration"] = [f"Not valid JSON: {exc.msg} (line {exc.lineno})."]
+        if not isinstance(configuration, dict):
+            errors["configuration"] = ["Write the other settings as a JSON object: {...}."]
+            configuration = {}
+    for item in form.spec:  # the type's own fields
+        given = values["config"].get(item.name)
+        if item.kind == "check":
+            configuration[item.name] = bool(given)
+        elif given is not None and str(given).strip():
+            if item.kind == "number":
+                try:
+                    configuration[item.name] = json.loads(str(given).strip())
+                except json.JSONDecodeError:
+                    errors[f"configuration.{item.name}"] = ["Must be a number."]
+            else:
+                configuration[item.name] = str(given).strip()
+    if configuration or form.spec or text:
+        raw["configuration"] = configuration
     if values["notify_defaults"]:
         raw["notify"] = None
     else:
@@ -205,14 +304,20 @@ PLAIN_WORDS = {
 }
 
 
-def errors_by_field(errors: Mapping[str, list[str]] | None) -> dict[str, list[str]]:
+def errors_by_field(
+    errors: Mapping[str, list[str]] | None, spec: list[ConfigField] | None = None
+) -> dict[str, list[str]]:
     """API field names (``configuration.url``, ``notify.urls.0``) to the form field each
     is shown under, with the part after the field's own name kept in the message, in
     plain words, each once."""
     shown: dict[str, list[str]] = {}
     for name, messages in (errors or {}).items():
         head, _, rest = name.partition(".")
-        if head == "notify":
+        typed = {item.name for item in spec or []}
+        if head == "configuration" and rest.partition(".")[0] in typed:
+            key, _, rest = rest.partition(".")
+            target, head = f"config.{key}", "config"
+        elif head == "notify":
             part, _, rest = rest.partition(".")
             target = {"on": "notify_on", "urls": "notify_urls"}.get(part, "notify_urls")
         else:

@@ -151,11 +151,26 @@ def _form_page(form: forms.JobForm, job: Any = None, status_code: int = 200):
     )
 
 
+def _spec(type_name: str | None) -> list[forms.ConfigField]:
+    """The form's fields for ``type_name``'s configuration (none for an unknown type)."""
+    types = runtime().registry.types
+    job_type = types.get(type_name or "")
+    return forms.config_fields(getattr(job_type, "config_schema", None))
+
+
+@bp.route("/type-fields")
+def type_fields() -> str:
+    """The configuration fields of the type chosen in the form (htmx asks as it changes)."""
+    type_name = request.args.get("type", "")
+    form = forms.blank_form({"type": type_name, "timezone": "UTC"}, _spec(type_name))
+    return render_template("_type_fields.html", form=form, v=form.values)
+
+
 def _save(job: Any = None):
     """Create (``job`` None) or update from the form; refused: the form again, with each
     error next to its field."""
     rt = runtime()
-    form = forms.sent_form(request.form)
+    form = forms.sent_form(request.form, _spec(request.form.get("type") or (job and job.type)))
     creating = job is None
     try:
         payload = forms.payload_of(
@@ -170,11 +185,11 @@ def _save(job: Any = None):
         # that one Save shows every error.
         more = jobs_service.field_problems(rt, exc.valid, job)
         errors = {**{k: v for k, v in more.items() if k not in exc.errors}, **exc.errors}
-        form.errors = forms.errors_by_field(errors)
+        form.errors = forms.errors_by_field(errors, form.spec)
     except JobNotFound:
         raise
     except CronwellError as exc:
-        form.errors = forms.errors_by_field(exc.errors or {"_body": [exc.message]})
+        form.errors = forms.errors_by_field(exc.errors or {"_body": [exc.message]}, form.spec)
     else:
         flash(f"Job {saved.name!r} {'created' if creating else 'saved'}.")
         return redirect(url_for("ui.job", job_id=saved.id))
@@ -190,7 +205,8 @@ def new_job():
     rt = runtime()
     enabled = rt.registry.enabled_names()
     default_type = "http" if "http" in enabled else (enabled[0] if enabled else "")
-    return _form_page(forms.blank_form({"type": default_type, "timezone": rt.settings.timezone}))
+    defaults = {"type": default_type, "timezone": rt.settings.timezone}
+    return _form_page(forms.blank_form(defaults, _spec(default_type)))
 
 
 @bp.route("/jobs/<job_id>/edit", methods=["GET", "POST"])
@@ -199,7 +215,7 @@ def edit_job(job_id: str):
     job = job_reads.get_job(runtime(), job_id)
     if request.method == "POST":
         return _save(job)
-    return _form_page(forms.form_of(job), job)
+    return _form_page(forms.form_of(job, _spec(job.type)), job)
 
 
 @bp.route("/jobs/<job_id>")

@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.support import wait_for
+from tests.support import run_and_wait, wait_for
 
 
 def test_the_preview_follows_the_schedule_as_it_is_typed(page, service):
@@ -36,7 +36,7 @@ def test_one_save_shows_every_error_in_plain_words_by_its_field(page, service):
     page.get_by_label("Name").fill("Broken job")
     page.get_by_label("Schedule", exact=True).fill("every day")
     page.get_by_label("Timezone").fill("Mars/Olympus")
-    page.get_by_label("Configuration").fill('{"method": "GET"}')
+    page.locator("#config-method").select_option("GET")  # and no url
     page.get_by_label("Retries").fill("eleven")
     page.get_by_label("Max duration (s)").fill("0")
     page.get_by_label("Use the service's defaults").uncheck()
@@ -46,7 +46,7 @@ def test_one_save_shows_every_error_in_plain_words_by_its_field(page, service):
     for field, message in (
         ("Retries", "Must be a whole number."),
         ("Max duration (s)", "Must be greater than or equal to 1"),
-        ("Configuration", "url: Required."),
+        ("url (required)", "Required."),
         ("Notify URLs", "nothing-like-a-url"),
     ):
         box = page.get_by_label(field)
@@ -62,7 +62,7 @@ def test_one_save_shows_every_error_in_plain_words_by_its_field(page, service):
     # Everything fixed in one go: saved.
     page.get_by_label("Schedule", exact=True).fill("1h")
     page.get_by_label("Timezone").fill("UTC")
-    page.get_by_label("Configuration").fill(f'{{"url": "{service.base_url}/healthz"}}')
+    page.locator("#config-url").fill(f"{service.base_url}/healthz")
     page.get_by_label("Retries").fill("1")
     page.get_by_label("Max duration (s)").fill("60")
     page.get_by_label("Use the service's defaults").check()
@@ -75,7 +75,8 @@ def test_invalid_json_configuration_is_named(page, service):
     page.goto("/ui/jobs/new")
     page.get_by_label("Name").fill("Bad JSON")
     page.get_by_label("Schedule", exact=True).fill("1h")
-    page.get_by_label("Configuration").fill("{not json")
+    page.locator("#config-url").fill(f"{service.base_url}/healthz")
+    page.get_by_label("Other settings").fill("{not json")
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#error-configuration")).to_contain_text("Not valid JSON")
     assert service.get("/api/jobs", params={"q": "Bad JSON"}).json() == []
@@ -87,7 +88,8 @@ def test_saving_the_form_creates_the_job_and_edit_changes_it(page, service, targ
     page.get_by_label("ID (optional)").fill("made-in-the-ui")
     page.get_by_label("Schedule", exact=True).fill("0 6 * * mon-fri")
     page.get_by_label("Timezone").fill("America/New_York")
-    page.get_by_label("Configuration").fill(f'{{"url": "{target.url("/ok")}", "method": "POST"}}')
+    page.locator("#config-url").fill(target.url("/ok"))
+    page.locator("#config-method").select_option("POST")
     page.get_by_label("Retries").fill("2")
     page.get_by_label("When a fire finds it still running").select_option("allow")
     page.get_by_label("Run on workers labelled").fill("role=web, zone=b")
@@ -139,3 +141,31 @@ def test_an_edit_refused_by_the_service_shows_the_error_by_its_field(page, servi
     expect(page.locator("#error-concurrency_group")).to_contain_text("Unknown group 'nightly-db'")
     expect(page.get_by_label("Concurrency group")).to_have_value("nightly-db")
     assert service.get(f"/api/jobs/{job['id']}").json()["timezone"] == "UTC"
+
+
+def test_type_fields_make_a_working_job_and_follow_the_type(page, service, target):
+    page.goto("/ui/jobs/new")
+    page.get_by_label("Name").fill("Typed fields")
+    page.get_by_label("Schedule", exact=True).fill("1h")
+    expect(page.locator("#config-url")).to_be_visible()  # http's own fields
+    page.locator("#config-url").fill(target.url("/ok"))
+    page.locator("#config-method").select_option("GET")
+    expect(page.locator("#config-verify_tls")).to_be_checked()  # its default
+    page.get_by_label("Other settings").fill('{"headers": {"X-Team": "ops"}}')
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="Typed fields")).to_be_visible()
+    job_id = page.url.rsplit("/", 1)[1]
+    configuration = service.get(f"/api/jobs/{job_id}").json()["configuration"]
+    assert configuration["url"] == target.url("/ok") and configuration["headers"] == {
+        "X-Team": "ops"
+    }
+    assert run_and_wait(service, job_id)["status"] == "success"  # it works
+    # Edit shows the typed values; switching the type shows the other type's fields,
+    # and its JSON box starts empty.
+    page.get_by_role("link", name="Edit", exact=True).click()
+    expect(page.locator("#config-url")).to_have_value(target.url("/ok"))
+    expect(page.get_by_label("Other settings")).to_contain_text("X-Team")
+    page.get_by_label("Type").select_option("shell")
+    expect(page.locator("#config-command")).to_be_visible()
+    expect(page.locator("#config-url")).to_have_count(0)
+    expect(page.get_by_label("Other settings")).to_have_value("")

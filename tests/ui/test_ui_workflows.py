@@ -16,7 +16,7 @@ def test_the_form_sets_tags_chains_and_jitter_and_refuses_bad_ones(page, service
     page.get_by_label("Name").fill("UI chained job")
     page.get_by_label("ID (optional)").fill("ui-chained")
     page.get_by_label("Schedule", exact=True).fill("1h")
-    page.get_by_label("Configuration").fill(f'{{"url": "{service.base_url}/healthz"}}')
+    page.locator("#config-url").fill(f"{service.base_url}/healthz")
     page.get_by_label("Tags").fill("bad tag!")
     page.get_by_label("On success run").fill("no-such-job")
     page.get_by_label("Jitter (s)").fill("7200")

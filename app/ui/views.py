@@ -78,6 +78,7 @@ def dashboard() -> Response:
         active=overview.active_runs(rt),
         upcoming=overview.upcoming_fires(rt),
         problems=overview.recent_problems(rt),
+        day=history.last_day(rt),
     )
 
 

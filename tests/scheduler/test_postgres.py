@@ -1,6 +1,7 @@
 """CRONWELL_DATABASE_URL=postgresql+psycopg://...: two instances, one database, one leader."""
 
 import json
+import re
 import time
 
 import pytest
@@ -46,6 +47,11 @@ def test_two_instances_share_one_database_and_one_scheduler(pair, target):
     time.sleep(0.5)
     for name in ("pg-a", "pg-b"):
         assert len(assert_once_per_fire(first, target, name)) >= 3
+    # The dashboard's chart counts them by hour on PostgreSQL too.
+    dashboard = second.get("/ui/")
+    assert dashboard.status_code == 200
+    totals = [int(n) for n in re.findall(r'data-total="(\d+)"', dashboard.text)]
+    assert len(totals) == 24 and sum(totals) >= 6
 
 
 def test_run_now_and_cancel_through_the_instance_that_does_not_lead(pair, target):

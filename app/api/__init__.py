@@ -6,7 +6,6 @@ Every error, from webargs validation to 404/405/413 and unexpected exceptions, i
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any
 
@@ -124,9 +123,9 @@ def _check_access():
     if token and not _docs_reading_spec():
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            given.strip().encode(), str(token).encode()
-        ):
+        # The same check the UI's sign-in makes (app.services.sessions): one place for
+        # what a token opens, and for limits on wrong ones.
+        if scheme.lower() != "bearer" or not sessions.token_matches(current(), given.strip()):
             return error_response(
                 401,
                 "Missing or wrong API token: send 'Authorization: Bearer <token>'.",

@@ -138,10 +138,11 @@ class Settings:
 
     def plain(self) -> dict[str, Any]:
         """The settings as upper-case names, for :meth:`load` in another process (the
-        notification sender's): every value JSON can carry."""
+        notification sender's): every value JSON can carry, but the secrets it has no
+        use for."""
         plain = {}
         for key, value in {**self.extra, **{k.upper(): v for k, v in vars(self).items()}}.items():
-            if key == "EXTRA":
+            if key in ("EXTRA", "API_TOKEN", "SECRET_KEY"):
                 continue
             try:
                 json.dumps(value)

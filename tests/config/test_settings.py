@@ -37,3 +37,11 @@ def test_values_are_converted_to_their_kind_and_the_rest_kept_for_plugins(tmp_pa
 def test_a_wrong_value_stops_the_start_naming_its_variable(tmp_path, key, value, says):
     with pytest.raises(SettingError, match=says):
         _app(tmp_path, **{key: value})
+
+
+def test_the_sender_process_gets_the_settings_but_not_the_secrets():
+    settings = Settings(api_token="t0k3n", secret_key="s3cr3t", notify_threads=2, extra={"X": 1})
+    plain = settings.plain()
+    assert "API_TOKEN" not in plain and "SECRET_KEY" not in plain
+    again = Settings.load(plain)
+    assert again.notify_threads == 2 and again.extra["X"] == 1 and again.api_token is None

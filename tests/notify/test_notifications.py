@@ -137,9 +137,9 @@ def test_pending_notifications_are_sent_after_a_crash_and_missed_fires_notify(
     pending; after the restart it is sent. Jobs whose notify is null use the service's
     CRONWELL_NOTIFY_URLS; the fires missed while the service was down notify too."""
     marker = uuid.uuid4().hex
-    # Down through the service's start (several seconds on a busy machine), the first
-    # try and the kill.
-    up_at = time.time() + 12
+    # Down through the service's start (several seconds on a busy machine), the sender
+    # process's start, the first try and the kill.
+    up_at = time.time() + 25
     env = {
         "CRONWELL_NOTIFY_URLS": json.dumps([target.url(f"/down-until/{up_at}/{marker}")]),
         "CRONWELL_NOTIFY_RETRY_SECONDS": "0.5",
@@ -150,7 +150,7 @@ def test_pending_notifications_are_sent_after_a_crash_and_missed_fires_notify(
     create_http_job(service, "frequent", target, schedule="1s", misfire_grace_seconds=1)
     execution = run_and_wait(service, "broken")
     # Tried, refused and recorded so: pending, with a try behind it.
-    wait_for(lambda: notifications_of(service, "broken", execution["id"])[0]["error"], timeout=5)
+    wait_for(lambda: notifications_of(service, "broken", execution["id"])[0]["error"], timeout=20)
     service.kill()
     time.sleep(3)  # "frequent" misses its fires
     service = start_service(env, workdir=tmp_path)
@@ -160,7 +160,7 @@ def test_pending_notifications_are_sent_after_a_crash_and_missed_fires_notify(
         got = {(m["job"]["id"], m["event"]): m for m in received_after(target, marker, up_at)}
         return got if {("broken", "failure"), ("frequent", "missed")} <= set(got) else None
 
-    messages = wait_for(by_job_and_event, timeout=20)
+    messages = wait_for(by_job_and_event, timeout=40)
     failure, missed = messages["broken", "failure"], messages["frequent", "missed"]
     assert failure["execution"]["id"] == execution["id"]
     assert failure["url"] == (

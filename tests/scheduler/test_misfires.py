@@ -15,38 +15,46 @@ def test_an_outage_leaves_one_missed_row_with_the_count_then_the_job_goes_on(sta
             "name": "m",
             "type": "http",
             "schedule": "1s",
-            "misfire_grace_seconds": 1,
+            "misfire_grace_seconds": 2,
             "configuration": {"url": target.url("/ok?misfire")},
         },
     )
     assert created.status_code == 201
     service.wait_executions("misfire", 1)
     service.kill()
-    time.sleep(5)
+    time.sleep(7)
+    restarted = dt.datetime.now(dt.UTC)
     again = start_service(workdir=service.workdir)
 
     def coalesced():
         rows = again.executions("misfire", status="missed")
         return [row for row in rows if row["result"] and "missed_fires" in row["result"]]
 
-    missed = wait_for(coalesced, timeout=5)
+    missed = wait_for(coalesced, timeout=15)
     assert len(missed) == 1, "missed fires coalesce into one row"
     row = missed[0]
     assert row["result"]["missed_fires"] >= 3
     assert row["result"]["first_scheduled_at"] <= row["result"]["last_scheduled_at"]
-    assert "misfire_grace_seconds (1)" in row["error"]
+    assert "misfire_grace_seconds (2)" in row["error"]
     # Then it goes on from the next fire.
     before = len(again.executions("misfire", status="success"))
-    wait_for(lambda: len(again.executions("misfire", status="success")) >= before + 2, timeout=5)
+    wait_for(lambda: len(again.executions("misfire", status="success")) >= before + 2, timeout=15)
     # A fire written ahead before the kill (CRONWELL_PREFIRE_SECONDS) is a row of its own:
     # not started within its grace time, it is missed too, and says so.
+    # (On a busy machine a fire after the restart may start later than its 2 s of grace
+    # too: only the rows of fires due before the restart are the outage's.)
     settled = again.executions("misfire", status="missed")
-    ahead = [r for r in settled if r["id"] != row["id"]]
+    ahead = [
+        r for r in settled
+        if r["id"] != row["id"] and dt.datetime.fromisoformat(r["scheduled_at"]) < restarted
+    ]  # fmt: skip
     assert len(ahead) <= 1
-    assert all("Not started within misfire_grace_seconds (1)" in r["error"] for r in ahead)
+    assert all("Not started within misfire_grace_seconds (2)" in r["error"] for r in ahead)
     before = len(again.executions("misfire", status="success"))
-    wait_for(lambda: len(again.executions("misfire", status="success")) >= before + 2, timeout=5)
-    assert len(again.executions("misfire", status="missed")) == len(settled)
+    wait_for(lambda: len(again.executions("misfire", status="success")) >= before + 2, timeout=15)
+    # No second outage row: a fire missed since (a busy machine) is a row of its own.
+    later = [r for r in again.executions("misfire", status="missed") if r["id"] != row["id"]]
+    assert not [r for r in later if (r["result"] or {}).get("missed_fires")]
 
 
 def test_a_burst_of_one_shots_due_at_once_all_run(service, target):

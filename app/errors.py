@@ -31,10 +31,10 @@ class ValidationFailed(CronwellError):
     @classmethod
     def of(cls, errors: dict[str, list[str]]) -> ValidationFailed:
         """Several fields refused at once."""
-        refused = cls.__new__(cls)
-        message = "; ".join(f"{field}: {' '.join(texts)}" for field, texts in errors.items())
-        CronwellError.__init__(refused, message, errors)
-        refused.field = next(iter(errors))
+        field, texts = next(iter(errors.items()))
+        refused = cls(field, " ".join(texts))
+        refused.errors = errors
+        refused.message = "; ".join(f"{name}: {' '.join(ms)}" for name, ms in errors.items())
         return refused
 
 

@@ -108,6 +108,11 @@ class JobTypeRegistry:
             raise ValidationFailed("type", f"{why} Enabled types: {known}.")
         return self.types[name]
 
+    def config_schema(self, name: str) -> type | None:
+        """The configuration schema of the type ``name`` (None: no such type, or none)."""
+        job_type = self.types.get(name)
+        return getattr(job_type, "config_schema", None) if job_type is not None else None
+
     def end_leftovers(self, runs: set[tuple[int, str]]) -> int:
         """End, on this host, what every type's runs left behind when their worker was
         lost (the engine knows the types only through this registry)."""

@@ -8,6 +8,7 @@ transaction commits (the leader applies it to the APScheduler store).
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert, update
@@ -108,27 +109,54 @@ def check_schedule_text(text: str, timezone: str, kinds: tuple[str, ...]) -> Sch
     return schedule
 
 
+@dataclass
+class _Checked:
+    """A job's fields as the checks give them back."""
+
+    timezone: str
+    schedule: Schedule | None = None
+    configuration: dict[str, Any] | None = None
+    notify: dict[str, Any] | None = None
+    chains: dict[str, list[str]] = field(default_factory=dict)
+    group: str | None = None
+
+
+def _check_fields(
+    rt: Runtime, data: dict[str, Any], job_id: str, problems: Problems, current: Job | None = None
+) -> _Checked:
+    """Every check of a new job's fields (with ``current``: of the fields ``data``
+    gives), each refusal noted in ``problems`` rather than raised."""
+    creating = current is None
+    zone = data.get("timezone") or (current.timezone if current else rt.settings.timezone)
+    timezone = _checked_timezone(problems, zone)
+    checked = _Checked(timezone)
+    if creating or any(data.get(k) is not None for k in ("schedule", "schedule_type", "timezone")):
+        checked.schedule = problems.check(lambda: resolve_schedule(data, timezone, current))
+    job_type = data.get("type") or (current.type if current else None)
+    if job_type and (creating or "configuration" in data):
+        checked.configuration = problems.check(
+            lambda: rt.registry.validate(job_type, data.get("configuration"))
+        )
+    if creating or data.get("notify") is not None:
+        checked.notify = problems.check(lambda: notifications.check_notify(data.get("notify")))
+    checked.chains = {name: list(data.get(name) or []) for name in CHAIN_FIELDS}
+    if any(checked.chains.values()):  # a read only for a job that chains
+        asked = checked.chains
+        with rt.db.read() as session:
+            checked.chains = problems.check(lambda: check_chains(session, job_id, asked), asked)
+    if creating or data.get("concurrency_group") is not None:
+        group = data.get("concurrency_group")
+        checked.group = problems.check(lambda: check_group(rt.settings, group))
+    return checked
+
+
 def field_problems(rt: Runtime, data: dict[str, Any], current: Job | None = None) -> dict:
     """What the services would refuse of ``data``'s fields, all at once, changing nothing:
     for a form some of whose fields the schema refused already (the others are in
     ``data``), so that one Save shows every error."""
     problems = Problems()
-    timezone = data.get("timezone") or (current.timezone if current else rt.settings.timezone)
-    timezone = _checked_timezone(problems, timezone)
-    if current is None or any(k in data for k in ("schedule", "schedule_type", "timezone")):
-        problems.check(lambda: resolve_schedule(data, timezone, current))
-    job_type = data.get("type") or (current.type if current else None)
-    if job_type and "configuration" in data:
-        problems.check(lambda: rt.registry.validate(job_type, data["configuration"]))
-    if data.get("notify") is not None:
-        problems.check(lambda: notifications.check_notify(data["notify"]))
-    if data.get("concurrency_group") is not None:
-        problems.check(lambda: check_group(rt.settings, data["concurrency_group"]))
-    asked = {f: data[f] for f in CHAIN_FIELDS if data.get(f)}
-    if asked:
-        with rt.db.read() as session:
-            job_id = current.id if current else data.get("id") or ""
-            problems.check(lambda: check_chains(session, job_id, asked))
+    job_id = current.id if current else data.get("id") or ""
+    _check_fields(rt, data, job_id, problems, current)
     return problems.errors
 
 
@@ -145,28 +173,19 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
     """Validate and store a new job, then schedule it."""
     job_id = data.get("id") or str(uuid.uuid4())
     problems = Problems()  # every field's refusal in one answer
-    timezone = _checked_timezone(problems, data.get("timezone") or rt.settings.timezone)
-    schedule = problems.check(lambda: resolve_schedule(data, timezone))
-    configuration = problems.check(
-        lambda: rt.registry.validate(data["type"], data.get("configuration"))
-    )
-    notify = problems.check(lambda: notifications.check_notify(data.get("notify")))
-    job_tags = tags.normalized(data.get("tags"))
-    chains = {field: list(data.get(field) or []) for field in CHAIN_FIELDS}
-    if any(chains.values()):  # a read only for a job that chains
-        with rt.db.read() as session:
-            chains = problems.check(lambda: check_chains(session, job_id, chains), chains)
-    group = problems.check(lambda: check_group(rt.settings, data.get("concurrency_group")))
+    checked = _check_fields(rt, data, job_id, problems)
     problems.raise_if_any()
+    schedule, timezone, chains = checked.schedule, checked.timezone, checked.chains
     assert schedule is not None
+    job_tags = tags.normalized(data.get("tags"))
     now = utcnow()
     values = {column: None for column in _JOB_COLUMNS}
     values.update(
         id=job_id,
         name=data["name"],
         type=data["type"],
-        configuration=configuration,
-        notify=notify,
+        configuration=checked.configuration,
+        notify=checked.notify,
         failing=False,
         schedule_type=schedule.type,
         schedule_config=schedule.config,
@@ -183,7 +202,7 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
     for key, default in DEFAULTS.items():
         if key != "configuration":
             values[key] = data.get(key, default) if data.get(key) is not None else default
-    values["concurrency_group"] = group
+    values["concurrency_group"] = checked.group
     try:
         # Core, not the ORM: a create is one INSERT, and the unit of work would cost more
         # than the rest of the request. The leader puts the job in its store.
@@ -226,8 +245,9 @@ def update_job(
             config = changes.get("configuration")
             if config is None or (merge_configuration and isinstance(config, dict)):
                 config = {**(job.configuration or {}), **(config or {})}
-            checked = problems.check(lambda: rt.registry.validate(new_type, config))
-            job.configuration, job.type = checked, new_type
+            valid = problems.check(lambda: rt.registry.validate(new_type, config))
+            if valid is not None:
+                job.configuration, job.type = valid, new_type
         if "concurrency_group" in changes:
             group = changes["concurrency_group"]
             job.concurrency_group = problems.check(lambda: check_group(rt.settings, group))
@@ -239,8 +259,8 @@ def update_job(
         asked = {f: changes[f] for f in CHAIN_FIELDS if changes.get(f) is not None}
         if asked:
             chains = problems.check(lambda: check_chains(session, job_id, asked), {})
-            for field, ids in chains.items():
-                setattr(job, field, ids)
+            for name, ids in chains.items():
+                setattr(job, name, ids)
         problems.raise_if_any()  # (the session's changes are rolled back)
         if schedule is not None:
             job.schedule_type, job.schedule_config = schedule.type, schedule.config

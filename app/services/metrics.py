@@ -13,6 +13,7 @@ at once.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from app.services.job_reads import jobs_select, next_run_of, schedule_text
 from app.services.workers import WORKER_STATES, list_workers
 from app.statuses import Status
 
+logger = logging.getLogger("cronwell.metrics")
 jobs = Job.__table__
 #: Core columns, not ORM attributes: 10,000 rows load in a third of the time.
 _JOBS = jobs_select(
@@ -134,7 +136,11 @@ class Snapshots:
                     return
             for content_type, encoder in wanted.items():
                 taken = time.monotonic()
-                body = self.render(encoder)
+                try:
+                    body = self.render(encoder)
+                except Exception:  # the database away, say: the next round tries again
+                    logger.warning("Rendering /metrics failed", exc_info=True)
+                    continue
                 with self.lock:
                     if content_type in self.kept:
                         self.kept[content_type].body = body

@@ -154,9 +154,7 @@ def _form_page(form: forms.JobForm, job: Any = None, status_code: int = 200):
 
 def _spec(type_name: str | None) -> list[forms.ConfigField]:
     """The form's fields for ``type_name``'s configuration (none for an unknown type)."""
-    types = runtime().registry.types
-    job_type = types.get(type_name or "")
-    return forms.config_fields(getattr(job_type, "config_schema", None))
+    return forms.config_fields(runtime().registry.config_schema(type_name or ""))
 
 
 @bp.route("/type-fields")

@@ -63,3 +63,10 @@ def serious_violations(page) -> list[dict]:
         for v in found
         if v["impact"] in ("serious", "critical")
     ]
+
+
+def sign_in(page, token: str, path: str = "/ui/") -> None:
+    """Open ``path`` and sign in at the login page it leads to, with ``token``."""
+    page.goto(path)
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Sign in").click()

@@ -14,16 +14,11 @@ import requests
 from playwright.sync_api import expect
 
 from tests.support import free_port
+from tests.support.browser import sign_in
 
 TOKEN = "hdr-token-31a"
 SERVICE_ENV = {"CRONWELL_API_TOKEN": TOKEN}
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def _sign_in(page, path: str = "/ui/") -> None:
-    page.goto(path)
-    page.get_by_label("API token").fill(TOKEN)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def _signed_in_http(service, **headers) -> requests.Response:
@@ -86,7 +81,7 @@ def test_a_page_that_frames_the_ui_shows_nothing_of_it(browser, service):
     context = browser.new_context()
     try:
         tab = context.new_page()
-        _sign_in(tab, service.base_url + "/ui/")  # signed in: the cookie is there
+        sign_in(tab, TOKEN, service.base_url + "/ui/")  # signed in: the cookie is there
         framer, url = _framing_page(f"{service.base_url}/ui/jobs/{job['id']}")
         try:
             tab.goto(url)

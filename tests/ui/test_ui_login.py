@@ -8,15 +8,11 @@ import re
 import requests
 from playwright.sync_api import expect
 
+from tests.support.browser import sign_in
+
 TOKEN = "ui-token-5e7f"
 SERVICE_ENV = {"CRONWELL_API_TOKEN": TOKEN}
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def _sign_in(page, path: str = "/ui/") -> None:
-    page.goto(path)
-    page.get_by_label("API token").fill(TOKEN)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def _job(service, name: str) -> dict:
@@ -46,7 +42,7 @@ def test_a_page_asks_for_the_token_once_then_keeps_a_session(page, service):
 
 
 def test_log_out_ends_the_session_even_for_a_copy_of_the_cookie(page, service):
-    _sign_in(page)
+    sign_in(page, TOKEN)
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     [cookie] = page.context.cookies()
     copy = requests.Session()
@@ -69,7 +65,7 @@ def test_the_login_page_sends_only_to_this_ui(page, service):
 
 def test_forms_without_the_csrf_token_are_refused(page, service):
     job = _job(service, "CSRF target")
-    _sign_in(page, f"/ui/jobs/{job['id']}")
+    sign_in(page, TOKEN, f"/ui/jobs/{job['id']}")
     expect(page.get_by_role("button", name="Disable")).to_be_visible()
     # The browser's own session, but no token (as a form on another site would send).
     for form in ({}, {"csrf_token": "forged"}):
@@ -84,7 +80,7 @@ def test_forms_without_the_csrf_token_are_refused(page, service):
 
 
 def test_the_session_cookie_does_not_open_the_api(page, service):
-    _sign_in(page)
+    sign_in(page, TOKEN)
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     assert page.request.get("/api/jobs").status == 401
     # And the API takes no CSRF token: curl with the bearer token works as before.

@@ -58,6 +58,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. The scheduler starts here unless SCHEDULER_AUTOSTART is false."""
     from app.api import init_app as init_api
     from app.db import Database, make_engine
+    from app.gate import init_app as init_gate
     from app.headers import init_app as init_headers
     from app.instruments import Instruments
     from app.jobtypes import JobTypeRegistry
@@ -80,6 +81,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     scheduler = SchedulerManager(db, registry, settings, instruments)
     runtime = Runtime(settings, db, registry, scheduler, instruments)
     app.extensions["cronwell"] = runtime
+    init_gate(app)  # before the API's and the UI's own checks
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         init_api(app)

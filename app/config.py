@@ -109,6 +109,17 @@ class Settings:
     # proxies in front of the service: only a request from one of them has its
     # X-Forwarded-Proto and X-Forwarded-For believed. Empty: nobody's.
     trusted_proxies: list[str] = field(default_factory=list)
+    # Wrong credentials (API keys, tokens, passwords) one address may give in a minute;
+    # past it, that address gets 429 for the rest of the minute.
+    auth_failures_per_minute: int = 10
+    # A request from one of these addresses (CIDRs) that carries AUTH_PROXY_HEADER acts as
+    # the user it names (made on first sight with AUTH_PROXY_DEFAULT_ROLE). Unset header:
+    # no proxy sign-in.
+    auth_proxy_header: str | None = None
+    auth_proxy_trusted: list[str] = field(default_factory=lambda: ["127.0.0.1/32"])
+    auth_proxy_default_role: str = "viewer"
+    # Days audit entries are kept.
+    audit_retention_days: float = 365.0
     # Seconds one notification try may take; tries in all before a notification is
     # `failed`; the wait after the first failed try (doubling after each).
     notify_timeout_seconds: float = 10.0

@@ -114,3 +114,9 @@ class DeliveryFailed(CronwellError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(f"The receiver did not take the message: {detail}", {"url": [detail]})
+
+
+class Forbidden(CronwellError):
+    """The caller's role does not allow this (the message names the role needed)."""
+
+    status = 403

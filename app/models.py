@@ -101,6 +101,9 @@ class Job(Base):
     # APScheduler store and clears sync_pending for that version.
     version: Mapped[int] = mapped_column(default=1)
     sync_pending: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The newest revision of the definition (job_revisions): bumped in the change's own
+    # UPDATE, so two changes at once never take the same number.
+    revision: Mapped[int] = mapped_column(default=1, server_default="1")
 
     #: Not columns: filled in by the services (next_run_at from the job store's join).
     __allow_unmapped__ = True
@@ -228,6 +231,69 @@ class UiSession(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The user signed in (None: signed in with CRONWELL_API_TOKEN).
+    user_id: Mapped[int | None]
+
+
+class User(Base):
+    """A person: signs in to the UI with a password, or through a trusted proxy (no
+    password). Never deleted: disabling keeps their name in the audit log."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(120))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """An API key: only a hash of its secret is kept. Revoked keys stay, for the log."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    prefix: Mapped[str] = mapped_column(String(8))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(120))
+    expires_at: Mapped[dt.datetime | None]
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class AuditEntry(Base):
+    """One change, written in the change's own transaction (app/services/audit.py)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(120), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(140), index=True)
+    source: Mapped[str] = mapped_column(String(8))
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class JobRevision(Base):
+    """A version of a job's definition, whole, with what changed from the one before."""
+
+    __tablename__ = "job_revisions"
+
+    job_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    revision: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(120))
+    definition: Mapped[dict[str, Any]]
+    changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 #: A scheduled fire not started yet: with ``scheduled_at`` ahead, a fire written ahead of

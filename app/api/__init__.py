@@ -1,4 +1,4 @@
-"""HTTP layer: the flask-smorest Api, errors translated to JSON in one place, access checks.
+"""HTTP layer: the flask-smorest Api, errors translated to JSON in one place.
 
 Every error, from webargs validation to 404/405/413 and unexpected exceptions, is
 ``{"code", "status", "message", "errors"?}``; ``errors`` maps field names to messages.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, current_app, jsonify, request, session
+from flask import Flask, current_app, jsonify, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -17,17 +17,18 @@ from app.errors import CronwellError
 from app.runtime import current
 from app.schemas import field_errors, texts
 from app.schemas.fields import CronJobIdConverter
-from app.services import sessions
 
 logger = logging.getLogger("cronwell.api")
 STATUS_NAMES = {
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     409: "Conflict",
     413: "Payload Too Large",
     415: "Unsupported Media Type",
     422: "Unprocessable Entity",
+    429: "Too Many Requests",
     500: "Internal Server Error",
     502: "Bad Gateway",
     503: "Service Unavailable",
@@ -106,31 +107,10 @@ def _handle_unexpected(error: Exception):
     return error_response(500, "Internal server error; the details are in the service log.")
 
 
-def _docs_reading_spec() -> bool:
-    """/docs, signed in to the UI, reads the spec with the session's cookie."""
-    return (
-        request.method == "GET"
-        and request.path == "/api/openapi.json"
-        and sessions.signed_in(current(), session, str(current_app.secret_key))
-    )
-
-
-def _check_access():
-    """Bearer token on /api (when configured) and JSON bodies on writes."""
-    if not request.path.startswith(("/api", "/metrics")):
+def _check_body():
+    """JSON bodies on writes (who may call is app/gate.py's business)."""
+    if not request.path.startswith("/api"):
         return None
-    token = current().settings.api_token
-    if token and not _docs_reading_spec():
-        header = request.headers.get("Authorization", "")
-        scheme, _, given = header.partition(" ")
-        # The same check the UI's sign-in makes (app.services.sessions): one place for
-        # what a token opens, and for limits on wrong ones.
-        if scheme.lower() != "bearer" or not sessions.token_matches(current(), given.strip()):
-            return error_response(
-                401,
-                "Missing or wrong API token: send 'Authorization: Bearer <token>'.",
-                headers={"WWW-Authenticate": 'Bearer realm="cronwell"'},
-            )
     has_body = request.method in ("POST", "PUT", "PATCH") and request.content_length
     if has_body and not request.is_json:
         return error_response(
@@ -144,6 +124,7 @@ def _check_access():
 
 def init_app(app: Flask) -> CronwellApi:
     """Create the Api, register the blueprints and the error handlers."""
+    from app.api.access.routes import blp as access_blp
     from app.api.cron.routes import blp as cron_blp
     from app.api.docs import blp as docs_assets
     from app.api.executions.routes import blp as executions_blp
@@ -153,6 +134,7 @@ def init_app(app: Flask) -> CronwellApi:
     from app.api.scheduler.routes import blp as scheduler_blp
     from app.api.scheduler.routes import health_blp
     from app.api.workers.routes import blp as workers_blp
+    from app.schemas.access import UserUpdateSchema
     from app.schemas.cron import CronJobUpdate
     from app.schemas.jobs import JobUpdateSchema
 
@@ -160,11 +142,36 @@ def init_app(app: Flask) -> CronwellApi:
     api = CronwellApi(app)
     api.register_converter(CronJobIdConverter, CronJobIdConverter.openapi_schema)
     app.extensions["cronwell_api"] = api
-    if app.extensions["cronwell"].settings.api_token:  # the spec says what this service asks for
-        api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-        api.spec.options["security"] = [{"bearerAuth": []}]
+    # Who may call (app/gate.py): an API key or CRONWELL_API_TOKEN as a bearer token, or
+    # the web UI's session cookie (reads only). An open service (no token, key or user)
+    # asks for neither.
+    api.spec.components.security_scheme(
+        "bearerAuth",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key (POST /api/keys) or CRONWELL_API_TOKEN. Roles: viewer "
+            "reads; operator also runs, cancels, enables, disables, pauses and backfills; "
+            "admin does everything. A refusal is 403 naming the role needed.",
+        },
+    )
+    api.spec.components.security_scheme(
+        "sessionCookie",
+        {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "cronwell",
+            "description": "The web UI's session (signed in at /ui/login): GET requests only.",
+        },
+    )
+    api.spec.options["security"] = [{"bearerAuth": []}, {"sessionCookie": []}]
     # An update needs at least one field (an empty body is refused): say so in the spec.
-    for name, schema in (("JobUpdate", JobUpdateSchema), ("CronJobUpdate", CronJobUpdate)):
+    updates = (
+        ("JobUpdate", JobUpdateSchema),
+        ("CronJobUpdate", CronJobUpdate),
+        ("UserUpdate", UserUpdateSchema),
+    )
+    for name, schema in updates:
         api.spec.components.schema(name, {"minProperties": 1}, schema=schema)
     for blueprint in (
         jobs_blp,
@@ -172,6 +179,7 @@ def init_app(app: Flask) -> CronwellApi:
         notifications_blp,
         scheduler_blp,
         workers_blp,
+        access_blp,
         cron_blp,
         health_blp,
         metrics_blp,
@@ -180,5 +188,5 @@ def init_app(app: Flask) -> CronwellApi:
     app.register_blueprint(docs_assets)  # plain Flask: not part of the API's spec
     app.register_error_handler(CronwellError, _handle_domain_error)
     app.register_error_handler(Exception, _handle_unexpected)
-    app.before_request(_check_access)
+    app.before_request(_check_body)
     return api

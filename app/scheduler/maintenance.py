@@ -1,16 +1,18 @@
-"""The leader's upkeep: runs whose worker was lost, and history past its limit."""
+"""The leader's upkeep: runs whose worker was lost, history past its limit, and audit
+entries past their retention."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 
 from sqlalchemy import Connection, delete, select
 
 from app.config import Settings
-from app.db import Database
+from app.db import Database, utcnow
 from app.jobtypes import JobTypeRegistry
-from app.models import Execution, Job
+from app.models import AuditEntry, Execution, Job
 from app.scheduler.reaping import reap_expired
 from app.statuses import ACTIVE_STATUSES
 
@@ -86,4 +88,15 @@ def prune_history(
             removed += count
             if count < PRUNE_BATCH:
                 break
+    return removed
+
+
+def prune_audit(db: Database, retention_days: float, fence: Callable[[Connection], None]) -> int:
+    """Delete audit entries older than ``retention_days`` (the leader's write, fenced)."""
+    cutoff = utcnow() - dt.timedelta(days=retention_days)
+    with db.write_connection() as connection:
+        fence(connection)
+        removed = connection.execute(delete(AuditEntry).where(AuditEntry.at < cutoff)).rowcount
+    if removed:
+        logger.info("Pruned %d audit entries older than %s days", removed, retention_days)
     return removed

@@ -38,7 +38,7 @@ from app.scheduler import claims, leader
 from app.scheduler.aps import PassLoop, store_scheduler
 from app.scheduler.claims import new_worker_id
 from app.scheduler.intake import withdraw_planned
-from app.scheduler.maintenance import prune_history, reap_lost_runs
+from app.scheduler.maintenance import prune_audit, prune_history, reap_lost_runs
 from app.scheduler.passes import Pass
 from app.scheduler.runner import Runner
 from app.scheduler.store import CronwellJobStore
@@ -48,6 +48,7 @@ from app.scheduler.wakeups import announce_queued
 logger = logging.getLogger("cronwell.scheduler")
 PRUNE_SECONDS = 2.0
 REAP_SECONDS = 1.0
+AUDIT_PRUNE_SECONDS = 3600.0
 #: After a change wakes it, the leader waits this long for more before applying them: a
 #: script creating jobs one after another gets one sync for many (each sync is a
 #: transaction, and its APScheduler add_job calls wake a pass).
@@ -241,6 +242,7 @@ class SchedulerManager:
         # after an outage, every worker gets that long to renew and write its outcomes.
         database_up_since = time.monotonic()
         last_idle_beat = 0.0
+        last_audit_prune = -AUDIT_PRUNE_SECONDS  # once on leading, then hourly
         while not self._stop.is_set():
             if self.runner is None and time.monotonic() - last_idle_beat >= renew_every:
                 last_idle_beat = time.monotonic()
@@ -274,6 +276,10 @@ class SchedulerManager:
                     last_prune = now
                     finished = self.runner.take_finished_jobs() if self.runner else set()
                     prune_history(self.db, finished, history_limit, self.leadership.fence)
+                if now - last_audit_prune >= AUDIT_PRUNE_SECONDS:
+                    last_audit_prune = now
+                    retention = self.settings.audit_retention_days
+                    prune_audit(self.db, retention, self.leadership.fence)
             except leader.StaleLeadership:
                 logger.warning("Another process leads now (leadership %s is stale)",
                                self.leadership.term)  # fmt: skip

@@ -4,6 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from app.models import NOTIFICATION_STATUSES, NOTIFY_EVENTS
 from app.schemas.pagination import PageArgs
+from app.services import secrets
 from app.services.notifications import masked_url
 from app.statuses import ALL_STATUSES, TRIGGERS
 
@@ -47,10 +48,16 @@ class ExecutionSchema(Schema):
         allow_none=True,
         metadata={"description": "For trigger chain: the execution whose outcome started it."},
     )
-    configuration_overrides = fields.Dict(
+    configuration_overrides = fields.Function(
+        lambda run: secrets.shown_configuration(run.configuration_overrides),
         dump_only=True,
         allow_none=True,
-        metadata={"description": "The run-now overrides it ran with (merged over the job's)."},
+        metadata={
+            "type": "object",
+            "nullable": True,
+            "description": "The run-now overrides it ran with (merged over the job's); "
+            "secrets masked but for admins.",
+        },
     )
     scheduled_at = fields.DateTime(
         dump_only=True, metadata={"description": "The fire time meant (for retries: when due)."}

@@ -13,7 +13,7 @@ from app.schemas.fields import (
     tag_field,
 )
 from app.schemas.pagination import PageArgs
-from app.services import notifications
+from app.services import notifications, secrets
 from app.services.job_reads import describe_schedule, schedule_text
 from app.services.jobs import SCHEDULE_TYPES
 from app.statuses import ALL_STATUSES
@@ -168,7 +168,15 @@ class JobSchema(Schema):
     name = fields.String(dump_only=True)
     description = fields.String(dump_only=True, allow_none=True)
     type = fields.String(dump_only=True)
-    configuration = fields.Dict(dump_only=True)
+    configuration = fields.Function(
+        lambda job: secrets.shown_configuration(job.configuration),
+        dump_only=True,
+        metadata={
+            "type": "object",
+            "description": "Secrets (auth.password, secret headers and env values) show as "
+            f"{secrets.MASK!r} but to admins; sending the mask back keeps the stored value.",
+        },
+    )
     schedule_type = fields.String(dump_only=True, metadata={"enum": list(SCHEDULE_TYPES)})
     schedule_config = fields.Dict(dump_only=True)
     schedule = fields.Function(schedule_text, dump_only=True, metadata={"type": "string"})

@@ -13,7 +13,7 @@ from app.db import utcnow
 from app.errors import ExecutionNotFound, JobConflict, JobNotFound, RunInProgress
 from app.models import Execution, Job
 from app.runtime import Runtime
-from app.services import notifications
+from app.services import audit, notifications
 from app.services.job_reads import load_job
 from app.statuses import ACTIVE_STATUSES, Status, Trigger
 
@@ -91,6 +91,10 @@ def run_now(
         execution_id = session.execute(
             insert(Execution).values(values).returning(Execution.id)
         ).scalar_one()
+        ran = {"execution": [None, execution_id]}
+        if overrides is not None:
+            ran["configuration"] = [None, overrides]
+        audit.record(session, "job.run", f"job:{job_id}", ran)
     rt.scheduler.wake(execution_id)
     execution = Execution(id=execution_id, **values)
     execution.notifications = []
@@ -168,6 +172,12 @@ def cancel_execution(rt: Runtime, job_id: str, execution_id: int) -> Execution:
                 {"status": [f"Already {execution.status}."]},
             )
         queued = execution.status == Status.QUEUED
+        audit.record(
+            session,
+            "execution.cancel",
+            f"job:{job_id}",
+            {"execution": [execution_id, execution_id], "status": [execution.status, "cancelled"]},
+        )
         if queued:
             execution.status = Status.CANCELLED
             execution.finished_at = utcnow()

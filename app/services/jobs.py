@@ -26,7 +26,7 @@ from app.db import utcnow
 from app.errors import JobConflict, Problems, ValidationFailed
 from app.models import Execution, Job
 from app.runtime import Runtime
-from app.services import notifications, tags
+from app.services import notifications, revisions, secrets, tags
 from app.services.chains import CHAIN_FIELDS, check_chains
 from app.services.job_reads import attach_next_run, get_job, load_job
 from app.services.placement import check_group
@@ -196,6 +196,7 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
         created_at=now,
         updated_at=now,
         version=1,
+        revision=1,
         sync_pending=True,
         **chains,
     )
@@ -209,6 +210,8 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
         with rt.db.write_connection() as connection:
             connection.execute(_JOB_INSERT, values)
             tags.write_tags(connection, job_id, job_tags, replace=False)
+            after = revisions.definition(values, job_tags)
+            revisions.record(connection, job_id, None, after, "job.create")
     except IntegrityError:
         with rt.db.read() as session:
             existing = session.get(Job, values["id"])
@@ -225,24 +228,33 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
 
 
 def update_job(
-    rt: Runtime, job_id: str, changes: dict[str, Any], *, merge_configuration: bool = False
+    rt: Runtime,
+    job_id: str,
+    changes: dict[str, Any],
+    *,
+    merge_configuration: bool = False,
+    action: str = "job.update",
 ) -> Job:
     """Apply the given fields, leave the rest; re-validate what they affect.
 
     ``merge_configuration`` merges the given configuration keys into the current ones
-    (the cron API sets agent_id, payload and session_mode one at a time).
+    (the cron API sets agent_id, payload and session_mode one at a time). A secret sent
+    back masked keeps its stored value. A change writes a revision and an ``action``
+    audit entry.
     """
     if not changes:
         raise ValidationFailed("_body", "No fields to update.")
     with rt.db.write() as session:
         job = load_job(session, job_id)
+        tags.attach(session, [job])
+        was = revisions.definition(job, job.tags)
         before = {f: getattr(job, f) for f in SCHEDULING_FIELDS}
         problems = Problems()  # every field's refusal in one answer
         timezone = _checked_timezone(problems, changes.get("timezone") or job.timezone)
         schedule = problems.check(lambda: resolve_schedule(changes, timezone, current=job))
         new_type = changes.get("type") or job.type
         if "configuration" in changes or new_type != job.type:
-            config = changes.get("configuration")
+            config = secrets.keep_stored(changes.get("configuration"), job.configuration)
             if config is None or (merge_configuration and isinstance(config, dict)):
                 config = {**(job.configuration or {}), **(config or {})}
             valid = problems.check(lambda: rt.registry.validate(new_type, config))
@@ -270,9 +282,13 @@ def update_job(
                 setattr(job, key, changes[key])
         if "description" in changes and changes["description"] is None:
             job.description = None
+        job_tags = job.tags
         if changes.get("tags") is not None:
-            tags.write_tags(session, job_id, tags.normalized(changes["tags"]), replace=True)
+            job_tags = tags.normalized(changes["tags"])
+            tags.write_tags(session, job_id, job_tags, replace=True)
         job.updated_at = utcnow()
+        session.flush()
+        revisions.record(session, job_id, was, revisions.definition(job, job_tags), action)
         rescheduled = schedule is not None or any(getattr(job, f) != v for f, v in before.items())
         if rescheduled:
             rt.scheduler.reschedule(session, job)
@@ -281,14 +297,19 @@ def update_job(
     return get_job(rt, job_id)
 
 
-def _change_state(rt: Runtime, job_id: str, *, include_deleted: bool, apply) -> None:
-    """Run ``apply(session, job)``; when it reports a change, reschedule the job."""
+def _change_state(rt: Runtime, job_id: str, action: str, *, include_deleted: bool, apply) -> None:
+    """Run ``apply(session, job)``; when it reports a change, reschedule the job and
+    write its revision and ``action`` audit entry."""
     with rt.db.write() as session:
         job = load_job(session, job_id, include_deleted=include_deleted)
+        tags.attach(session, [job])
+        was = revisions.definition(job, job.tags)
         changed = apply(session, job)
         if changed:
             job.updated_at = utcnow()
             rt.scheduler.reschedule(session, job)
+            session.flush()
+            revisions.record(session, job_id, was, revisions.definition(job, job.tags), action)
     if changed:
         rt.scheduler.job_changed()
 
@@ -302,7 +323,8 @@ def set_enabled(rt: Runtime, job_id: str, enabled: bool) -> Job:
         job.is_enabled = enabled
         return True
 
-    _change_state(rt, job_id, include_deleted=False, apply=apply)
+    action = "job.enable" if enabled else "job.disable"
+    _change_state(rt, job_id, action, include_deleted=False, apply=apply)
     return get_job(rt, job_id)
 
 
@@ -327,7 +349,7 @@ def delete_job(rt: Runtime, job_id: str) -> None:
         settle(session.connection(), finals, rt.settings)
         return True
 
-    _change_state(rt, job_id, include_deleted=False, apply=apply)
+    _change_state(rt, job_id, "job.delete", include_deleted=False, apply=apply)
     for execution_id in cancelled:  # drop them from this process's ready queue too
         rt.scheduler.cancel(execution_id)
 
@@ -341,5 +363,15 @@ def restore_job(rt: Runtime, job_id: str) -> Job:
         job.deleted_at = None
         return True
 
-    _change_state(rt, job_id, include_deleted=True, apply=apply)
+    _change_state(rt, job_id, "job.restore", include_deleted=True, apply=apply)
     return get_job(rt, job_id)
+
+
+def restore_revision(rt: Runtime, job_id: str, number: int) -> Job:
+    """Make the job's definition that of revision ``number``, as a new revision (its
+    deleted or live state stays as it is)."""
+    old = revisions.get_revision(rt, job_id, number).definition
+    changes = {name: old.get(name) for name in revisions.FIELDS if name != "schedule_type"}
+    changes["schedule_type"] = old["schedule_type"]
+    changes["tags"] = old.get("tags") or []
+    return update_job(rt, job_id, changes, action="job.restore_revision")

@@ -14,11 +14,12 @@ import secrets
 import time
 from pathlib import Path
 
-from flask import Flask, redirect, request, url_for
+from flask import Flask, redirect, url_for
 from werkzeug.wrappers import Response
 
 from app.config import Settings
 from app.services import notifications
+from app.services import secrets as shown_secrets
 from app.services.job_reads import describe_schedule
 from app.ui import actions, auth, views  # noqa: F401  (their routes join the blueprint)
 from app.ui.blueprint import bp, csrf
@@ -60,7 +61,11 @@ def init_app(app: Flask, settings: Settings) -> None:
     csrf.init_app(app)
     app.jinja_env.globals["csrf_token"] = auth.form_token  # one per session
     app.jinja_env.filters.update(
-        FILTERS, schedule_words=describe_schedule, masked=notifications.masked_url
+        FILTERS,
+        schedule_words=describe_schedule,
+        masked=notifications.masked_url,
+        shown_config=shown_secrets.shown_configuration,
+        shown_changes=shown_secrets.shown_changes,
     )
     app.register_blueprint(bp)
 
@@ -71,11 +76,3 @@ def init_app(app: Flask, settings: Settings) -> None:
     @app.route("/favicon.ico")
     def favicon() -> Response:
         return bp.send_static_file("favicon.svg")
-
-    @app.before_request
-    def docs_need_sign_in() -> Response | None:
-        """/docs (Swagger UI) asks for the token as the UI's pages do: signed in, it reads
-        the spec with the session."""
-        if request.path.rstrip("/") == "/docs" and not auth.signed_in():
-            return redirect(url_for("ui.login", next="/docs"))
-        return None

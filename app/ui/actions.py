@@ -7,11 +7,14 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from app import gate
 from app.errors import CronwellError, RunInProgress
+from app.gate import requires
 from app.runtime import current as runtime
+from app.services import access, job_reads
 from app.services import executions as executions_service
-from app.services import job_reads
 from app.services import jobs as jobs_service
+from app.services.access import Role
 from app.ui.auth import go_back, local_target
 from app.ui.blueprint import bp
 
@@ -26,6 +29,7 @@ def _in_progress(job_id: str, busy: RunInProgress) -> Response:
 
 
 @bp.post("/jobs/<job_id>/run")
+@requires(Role.OPERATOR)
 def run_job(job_id: str) -> Response:
     try:
         run, _ = executions_service.run_now(runtime(), job_id)
@@ -37,6 +41,7 @@ def run_job(job_id: str) -> Response:
 
 
 @bp.post("/jobs/<job_id>/executions/<int:execution_id>/retry")
+@requires(Role.OPERATOR)
 def retry_execution(job_id: str, execution_id: int) -> Response:
     """Run the job again, with the run's own configuration overrides (a finished run
     that did not succeed offers this)."""
@@ -51,6 +56,7 @@ def retry_execution(job_id: str, execution_id: int) -> Response:
 
 
 @bp.post("/jobs/<job_id>/enable")
+@requires(Role.OPERATOR)
 def enable_job(job_id: str) -> Response:
     jobs_service.set_enabled(runtime(), job_id, True)
     flash("Job enabled.")
@@ -58,6 +64,7 @@ def enable_job(job_id: str) -> Response:
 
 
 @bp.post("/jobs/<job_id>/disable")
+@requires(Role.OPERATOR)
 def disable_job(job_id: str) -> Response:
     jobs_service.set_enabled(runtime(), job_id, False)
     flash("Job disabled: it will not fire until enabled.")
@@ -65,6 +72,7 @@ def disable_job(job_id: str) -> Response:
 
 
 @bp.route("/jobs/<job_id>/delete", methods=["GET", "POST"])
+@requires(Role.ADMIN)
 def delete_job(job_id: str):
     """Asks first; deleting keeps the history, and the job can be restored."""
     rt = runtime()
@@ -82,7 +90,16 @@ def restore_job(job_id: str) -> Response:
     return redirect(url_for("ui.job", job_id=job_id))
 
 
+@bp.post("/jobs/<job_id>/revisions/<int:number>/restore")
+def restore_revision(job_id: str, number: int) -> Response:
+    """Make the job's definition that of revision ``number`` (as a new revision)."""
+    jobs_service.restore_revision(runtime(), job_id, number)
+    flash(f"Restored revision {number}, as a new revision.")
+    return redirect(url_for("ui.job", job_id=job_id) + "#revisions")
+
+
 @bp.post("/jobs/<job_id>/executions/<int:execution_id>/cancel")
+@requires(Role.OPERATOR)
 def cancel_execution(job_id: str, execution_id: int) -> Response:
     run = executions_service.cancel_execution(runtime(), job_id, execution_id)
     flash(f"Run #{execution_id}: {run.status}.")
@@ -99,6 +116,7 @@ BULK = {
 
 
 @bp.post("/jobs/bulk")
+@requires(Role.OPERATOR)
 def bulk() -> Response | str:
     """Enable, disable, run or delete the selected jobs (a delete is confirmed first)."""
     rt = runtime()
@@ -107,6 +125,8 @@ def bulk() -> Response | str:
     if action not in BULK or not ids:
         flash("Select one or more jobs first." if ids == [] else "Unknown action.")
         return redirect(back)
+    if action == "delete":
+        access.require(gate.caller() or access.SYSTEM, Role.ADMIN)
     if action == "delete" and request.form.get("confirm") != "yes":
         chosen = [job_reads.get_job(rt, job_id) for job_id in ids]
         return render_template("bulk_delete.html", jobs=chosen, next=back)

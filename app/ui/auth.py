@@ -1,13 +1,16 @@
-"""Signing in to the UI: with CRONWELL_API_TOKEN set, the token is asked for once and the
-session cookie (signed, HttpOnly, SameSite=Lax, Secure under https) names the session.
+"""Signing in to the UI: a username and password, or CRONWELL_API_TOKEN, asked for once;
+the session cookie (signed, HttpOnly, SameSite=Lax, Secure under https) names the session.
 
 The cookie holds the session's id (a row that "Log out" deletes: see
-:mod:`app.services.sessions`) and an HMAC of the token, not the token: changing the token
-ends every session, and the cookie (readable by its holder) gives nothing away.
+:mod:`app.services.sessions`) and, for the token, an HMAC of it, not the token: changing
+the token ends every session, and the cookie (readable by its holder) gives nothing away.
+Who may see which page is app/gate.py's business; wrong passwords count towards the same
+limit as wrong API keys.
 """
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import (
@@ -24,8 +27,10 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
+from app import gate
 from app.runtime import current as runtime
-from app.services import sessions
+from app.services import access, accounts, sessions
+from app.services.access import Role
 from app.ui.blueprint import bp, csrf
 
 SESSION_KEY = sessions.SIGNED_IN_KEY
@@ -47,14 +52,6 @@ class UiSessionInterface(SecureCookieSessionInterface):
 
 def _fingerprint(token: str) -> str:
     return sessions.fingerprint(str(current_app.secret_key), token)
-
-
-def token_required() -> bool:
-    return bool(runtime().settings.api_token)
-
-
-def signed_in() -> bool:
-    return sessions.signed_in(runtime(), session, str(current_app.secret_key))
 
 
 def local_target(target: str | None, default: str) -> str:
@@ -88,16 +85,14 @@ def go_back(default: str) -> Response:
 
 
 @bp.context_processor
-def sign_in_state() -> dict[str, bool]:
-    return {"ui_token_required": token_required()}
-
-
-@bp.before_request
-def require_sign_in() -> Response | None:
-    """Every UI page but the login page and the static files needs a signed-in session."""
-    if request.endpoint in ("ui.login", "ui.static") or signed_in():
-        return None
-    return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
+def sign_in_state() -> dict[str, Any]:
+    """What pages show of the caller: who they are, and what their role lets them do."""
+    who = gate.caller()
+    return {
+        "caller": who,
+        "can_operate": who is not None and who.may(Role.OPERATOR),
+        "can_admin": who is not None and who.may(Role.ADMIN),
+    }
 
 
 @bp.before_request
@@ -107,24 +102,60 @@ def protect_forms() -> None:
         csrf.protect()
 
 
+def _start(user_id: int | None) -> None:
+    lifetime = sessions.lifetime(runtime())
+    session.clear()
+    session.permanent = True
+    session[SESSION_ID] = sessions.start_session(runtime(), lifetime, user_id)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response | str:
-    """Ask for the API token; a right one starts a session."""
+    """Ask for a username and password (or the API token); the right ones start a session."""
+    rt = runtime()
     target = local_target(request.values.get("next"), url_for("ui.dashboard"))
-    if not token_required():
+    if access.is_open(rt):
         return redirect(target)
-    error = None
+    error, username = None, request.form.get("username", "").strip()
     if request.method == "POST":
-        given = request.form.get("token", "")
-        if sessions.token_matches(runtime(), given):
-            lifetime = sessions.lifetime(runtime())
-            session.clear()
-            session.permanent = True
-            session[SESSION_ID] = sessions.start_session(runtime(), lifetime)
-            session[SESSION_KEY] = _fingerprint(given)
-            return redirect(target)
-        error = "That is not the service's API token."
-    return render_template("login.html", error=error, next=target), 401 if error else 200
+        address = request.remote_addr
+        failures = access.failures(rt)
+        wait = failures.retry_after(address)
+        if wait is not None:
+            return gate.too_many(wait)
+        password = request.form.get("password", "")
+        who = access.Caller("anonymous", "anonymous", Role.VIEWER, "", "ui", address)
+        acting = access.acting_as(who)
+        try:
+            if not username and access.token_matches(rt, password):
+                _start(None)
+                session[SESSION_KEY] = _fingerprint(password)
+                audit_login(rt, "login", "token", access.token_caller("ui", address, "session"))
+                return redirect(target)
+            user = accounts.check_password(rt, username, password) if username else None
+            if user is not None:
+                _start(user.id)
+                audit_login(
+                    rt, "login", f"user:{user.username}",
+                    access.user_caller(user, "session", "ui", address),
+                )  # fmt: skip
+                return redirect(target)
+            failures.failed(address)
+            audit_login(rt, "login.failed", f"user:{username}" if username else "token", who)
+        finally:
+            access.done_acting(acting)
+        error = "Wrong username or password." if username else "That is not the API token."
+    page = render_template("login.html", error=error, next=target, username=username)
+    return page, 401 if error else 200
+
+
+def audit_login(rt: Any, action: str, target: str, who: access.Caller | None) -> None:
+    acting = access.acting_as(who) if who is not None else None
+    try:
+        accounts.record_login(rt, action, target)
+    finally:
+        if acting is not None:
+            access.done_acting(acting)
 
 
 @bp.post("/logout")
@@ -134,4 +165,4 @@ def logout() -> Response:
         sessions.end_session(runtime(), session[SESSION_ID])
     session.clear()
     flash("Signed out.")
-    return redirect(url_for("ui.login") if token_required() else url_for("ui.dashboard"))
+    return redirect(url_for("ui.login"))

@@ -96,6 +96,15 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
 
 
+def compact_json(value: Any) -> str:
+    """A value on one line (a diff's cell): strings bare, the rest as JSON; none as a dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
 def tone(status: str | None) -> str:
     """The tone a status is drawn in (good, bad, warn, busy, neutral)."""
     return STATUS_TONES.get(status or "", "neutral")
@@ -108,4 +117,5 @@ FILTERS = {
     "lateness": lateness,
     "status_badge": status_badge,
     "pretty_json": pretty_json,
+    "compact_json": compact_json,
 }

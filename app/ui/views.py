@@ -5,6 +5,7 @@ htmx fetches again (the same URL with an HX-Request header). The buttons' action
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 from zoneinfo import available_timezones
@@ -16,13 +17,15 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from app.errors import CronwellError, JobNotFound
+from app.gate import requires
 from app.runtime import current as runtime
 from app.schemas import field_errors
 from app.schemas.jobs import JobCreateSchema, JobListArgs, JobUpdateSchema
+from app.services import audit, history, job_reads, notifications, overview, revisions, status
 from app.services import executions as executions_service
-from app.services import history, job_reads, notifications, overview, status
 from app.services import jobs as jobs_service
 from app.services import workers as workers_service
+from app.services.access import Role
 from app.statuses import ACTIVE_STATUSES, ALL_STATUSES
 from app.ui import forms
 from app.ui.auth import go_back
@@ -91,6 +94,43 @@ def workers() -> Response:
         "_workers_live.html",
         workers=workers_service.list_workers(rt),
         timezone=rt.settings.timezone,
+    )
+
+
+AUDIT_PER_PAGE = 50
+
+
+@bp.route("/audit")
+def audit_log() -> str:
+    """Every change: who, what, where from; filters by actor, action, target and time."""
+    args = request.args
+    problem, bounds = None, {}
+    for name in ("since", "until"):
+        if args.get(name):
+            try:
+                moment = dt.datetime.fromisoformat(args[name])
+                bounds[name] = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+            except ValueError:
+                problem = f"{name}: not a date and time (e.g. 2026-12-06T09:00)."
+    filters = audit.AuditFilters(
+        actor=args.get("actor") or None,
+        action=args.get("action") or None,
+        target=args.get("target") or None,
+        **bounds,
+    )
+    page = _page_number()
+    entries, total = audit.list_entries(runtime(), filters, page, AUDIT_PER_PAGE)
+    shown = {k: v for k, v in args.items() if k != "page" and v}
+    return render_template(
+        "audit.html",
+        entries=entries,
+        total=total,
+        page=page,
+        pages=_pages(total, AUDIT_PER_PAGE),
+        args=shown,
+        actions=audit.ACTIONS,
+        problem=problem,
+        timezone=runtime().settings.timezone,
     )
 
 
@@ -197,6 +237,7 @@ def _save(job: Any = None):
 
 
 @bp.route("/jobs/new", methods=["GET", "POST"])
+@requires(Role.ADMIN)
 def new_job():
     """The form for a new job."""
     if request.method == "POST":
@@ -209,6 +250,7 @@ def new_job():
 
 
 @bp.route("/jobs/<job_id>/edit", methods=["GET", "POST"])
+@requires(Role.ADMIN)
 def edit_job(job_id: str):
     """The form with the job's definition."""
     job = job_reads.get_job(runtime(), job_id)
@@ -247,6 +289,7 @@ def job(job_id: str) -> Response:
         description=job_reads.describe_schedule(found),
         schedule=job_reads.schedule_text(found),
         notify=notifications.shown(found.notify),
+        revisions=revisions.list_revisions(rt, job_id),
     )
 
 

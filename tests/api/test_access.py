@@ -30,7 +30,7 @@ def test_healthz_stays_open(service):
 
 def test_the_spec_declares_the_token_and_the_open_healthz(service):
     spec = service.get("/api/openapi.json", headers=AUTH).json()
-    assert spec["security"] == [{"bearerAuth": []}]
+    assert spec["security"] == [{"bearerAuth": []}, {"sessionCookie": []}]
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert spec["paths"]["/healthz"]["get"]["security"] == []
 

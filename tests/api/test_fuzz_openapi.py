@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 MAX_EXAMPLES = 25
+TOKEN = "fuzz-token-5e1f"
 
 
 def test_schemathesis_finds_nothing_with_every_check(start_service, tmp_path):
@@ -26,6 +27,10 @@ def test_schemathesis_finds_nothing_with_every_check(start_service, tmp_path):
         {
             "CRONWELL_SHELL_JOBS_ENABLED": "false",
             "CRONWELL_HTTP_ALLOWED_HOSTS": json.dumps(["127.0.0.1"]),
+            # A closed service (the keys and users the fuzzer makes change nothing), whose
+            # limit on wrong credentials the fuzzer's own tries of them do not reach.
+            "CRONWELL_API_TOKEN": TOKEN,
+            "CRONWELL_AUTH_FAILURES_PER_MINUTE": "100000",
         }
     )
     schemathesis = Path(sys.executable).with_name("schemathesis")
@@ -34,7 +39,7 @@ def test_schemathesis_finds_nothing_with_every_check(start_service, tmp_path):
             str(schemathesis), "run", service.base_url + "/api/openapi.json",
             "--checks", "all", "--exclude-checks", "positive_data_acceptance",
             "--max-examples", str(MAX_EXAMPLES), "--generation-deterministic",
-            "--workers", "1", "--no-color",
+            "--workers", "1", "--no-color", "-H", f"Authorization: Bearer {TOKEN}",
             # It sends messages out, and a receiver's refusal is its documented 502.
             "--exclude-path", "/api/notifications/test",
         ],

@@ -164,7 +164,7 @@ def test_metrics_need_the_token_when_one_is_set(start_service):
     guarded = start_service({"CRONWELL_API_TOKEN": "s3cret"})
     refused = guarded.get("/metrics")
     assert refused.status_code == 401
-    assert refused.json()["message"].startswith("Missing or wrong API token")
+    assert refused.json()["message"].startswith("Sign in")
     allowed = guarded.get("/metrics", headers={"Authorization": "Bearer s3cret"})
     assert allowed.status_code == 200
     assert "cronwell_jobs" in families(allowed.text)

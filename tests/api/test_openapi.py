@@ -63,10 +63,16 @@ def test_docs_page_is_served(service):
     assert "swagger" in response.text.lower()
 
 
-def test_without_a_token_the_spec_asks_for_none(service):
+def test_the_spec_names_both_ways_in_even_while_the_service_is_open(service):
+    # Open now, it closes with the first key or user: the spec says what it will ask.
     spec = service.get("/api/openapi.json").json()
-    assert "security" not in spec
-    assert "securitySchemes" not in spec.get("components", {})
+    assert spec["security"] == [{"bearerAuth": []}, {"sessionCookie": []}]
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["bearerAuth"]["scheme"] == "bearer"
+    assert schemes["sessionCookie"] == {
+        "type": "apiKey", "in": "cookie", "name": "cronwell",
+        "description": schemes["sessionCookie"]["description"],
+    }  # fmt: skip
 
 
 def test_pages_are_bounded_in_the_spec_and_beyond_it_refused(service):

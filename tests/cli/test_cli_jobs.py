@@ -119,7 +119,7 @@ def test_errors_say_what_went_wrong_with_the_contract_s_exit_codes(service):
     missing = run(service, "jobs", "show", "no-such-job")
     assert missing.returncode == 1 and missing.stderr == "Error: Job 'no-such-job' not found.\n"
     no_token = cronwell(service, "jobs", "list")
-    assert no_token.returncode == 1 and "API token" in no_token.stderr
+    assert no_token.returncode == 1 and "Bearer" in no_token.stderr
     unknown = run(service, "jobs", "frobnicate")
     assert unknown.returncode == 2
     port = free_port()

@@ -65,8 +65,11 @@ def serious_violations(page) -> list[dict]:
     ]
 
 
-def sign_in(page, token: str, path: str = "/ui/") -> None:
-    """Open ``path`` and sign in at the login page it leads to, with ``token``."""
+def sign_in(page, secret: str, path: str = "/ui/", username: str = "") -> None:
+    """Open ``path`` and sign in at the login page it leads to: as ``username`` with the
+    password ``secret``, or (no username) with the API token ``secret``."""
     page.goto(path)
-    page.get_by_label("API token").fill(token)
+    if username:
+        page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(secret)
     page.get_by_role("button", name="Sign in").click()

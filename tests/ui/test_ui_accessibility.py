@@ -63,7 +63,7 @@ def test_the_login_page_has_no_serious_violation(browser, start_service):
         try:
             tab = context.new_page()
             tab.goto("/ui/jobs")
-            expect(tab.get_by_label("API token")).to_be_visible()
+            expect(tab.get_by_label("Password")).to_be_visible()
             assert serious_violations(tab) == []
         finally:
             context.close()

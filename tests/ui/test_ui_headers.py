@@ -28,7 +28,7 @@ def _signed_in_http(service, **headers) -> requests.Response:
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
     return client.post(
         service.base_url + "/ui/login",
-        data={"token": TOKEN, "csrf_token": csrf, "next": "/ui/"},
+        data={"password": TOKEN, "csrf_token": csrf, "next": "/ui/"},
         headers=headers,
         allow_redirects=False,
     )
@@ -123,7 +123,7 @@ def test_a_session_lasts_session_hours(service, start_service):
 def test_the_api_docs_work_signed_in_with_a_token(page, service):
     page.goto("/docs")
     expect(page).to_have_url(re.compile(r"/ui/login\?next=/docs"))
-    page.get_by_label("API token").fill(TOKEN)
+    page.get_by_label("Password").fill(TOKEN)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/docs$"))
     expect(page.locator(".opblock").first).to_be_visible()  # the spec loaded

@@ -26,10 +26,10 @@ def test_a_page_asks_for_the_token_once_then_keeps_a_session(page, service):
     page.goto("/ui/jobs?q=x")
     expect(page).to_have_url(re.compile(r"/ui/login\?next="))
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    page.get_by_label("API token").fill("not-the-token")
+    page.get_by_label("Password").fill("not-the-token")
     page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#error-token")).to_contain_text("not the service's API token")
-    page.get_by_label("API token").fill(TOKEN)
+    expect(page.locator("#error-password")).to_contain_text("not the API token")
+    page.get_by_label("Password").fill(TOKEN)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/ui/jobs\?q=x$"))
     [cookie] = page.context.cookies()
@@ -58,7 +58,7 @@ def test_log_out_ends_the_session_even_for_a_copy_of_the_cookie(page, service):
 
 def test_the_login_page_sends_only_to_this_ui(page, service):
     page.goto("/ui/login?next=https://elsewhere.example/steal")
-    page.get_by_label("API token").fill(TOKEN)
+    page.get_by_label("Password").fill(TOKEN)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/ui/$"))
 
@@ -79,10 +79,13 @@ def test_forms_without_the_csrf_token_are_refused(page, service):
     assert service.get(f"/api/jobs/{job['id']}", headers=AUTH).json()["is_enabled"] is False
 
 
-def test_the_session_cookie_does_not_open_the_api(page, service):
+def test_the_session_cookie_opens_the_api_s_reads_only(page, service):
     sign_in(page, TOKEN)
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
-    assert page.request.get("/api/jobs").status == 401
+    assert page.request.get("/api/me").json()["via"] == "session"
+    assert page.request.get("/api/jobs").status == 200
+    # A write needs a key: no other site can make a signed-in browser change anything.
+    assert page.request.post("/api/jobs", data={"name": "x"}).status == 401
     # And the API takes no CSRF token: curl with the bearer token works as before.
     job = _job(service, "API without CSRF")
     assert service.post(f"/api/jobs/{job['id']}/disable", headers=AUTH).status_code == 200

@@ -19,6 +19,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.errors import CronwellError, SchedulerUnavailable
+from app.gate import requires
 from app.models import Execution
 from app.runtime import current as runtime
 from app.schemas.cron import (
@@ -35,6 +36,7 @@ from app.services import executions as executions_service
 from app.services import job_reads
 from app.services import jobs as jobs_service
 from app.services import status as status_service
+from app.services.access import Role
 from app.statuses import ACTIVE_STATUSES, Status
 
 blp = Blueprint(
@@ -143,6 +145,7 @@ class CronJobById(MethodView):
 
 @blp.route("/<string:job_id>/trigger")
 class CronTrigger(MethodView):
+    @requires(Role.OPERATOR)
     @blp.response(200, TriggerResponse)
     @blp.alt_response(404, description="Job not found.")
     @blp.alt_response(409, description="overlap_policy is skip and a run is in progress.")

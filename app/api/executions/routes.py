@@ -3,10 +3,12 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.gate import requires
 from app.runtime import current as runtime
 from app.schemas import pagination
 from app.schemas.executions import ExecutionListArgs, ExecutionSchema
 from app.services import executions as service
+from app.services.access import Role
 
 blp = Blueprint(
     "executions",
@@ -41,6 +43,7 @@ class ExecutionById(MethodView):
 
 @blp.route("/<int:execution_id>/cancel")
 class CancelExecution(MethodView):
+    @requires(Role.OPERATOR)
     @blp.response(202, ExecutionSchema)
     @blp.alt_response(404, description="Unknown job or execution.")
     @blp.alt_response(409, description="The execution already finished.")

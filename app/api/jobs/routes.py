@@ -4,8 +4,10 @@ from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.gate import requires
 from app.runtime import current as runtime
 from app.schemas import pagination
+from app.schemas.access import RevisionDetailSchema, RevisionSchema
 from app.schemas.executions import ExecutionSchema, IdempotencyHeaders, RunNowSchema
 from app.schemas.jobs import (
     JobCreateSchema,
@@ -15,8 +17,9 @@ from app.schemas.jobs import (
     JobUpdateSchema,
 )
 from app.services import executions as executions_service
-from app.services import job_reads
+from app.services import job_reads, revisions
 from app.services import jobs as service
+from app.services.access import Role
 
 blp = Blueprint(
     "jobs", __name__, url_prefix="/api/jobs", description="Create, change and run jobs."
@@ -109,6 +112,7 @@ class RestoreJob(MethodView):
 
 @blp.route("/<string:job_id>/enable")
 class EnableJob(MethodView):
+    @requires(Role.OPERATOR)
     @blp.response(200, JobSchema)
     @blp.alt_response(404, description="Unknown or deleted job.")
     def post(self, job_id):
@@ -118,6 +122,7 @@ class EnableJob(MethodView):
 
 @blp.route("/<string:job_id>/disable")
 class DisableJob(MethodView):
+    @requires(Role.OPERATOR)
     @blp.response(200, JobSchema)
     @blp.alt_response(404, description="Unknown or deleted job.")
     def post(self, job_id):
@@ -127,6 +132,7 @@ class DisableJob(MethodView):
 
 @blp.route("/<string:job_id>/run")
 class RunJob(MethodView):
+    @requires(Role.OPERATOR)
     @blp.arguments(IdempotencyHeaders(), location="headers")
     @blp.arguments(
         RunNowSchema(),
@@ -149,3 +155,31 @@ class RunJob(MethodView):
         )
         location = url_for("executions.ExecutionById", job_id=job_id, execution_id=execution.id)
         return execution, 202 if created else 200, {"Location": location}
+
+
+@blp.route("/<string:job_id>/revisions")
+class Revisions(MethodView):
+    @blp.response(200, RevisionSchema(many=True))
+    @blp.alt_response(404, description="Unknown job.")
+    def get(self, job_id):
+        """List a job's revisions, newest first, with what each changed"""
+        return revisions.list_revisions(runtime(), job_id)
+
+
+@blp.route("/<string:job_id>/revisions/<int:number>")
+class RevisionByNumber(MethodView):
+    @blp.response(200, RevisionDetailSchema)
+    @blp.alt_response(404, description="Unknown job or revision.")
+    def get(self, job_id, number):
+        """A job's whole definition as it was at revision n"""
+        return revisions.get_revision(runtime(), job_id, number)
+
+
+@blp.route("/<string:job_id>/revisions/<int:number>/restore")
+class RestoreRevision(MethodView):
+    @blp.response(200, JobSchema)
+    @blp.alt_response(404, description="Unknown job or revision, or a deleted job.")
+    @blp.alt_response(422, description="That definition is no longer valid here.")
+    def post(self, job_id, number):
+        """Make the job's definition that of revision n, as a new revision (admin)"""
+        return service.restore_revision(runtime(), job_id, number)

@@ -4,6 +4,7 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.gate import requires
 from app.runtime import current as runtime
 from app.schemas.scheduler import (
     HealthSchema,
@@ -13,6 +14,7 @@ from app.schemas.scheduler import (
     SchedulerSchema,
 )
 from app.services import status as service
+from app.services.access import Role
 
 blp = Blueprint("scheduler", __name__, url_prefix="/api", description="The scheduler itself.")
 health_blp = Blueprint("health", __name__, description="Liveness for load balancers.")
@@ -28,6 +30,7 @@ class SchedulerStatus(MethodView):
 
 @blp.route("/schedules/preview")
 class SchedulePreview(MethodView):
+    @requires(Role.VIEWER)
     @blp.arguments(
         PreviewRequestSchema(),
         example={"schedule": "30 2 * * *", "timezone": "America/New_York", "count": 3},

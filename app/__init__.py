@@ -44,13 +44,43 @@ def configure(app: Flask, overrides: Mapping[str, Any] | None = None) -> Setting
     return settings
 
 
-def _warn_if_exposed(settings: Settings) -> None:
-    host = settings.host
-    if host not in LOOPBACK and not settings.api_token:
+def _check_access_settings(settings: Settings) -> None:
+    """Refuse to start with a proxy role or address list the service could not use."""
+    import ipaddress
+
+    from app.services.access import ROLES
+
+    if settings.auth_proxy_default_role not in ROLES:
+        raise ValueError(
+            f"CRONWELL_AUTH_PROXY_DEFAULT_ROLE must be one of {', '.join(ROLES)}, "
+            f"not {settings.auth_proxy_default_role!r}"
+        )
+    for network in settings.auth_proxy_trusted:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"CRONWELL_AUTH_PROXY_TRUSTED: {network!r} is not an address or network"
+            ) from None
+
+
+def _warn_if_open(runtime: Any) -> None:
+    """With no token, key or user, anyone who reaches the service acts as an admin."""
+    from app.services.access import is_open
+
+    if not is_open(runtime):
+        return
+    host = runtime.settings.host
+    if host not in LOOPBACK:
         logger.warning(
-            "Binding %s with no CRONWELL_API_TOKEN: anyone who can reach this address can "
-            "create and run jobs. Set CRONWELL_API_TOKEN.",
+            "Binding %s while open (no CRONWELL_API_TOKEN, API key or user): anyone who can "
+            "reach this address can create and run jobs. Make an admin key or user first.",
             host,
+        )
+    else:
+        logger.warning(
+            "The service is open: no CRONWELL_API_TOKEN, API key or user exists, so every "
+            "caller acts as an admin. The first key or user closes it."
         )
 
 
@@ -71,7 +101,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     settings = configure(app, test_config)
     configure_logging(settings)
-    _warn_if_exposed(settings)
+    _check_access_settings(settings)
     check_notify_defaults(settings)
 
     db = Database(make_engine(settings.database_url, settings.lease_seconds))
@@ -81,6 +111,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     scheduler = SchedulerManager(db, registry, settings, instruments)
     runtime = Runtime(settings, db, registry, scheduler, instruments)
     app.extensions["cronwell"] = runtime
+    _warn_if_open(runtime)
     init_gate(app)  # before the API's and the UI's own checks
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

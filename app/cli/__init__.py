@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from app.cli import access as access_module
 from app.cli import apply as apply_module
 from app.cli.client import Client
 from app.cli.output import as_json, duration, short_time, table
@@ -33,7 +34,7 @@ POLL_SECONDS = 0.5
     "--token",
     default=lambda: os.environ.get("CRONWELL_API_TOKEN"),
     show_default="CRONWELL_API_TOKEN",
-    help="The service's API token.",
+    help="An API key, or the service's API token.",
 )
 @click.version_option(package_name="cronwell")
 @click.pass_context
@@ -277,3 +278,4 @@ def workers(client: Client, as_json_: bool) -> None:
 
 
 apply_module.register(main)
+access_module.register(main)

@@ -10,6 +10,8 @@ from urllib.parse import urlencode
 import click
 import urllib3
 
+from app.version import __version__
+
 TIMEOUT_SECONDS = 30
 
 
@@ -35,7 +37,8 @@ class Client:
 
     def __init__(self, url: str, token: str | None) -> None:
         self.url = url.rstrip("/")
-        self.headers = {"Accept": "application/json"}
+        # The service's audit log reads this User-Agent as source "cli".
+        self.headers = {"Accept": "application/json", "User-Agent": f"cronwell/{__version__}"}
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
         self.pool = urllib3.PoolManager(

@@ -30,6 +30,7 @@ def pages(service, make_job, target) -> list[str]:
         f"/ui/jobs/{job['id']}/edit",
         f"/ui/jobs/{job['id']}/delete",
         "/ui/workers",
+        "/ui/audit",
         "/ui/no-such-page",
     ]
 

@@ -19,7 +19,14 @@ def test_phone_width_cards_and_tap_targets(page, service, make_job):
     job = make_job(name="On a phone", tags=["mobile"])
     run_and_wait(service, job["id"])
     page.set_viewport_size(PHONE)
-    for path in ("/ui/", "/ui/jobs", f"/ui/jobs/{job['id']}", "/ui/jobs/new", "/ui/workers"):
+    for path in (
+        "/ui/",
+        "/ui/jobs",
+        f"/ui/jobs/{job['id']}",
+        "/ui/jobs/new",
+        "/ui/workers",
+        "/ui/audit",
+    ):
         page.goto(path)
         sideways = page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"

@@ -96,6 +96,15 @@ def test_a_database_written_by_0_1_0_upgrades_with_every_row_kept(start_service,
         for s in scrape(service, "cronwell_executions_total")
     }
     assert totals == {("kept", "success"): 1, ("kept", "failed"): 1, ("kept", "missed"): 1}
+    # Each job gets revision 1, as it stands, by the system.
+    for job_id, deleted in (("kept", False), ("gone", True)):
+        revisions = service.get(f"/api/jobs/{job_id}/revisions").json()
+        assert [(r["revision"], r["actor"], r["changes"]) for r in revisions] == [(1, "system", {})]
+        first = service.get(f"/api/jobs/{job_id}/revisions/1").json()["definition"]
+        assert (first["name"], first["deleted"]) == (job_id, deleted)
+    service.put("/api/jobs/kept", json={"name": "kept, renamed"})
+    second = service.get("/api/jobs/kept/revisions").json()[0]
+    assert (second["revision"], second["changes"]) == (2, {"name": ["kept", "kept, renamed"]})
 
 
 def test_instances_starting_together_on_a_new_sqlite_file_all_come_up(start_service, tmp_path):

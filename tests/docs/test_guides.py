@@ -231,14 +231,40 @@ def test_running_on_postgresql(postgres, tmp_path):
         served.stop()
 
 
+TEAMS = ("<!-- teams:start -->", "<!-- teams:end -->")
+
+
 def test_security_before_exposing_it():
-    (block,) = fenced(DOCS / "security.md", "sh")
+    block, _teams = fenced(DOCS / "security.md", "sh")
     shown = 'echo "$CRONWELL_API_TOKEN|$CRONWELL_HOST|$CRONWELL_HTTP_ALLOWED_HOSTS"'
     done = subprocess.run(
         ["bash", "-euc", f"{block}\n{shown}"], capture_output=True, text=True, timeout=30
     )
     token, host, hosts = done.stdout.strip().split("|")
     assert len(token) >= 40 and host == "0.0.0.0" and json.loads(hosts) == ["api.internal.example"]
+
+
+def test_security_for_a_team(start_service, tmp_path):
+    token = "guide-admin-token"
+    service = start_service({"CRONWELL_API_TOKEN": token})
+    lines = [line.split("  #")[0].strip() for line in commands(DOCS / "security.md", TEAMS)]
+    assert len(lines) == 6
+    env = {**os.environ, "CRONWELL_URL": service.base_url, "CRONWELL_API_TOKEN": token}
+    outputs = []
+    for line in lines:
+        assert ".venv/bin/cronwell " in line
+        command = line.replace(".venv/bin/cronwell", str(CRONWELL))
+        done = subprocess.run(
+            ["bash", "-c", command], capture_output=True, text=True, timeout=60, env=env
+        )
+        assert done.returncode == 0, (line, done.stderr)
+        outputs.append(done.stdout)
+    secret = outputs[0].strip()
+    assert service.get("/api/me", headers={"Authorization": f"Bearer {secret}"}).json()[
+        "role"
+    ] == "operator"
+    assert "alice" in outputs[4] and "operator" in outputs[4]
+    assert "user.update" in outputs[5] and "user.create" in outputs[5]
 
 
 def test_a_job_type_of_your_own(tmp_path):

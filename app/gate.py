@@ -141,7 +141,8 @@ def identify() -> Caller | Response | None:
         caller = access.user_caller(user, "proxy", source, address) if user else None
         return caller or _refuse(401, f"User {named!r} is disabled or not a valid username.")
     cookie_allowed = request.path.startswith(("/ui", "/docs")) or request.method in READS
-    if cookie_allowed and sessions.SESSION_ID_KEY in session:
+    has_cookie = current_app.config["SESSION_COOKIE_NAME"] in request.cookies
+    if cookie_allowed and has_cookie and sessions.SESSION_ID_KEY in session:
         caller = sessions.session_caller(rt, session, str(current_app.secret_key), source, address)
         if caller is not None:
             return caller

@@ -31,6 +31,8 @@ FULL = {
     "large_jobs": 100_000,
     "run_now": 100,
     "notifier_rounds": 3,
+    "access_samples": 2000,
+    "access_writes": 400,
 }
 TINY = {
     "burst": 20,
@@ -46,6 +48,8 @@ TINY = {
     "large_jobs": 500,
     "run_now": 5,
     "notifier_rounds": 1,
+    "access_samples": 40,
+    "access_writes": 20,
 }
 SLOTS = "20"
 #: Cronwell's gunicorn workers, and the run slots of each (SLOTS in all).
@@ -91,7 +95,8 @@ class Bench:
         path = self.workdir / f"{name}.db"
         return path, f"sqlite:///{path}"
 
-    def cronwell(self, name: str, **env: str) -> tuple[Server, Path]:
+    def cronwell(self, name: str, root: Path = ROOT, **env: str) -> tuple[Server, Path]:
+        """Cronwell (``root``: another checkout of it, such as an earlier release)."""
         path, url = self.db(name)
         server = Server(
             "wsgi:app",
@@ -103,9 +108,21 @@ class Bench:
             },
             "/healthz",
             self.workdir,
+            root=root,
         )
         server.wait_healthy()
         return server, path
+
+    def checkout(self, commit: str) -> Path:
+        """This repository's files at ``commit``, in the run's directory."""
+        where = self.workdir / f"checkout-{commit}"
+        if not where.exists():
+            where.mkdir()
+            archive = subprocess.run(
+                ["git", "archive", commit], cwd=ROOT, capture_output=True, check=True
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", str(where)], input=archive, check=True)
+        return where
 
     def flask_aps(self, name: str) -> Server:
         _, url = self.db(name)

@@ -19,19 +19,21 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.access import Access
 from bench.fires import Fires
 from bench.harness import FULL, TINY, machine
 from bench.reads import Reads
 from bench.servers import ROOT
 
 
-class Run(Fires, Reads):
+class Run(Fires, Reads, Access):
     """Every workload, on one recorder and one set of figures."""
 
 
 def main(argv: list[str] | None = None) -> int:
     workloads = [
         "burst", "steady", "notifier", "create", "read", "start", "large", "run_now", "sustained",
+        "access",
     ]  # fmt: skip
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tiny", action="store_true", help="small sizes: proves the harness works")

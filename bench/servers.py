@@ -32,10 +32,14 @@ class Client:
     def __init__(self, port: int) -> None:
         self.port = port
         self.pool = urllib3.HTTPConnectionPool("127.0.0.1", port, maxsize=1, retries=False)
+        #: Sent with every request (an Authorization header, say).
+        self.headers: dict[str, str] = {}
 
     def call(self, method: str, path: str, body: object = None) -> bytes:
         """Send one request; return the body; raise on a status that is not 2xx."""
-        headers = {"Content-Type": "application/json"} if body is not None else None
+        headers = dict(self.headers)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         payload = None if body is None else json.dumps(body).encode()
         for attempt in range(2):
             try:
@@ -66,6 +70,7 @@ class Server:
         health_path: str,
         workdir: Path,
         config: str = "gunicorn.conf.py",
+        root: Path = ROOT,
     ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -78,7 +83,7 @@ class Server:
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config", config, app],
-            cwd=ROOT,
+            cwd=root,
             env=full_env,
             stdout=self.log,
             stderr=subprocess.STDOUT,

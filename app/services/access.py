@@ -27,7 +27,7 @@ from enum import StrEnum
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import bindparam, exists, or_, select, update
 
 from app.db import utcnow
 from app.errors import Forbidden
@@ -89,18 +89,29 @@ def require(caller: Caller, needed: Role) -> None:
         raise Forbidden(f"This needs the {needed} role; {caller.actor} has the {caller.role} role.")
 
 
+#: How long a process trusts its last reading that the service is open. A key or user
+#: made in this process closes it here at once; in the others within this long.
+OPEN_CHECK_SECONDS = 1.0
+
+
 def is_open(rt: Runtime) -> bool:
     """No token, no key and no user exists: every caller acts as an admin. Keys and users
     are never deleted, so once closed a service stays closed (this process remembers)."""
-    if rt.settings.api_token:
+    if rt.settings.api_token or rt.caches.get("access_closed"):
         return False
-    if rt.caches.get("access_closed"):
-        return False
-    with rt.db.read() as session:
-        closed = session.scalar(select(or_(exists(select(User.id)), exists(select(ApiKey.id)))))
+    checked = rt.caches.get("access_open_until", 0.0)
+    if time.monotonic() < checked:
+        return True
+    with rt.db.reader.connect() as connection:
+        closed = connection.scalar(_ANY_CREDENTIAL)
     if closed:
         rt.caches["access_closed"] = True
+    else:
+        rt.caches["access_open_until"] = time.monotonic() + OPEN_CHECK_SECONDS
     return not closed
+
+
+_ANY_CREDENTIAL = select(or_(exists(select(User.id)), exists(select(ApiKey.id))))
 
 
 def open_caller(source: str, remote_addr: str | None) -> Caller:
@@ -126,17 +137,19 @@ def key_hash(secret: str) -> str:
 LAST_USED_EVERY = dt.timedelta(seconds=60)
 
 
+_KEY_BY_HASH = select(
+    ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.secret_hash, ApiKey.expires_at,
+    ApiKey.revoked_at, ApiKey.last_used_at,
+).where(ApiKey.secret_hash == bindparam("digest"))  # fmt: skip
+
+
 def key_caller(rt: Runtime, secret: str, source: str, remote_addr: str | None) -> Caller | None:
     """The caller a bearer ``secret`` stands for: the token, or a live key (None: neither)."""
     if token_matches(rt, secret):
         return token_caller(source, remote_addr)
     digest = key_hash(secret)
-    with rt.db.read() as session:
-        key = session.execute(
-            select(ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.secret_hash)
-            .add_columns(ApiKey.expires_at, ApiKey.revoked_at, ApiKey.last_used_at)
-            .where(ApiKey.secret_hash == digest)
-        ).first()
+    with rt.db.reader.connect() as connection:  # Core: one indexed read per request
+        key = connection.execute(_KEY_BY_HASH, {"digest": digest}).first()
     now = utcnow()
     if key is None or not hmac.compare_digest(key.secret_hash, digest):
         return None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.models import AuditEntry
@@ -45,6 +46,8 @@ def record(
 ) -> None:
     """Write one entry in ``connection``'s transaction (a Connection or a Session)."""
     caller = current_caller()
+    if isinstance(connection, Session):  # Core statements: the ORM's bookkeeping costs more
+        connection = connection.connection()
     connection.execute(
         _INSERT,
         {

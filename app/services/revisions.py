@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.errors import CronwellError
@@ -40,6 +41,17 @@ FIELDS = (
     "notify",
     "on_success",
     "on_failure",
+)
+
+
+_REVISION_INSERT = insert(JobRevision)
+#: The job's next revision number, taken in the change's transaction (two changes at once
+#: never take the same one).
+_NEXT_REVISION = (
+    update(Job)
+    .where(Job.id == bindparam("job_id"))
+    .values(revision=Job.revision + 1)
+    .returning(Job.revision)
 )
 
 
@@ -88,18 +100,14 @@ def record(
     changes = diff(before, after)
     if not changes:
         return changes
+    if isinstance(connection, Session):  # Core statements: the ORM's bookkeeping costs more
+        connection = connection.connection()
     if before is None:
         number = 1  # the job's row was inserted with revision 1
     else:
-        number = connection.execute(
-            update(Job)
-            .where(Job.id == job_id)
-            .values(revision=Job.revision + 1)
-            .returning(Job.revision)
-            .execution_options(synchronize_session=False)
-        ).scalar_one()
+        number = connection.execute(_NEXT_REVISION, {"job_id": job_id}).scalar_one()
     connection.execute(
-        insert(JobRevision),
+        _REVISION_INSERT,
         {
             "job_id": job_id,
             "revision": number,

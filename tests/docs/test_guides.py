@@ -260,9 +260,10 @@ def test_security_for_a_team(start_service, tmp_path):
         assert done.returncode == 0, (line, done.stderr)
         outputs.append(done.stdout)
     secret = outputs[0].strip()
-    assert service.get("/api/me", headers={"Authorization": f"Bearer {secret}"}).json()[
-        "role"
-    ] == "operator"
+    assert (
+        service.get("/api/me", headers={"Authorization": f"Bearer {secret}"}).json()["role"]
+        == "operator"
+    )
     assert "alice" in outputs[4] and "operator" in outputs[4]
     assert "user.update" in outputs[5] and "user.create" in outputs[5]
 

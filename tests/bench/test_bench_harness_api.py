@@ -15,3 +15,12 @@ def test_the_api_workloads_run_in_tiny_mode(tmp_path):
     assert by_name[("metrics", "/metrics scrape p50")]["cronwell"] > 0
     for page in ("jobs page p50", "job page p50", "dashboard p50"):
         assert by_name[("ui", page)]["cronwell"] > 0
+
+
+def test_the_access_workload_runs_in_tiny_mode(tmp_path):
+    report, _ = run_bench_tiny(tmp_path, "access")
+    figures = {f["workload"]: f for f in report["figures"]}
+    assert set(figures) == {"access-check", "access-audit-create", "access-audit-update"}
+    for name in ("access-audit-create", "access-audit-update"):
+        assert figures[name]["cronwell"] > 0
+        assert figures[name]["peers"]["before access control"] > 0

@@ -129,8 +129,8 @@ def list_revisions(rt: Runtime, job_id: str) -> list[JobRevision]:
             .where(JobRevision.job_id == job_id)
             .order_by(JobRevision.revision.desc())
         ).all()
-    if not revisions:
-        raise RevisionNotFound(f"Job {job_id!r} not found.")
+        if not revisions and session.get(Job, job_id) is None:
+            raise RevisionNotFound(f"Job {job_id!r} not found.")
     return list(revisions)
 
 

@@ -64,16 +64,20 @@ def test_the_token_never_reaches_logs_or_shell_jobs(service):
     assert TOKEN not in log
 
 
-def test_binding_beyond_loopback_without_a_token_warns(tmp_path, caplog):
+def test_an_open_service_warns_and_louder_beyond_loopback(tmp_path, caplog):
     config = {"DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}", "SCHEDULER_AUTOSTART": False}
-    with caplog.at_level(logging.WARNING, logger="cronwell"):
-        create_app({**config, "HOST": "0.0.0.0"})
-    assert any("CRONWELL_API_TOKEN" in r.getMessage() for r in caplog.records)
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="cronwell"):
-        create_app({**config, "HOST": "0.0.0.0", "API_TOKEN": "t"})
-        create_app({**config, "HOST": "127.0.0.1"})
-    assert not any("CRONWELL_API_TOKEN" in r.getMessage() for r in caplog.records)
+
+    def warnings(**settings) -> list[str]:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="cronwell"):
+            create_app({**config, **settings})
+        return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+    (loud,) = warnings(HOST="0.0.0.0")
+    assert loud.startswith("Binding 0.0.0.0 while open") and "CRONWELL_API_TOKEN" in loud
+    (quiet,) = warnings(HOST="127.0.0.1")
+    assert quiet.startswith("The service is open")
+    assert warnings(HOST="0.0.0.0", API_TOKEN="t") == []
 
 
 def test_an_unexpected_error_is_a_json_500_without_a_traceback(tmp_path):

@@ -2,6 +2,7 @@
 and secrets kept from viewers, the log and the service's log file."""
 
 import re
+import sqlite3
 
 import requests
 
@@ -222,3 +223,25 @@ def test_secrets_stay_from_viewers_the_audit_log_and_the_log_file(service, targe
     log = service.log_path.read_text(errors="replace")
     assert "secret-http" in log  # the runs were logged (at DEBUG), their secrets not
     assert not [s for s in secrets if s in log]
+
+
+def test_entries_past_their_retention_are_pruned_by_the_leader(start_service):
+    first = start_service({"CRONWELL_API_TOKEN": TOKEN, "CRONWELL_AUDIT_RETENTION_DAYS": "30"})
+    first.http.headers.update(AUTH)
+    for job_id in ("aged", "fresh"):
+        made = first.post("/api/jobs", json={
+            "id": job_id, "name": job_id, "type": "http", "schedule": "1h",
+            "configuration": {"url": "http://127.0.0.1:9/"}})  # fmt: skip
+        assert made.status_code == 201, made.text
+    first.stop()
+    with sqlite3.connect(first.db_path) as db:
+        db.execute(
+            "UPDATE audit_log SET at = datetime('now', '-31 days') WHERE target = 'job:aged'"
+        )
+    again = start_service(
+        {"CRONWELL_API_TOKEN": TOKEN, "CRONWELL_AUDIT_RETENTION_DAYS": "30"},
+        workdir=first.workdir,
+    )
+    again.http.headers.update(AUTH)
+    wait_for(lambda: entries(again, target="job:aged") == [])
+    assert [e["action"] for e in entries(again, target="job:fresh")] == ["job.create"]

@@ -211,7 +211,7 @@ class JobSchema(Schema):
         dump_only=True, metadata={"description": "failed + timeout + interrupted attempts."}
     )
     notify = fields.Function(
-        lambda job: notifications.shown(job.notify),
+        lambda job: secrets.shown_notify(job.notify),
         dump_only=True,
         metadata={
             "type": "object",
@@ -220,7 +220,8 @@ class JobSchema(Schema):
                 "on": {"type": "array", "items": {"type": "string"}},
                 "urls": {"type": "array", "items": {"type": "string"}},
             },
-            "description": "URLs with passwords and tokens masked; null: the service's defaults.",
+            "description": "URLs with passwords and tokens masked but for admins; null: the "
+            "service's defaults.",
         },
     )
     tags = fields.List(fields.String(), dump_only=True)

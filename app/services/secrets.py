@@ -104,6 +104,14 @@ def shown_configuration(config: Mapping[str, Any] | None) -> dict[str, Any] | No
     return masked_configuration(config)
 
 
+def shown_notify(notify: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A job's ``notify`` as the current caller may see it: whole for admins, else with
+    its URLs' passwords and tokens masked."""
+    if notify is not None and current_caller().may(Role.ADMIN):
+        return {"on": list(notify.get("on") or []), "urls": list(notify.get("urls") or [])}
+    return notifications.shown(notify)
+
+
 def shown_definition(definition: Mapping[str, Any]) -> dict[str, Any]:
     """A revision's definition as the current caller may see it."""
     if current_caller().may(Role.ADMIN):

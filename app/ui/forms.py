@@ -18,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.models import DEFAULT_NOTIFY_ON, NOTIFY_EVENTS
 from app.schemas import field_errors
-from app.services import notifications
+from app.services import secrets
 from app.services.job_reads import schedule_text
 
 INTEGER_FIELDS = (
@@ -150,7 +150,7 @@ def blank_form(defaults: Mapping[str, Any], spec: list[ConfigField]) -> JobForm:
 
 def form_of(job: Any, spec: list[ConfigField]) -> JobForm:
     """The form filled with ``job``'s definition (notification URLs masked)."""
-    notify = notifications.shown(job.notify)
+    notify = secrets.shown_notify(job.notify)
     shown, rest = _config_values(spec, job.configuration)
     return JobForm(
         {

@@ -21,7 +21,15 @@ from app.gate import requires
 from app.runtime import current as runtime
 from app.schemas import field_errors
 from app.schemas.jobs import JobCreateSchema, JobListArgs, JobUpdateSchema
-from app.services import audit, history, job_reads, notifications, overview, revisions, status
+from app.services import (
+    audit,
+    history,
+    job_reads,
+    overview,
+    revisions,
+    secrets,
+    status,
+)
 from app.services import executions as executions_service
 from app.services import jobs as jobs_service
 from app.services import workers as workers_service
@@ -288,7 +296,7 @@ def job(job_id: str) -> Response:
         statuses=ALL_STATUSES,
         description=job_reads.describe_schedule(found),
         schedule=job_reads.schedule_text(found),
-        notify=notifications.shown(found.notify),
+        notify=secrets.shown_notify(found.notify),
         revisions=revisions.list_revisions(rt, job_id),
     )
 

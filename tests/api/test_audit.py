@@ -162,7 +162,8 @@ def test_revisions_list_show_and_restore(service, make_job):
 
 def test_secrets_stay_from_viewers_the_audit_log_and_the_log_file(service, target):
     _setup(service)
-    secrets = ("pw-SECRET-1", "hdr-SECRET-2", "env-SECRET-3", "tok-SECRET-4")
+    secrets = ("pw-SECRET-1", "hdr-SECRET-2", "env-SECRET-3", "tok-SECRET-4", "url-SECRET-5")
+    hook = target.url("/hook?token=url-SECRET-5")
     http_job = service.post(
         "/api/jobs",
         json={
@@ -170,6 +171,7 @@ def test_secrets_stay_from_viewers_the_audit_log_and_the_log_file(service, targe
             "name": "secret http",
             "type": "http",
             "schedule": "1h",
+            "notify": {"on": ["failure"], "urls": [hook]},
             "configuration": {
                 "url": target.url("/ok"),
                 "auth": {"username": "u", "password": secrets[0]},
@@ -212,10 +214,12 @@ def test_secrets_stay_from_viewers_the_audit_log_and_the_log_file(service, targe
     shown = viewer.get(service.base_url + "/api/jobs/secret-http", timeout=10).json()
     assert shown["configuration"]["auth"]["password"] == MASK
     assert shown["configuration"]["headers"] == {"X-Api-Key": MASK, "X-Session-Token": MASK}
+    assert shown["notify"]["urls"] == [target.url("/hook?token=****")]
     assert not [s for s in secrets if s in service.get("/api/audit").text]
     # Admins see them, and a client that sends the mask back keeps the stored value.
-    assert service.get("/api/jobs/secret-http").json()["configuration"]["auth"]["password"] \
-        == secrets[0]  # fmt: skip
+    as_admin = service.get("/api/jobs/secret-http").json()
+    assert as_admin["configuration"]["auth"]["password"] == secrets[0]
+    assert as_admin["notify"]["urls"] == [hook]
     masked = shown["configuration"]
     assert service.put("/api/jobs/secret-http", json={"configuration": masked}).status_code == 200
     kept = service.get("/api/jobs/secret-http").json()["configuration"]

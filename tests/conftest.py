@@ -93,8 +93,11 @@ def browser():
         if os.environ.get("CI"):
             pytest.fail(message + "; CI must run these tests")
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # A busy CI machine: an assertion waits up to 15 s for the page (it passes as soon as
+    # the page agrees, so a quick page costs nothing).
+    expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield launched

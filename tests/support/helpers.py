@@ -71,9 +71,12 @@ def scrape(service, name: str) -> list:
     ]
 
 
-def run_bench_tiny(tmp_path: Path, *workloads: str) -> tuple[dict, str]:
+def run_bench_tiny(
+    tmp_path: Path, *workloads: str, env: dict[str, str] | None = None
+) -> tuple[dict, str]:
     """Run ``python -m bench.run --tiny --only <workloads>``; its JSON report and output."""
     import json
+    import os
     import subprocess
     import sys
 
@@ -86,6 +89,7 @@ def run_bench_tiny(tmp_path: Path, *workloads: str) -> tuple[dict, str]:
         capture_output=True,
         text=True,
         timeout=600,
+        env={**os.environ, **(env or {})},
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(out.read_text()), done.stdout

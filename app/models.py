@@ -317,6 +317,23 @@ class LeaderRecord(Base):
     lease_until: Mapped[dt.datetime | None]
 
 
+#: How a fire skipped while paused says so: ``paused: <reason>``.
+PAUSED_PREFIX = "paused: "
+
+
+class SchedulerState(Base):
+    """The service's pause (one row, id 1): while ``paused``, every scheduled fire is
+    recorded ``skipped`` instead of running (app/services/pause.py)."""
+
+    __tablename__ = "scheduler_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    paused_at: Mapped[dt.datetime | None]
+    paused_by: Mapped[str | None] = mapped_column(String(120))
+    pause_reason: Mapped[str | None] = mapped_column(String(500))
+
+
 #: Workers not heard from for this long are forgotten (and left out of GET /api/workers).
 WORKERS_SHOWN_SECONDS = 600
 

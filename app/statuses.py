@@ -27,6 +27,7 @@ class Trigger(StrEnum):
     MANUAL = "manual"
     RETRY = "retry"
     CHAIN = "chain"
+    CATCH_UP = "catch_up"
 
 
 #: Finished for good.

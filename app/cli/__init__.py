@@ -277,5 +277,26 @@ def workers(client: Client, as_json_: bool) -> None:
     )  # fmt: skip
 
 
+@main.command()
+@click.option("--reason", help="Said by every fire skipped meanwhile.")
+@click.pass_obj
+def pause(client: Client, reason: str | None) -> None:
+    """Pause every scheduled fire (operator); run-now, retries and chains still run."""
+    state = client.post("/api/scheduler/pause", {"reason": reason})
+    click.echo(f"Paused since {short_time(state['paused_at'])} UTC: {state['pause_reason']}")
+
+
+@main.command()
+@click.option(
+    "--catch-up", is_flag=True, help="One run now of each job that had fires skipped meanwhile."
+)
+@click.pass_obj
+def resume(client: Client, catch_up: bool) -> None:
+    """Resume scheduled fires (operator)."""
+    state = client.post("/api/scheduler/resume", {"catch_up": catch_up})
+    runs = state["catch_up_runs"]
+    click.echo("Resumed." + (f" {len(runs)} catch-up run(s) queued." if catch_up else ""))
+
+
 apply_module.register(main)
 access_module.register(main)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.core.finals import Final, settle
 from app.db import upsert_insert, utcnow
-from app.models import PLANNED_FIRE, Execution, Job
+from app.models import PAUSED_PREFIX, PLANNED_FIRE, Execution, Job, SchedulerState
 from app.scheduler.stages import Fire, RunSpec
 from app.statuses import Status, Trigger
 
@@ -67,6 +67,33 @@ def jittered(fire_time: dt.datetime, jitter_seconds: int) -> dt.datetime | None:
     return fire_time + dt.timedelta(seconds=random.uniform(0, jitter_seconds))
 
 
+def _pause_reason(connection: Connection) -> str | None:
+    """The error a fire is skipped with while the service is paused (None: not paused).
+    The row is locked for share (PostgreSQL): a pause committing meanwhile waits for this
+    pass, and then skips the rows it queued."""
+    row = connection.execute(
+        select(SchedulerState.paused, SchedulerState.pause_reason)
+        .where(SchedulerState.id == 1)
+        .with_for_update(read=True)
+    ).first()
+    if row is None or not row.paused:
+        return None
+    return PAUSED_PREFIX + (row.pause_reason or "")
+
+
+def _skipped_row(job_id: str, scheduled_for: dt.datetime, now: dt.datetime, error: str) -> dict:
+    return {
+        "job_id": job_id,
+        "status": Status.SKIPPED,
+        "trigger": Trigger.SCHEDULE,
+        "attempt": 1,
+        "scheduled_at": scheduled_for,
+        "finished_at": now,
+        "error": error,
+        "created_at": now,
+    }
+
+
 def record_fires(connection: Connection, batch: list[Fire], settings: Settings) -> list[RunSpec]:
     """Write a pass's fires as execution rows, in the pass's transaction.
 
@@ -93,6 +120,7 @@ def record_fires(connection: Connection, batch: list[Fire], settings: Settings) 
         )
     }
     busy = _busy_runs(connection, [j for j, r in jobs.items() if r.overlap_policy == "skip"], now)
+    paused = _pause_reason(connection)
     rows = []
     for fire in batch:
         job = jobs.get(fire.job_id)
@@ -102,22 +130,16 @@ def record_fires(connection: Connection, batch: list[Fire], settings: Settings) 
             rows.append(_missed_row(fire, job.misfire_grace_seconds, now))
         if fire.scheduled_for is None:
             continue
+        if paused is not None:
+            rows.append(_skipped_row(fire.job_id, fire.scheduled_for, now, paused))
+            continue
         due = fire.scheduled_for <= now
         if job.overlap_policy == "skip" and due and fire.job_id in busy:
-            rows.append(
-                {
-                    "job_id": fire.job_id,
-                    "status": Status.SKIPPED,
-                    "trigger": Trigger.SCHEDULE,
-                    "attempt": 1,
-                    "scheduled_at": fire.scheduled_for,
-                    "finished_at": now,
-                    "error": "Skipped: the previous run "
-                    f"(execution {busy[fire.job_id]}) was still in progress "
-                    "and overlap_policy is skip.",
-                    "created_at": now,
-                }
+            reason = (
+                f"Skipped: the previous run (execution {busy[fire.job_id]}) was still in "
+                "progress and overlap_policy is skip."
             )
+            rows.append(_skipped_row(fire.job_id, fire.scheduled_for, now, reason))
             continue
         rows.append(
             {

@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
-from app.schemas.fields import StrictInteger
+from app.schemas.fields import StrictBoolean, StrictInteger
 from app.schemas.jobs import ScheduleFieldsSchema
 
 
@@ -30,7 +30,41 @@ class JobCountsSchema(Schema):
     deleted = fields.Integer()
 
 
-class SchedulerSchema(Schema):
+class PauseStateSchema(Schema):
+    paused = fields.Boolean(
+        metadata={"description": "Every scheduled fire is recorded skipped while true."}
+    )
+    paused_at = fields.DateTime(allow_none=True)
+    paused_by = fields.String(allow_none=True, metadata={"description": "The actor."})
+    pause_reason = fields.String(allow_none=True)
+
+
+class PauseRequestSchema(Schema):
+    reason = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=500),
+        metadata={"description": "Said by every fire skipped meanwhile: 'paused: <reason>'."},
+    )
+
+
+class ResumeRequestSchema(Schema):
+    catch_up = StrictBoolean(
+        load_default=False,
+        metadata={
+            "description": "One run now (trigger catch_up) of each enabled job that had "
+            "fires skipped while paused."
+        },
+    )
+
+
+class ResumedSchema(PauseStateSchema):
+    catch_up_runs = fields.List(
+        fields.Integer(), metadata={"description": "The ids of the catch-up runs queued."}
+    )
+
+
+class SchedulerSchema(PauseStateSchema):
     running = fields.Boolean(metadata={"description": "A scheduler runs (in some process)."})
     active_executions = fields.Integer()
     active_job_ids = fields.List(fields.String())

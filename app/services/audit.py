@@ -32,6 +32,8 @@ ACTIONS = (
     "job.disable",
     "job.run",
     "execution.cancel",
+    "scheduler.pause",
+    "scheduler.resume",
     "user.create",
     "user.update",
     "key.create",

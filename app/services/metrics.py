@@ -25,7 +25,7 @@ from prometheus_client.exposition import choose_encoder
 from sqlalchemy import case, func, select
 
 from app.db import utcnow
-from app.models import Execution, ExecutionCount, Job, NotificationCount
+from app.models import Execution, ExecutionCount, Job, NotificationCount, SchedulerState
 from app.runtime import Runtime
 from app.services.job_reads import jobs_select, next_run_of, schedule_text
 from app.services.workers import WORKER_STATES, list_workers
@@ -168,6 +168,7 @@ class _DatabaseFigures:
                 .select_from(Execution)
                 .where(Execution.status == Status.RUNNING)
             )
+            paused = session.scalar(select(SchedulerState.paused).where(SchedulerState.id == 1))
             queued = session.scalar(
                 select(func.count())
                 .select_from(Execution)
@@ -227,6 +228,11 @@ class _DatabaseFigures:
                 "cronwell_executions_queued", "Due and waiting for a slot.", value=queued
             ),
             job_counts,
+            GaugeMetricFamily(
+                "cronwell_scheduler_paused",
+                "1 while the service is paused (every scheduled fire skipped), else 0.",
+                value=1 if paused else 0,
+            ),
             info,
             next_run,
             last_success,

@@ -12,6 +12,7 @@ from app.core.describe import schedule_description, schedule_warnings
 from app.core.schedules import Schedule
 from app.models import Execution, Job, schedule_changed_at
 from app.runtime import Runtime
+from app.services import pause
 from app.services.job_reads import schedule_of
 from app.services.jobs import resolve_schedule
 from app.statuses import Status
@@ -55,6 +56,7 @@ def scheduler_status(rt: Runtime) -> dict[str, Any]:
         "uptime_seconds": rt.uptime_seconds,
         "this_process_leads": rt.scheduler.is_leader,
         "leader": rt.scheduler.leader_info(),
+        **pause.state(rt),
     }
 
 

@@ -14,6 +14,7 @@ from app.runtime import current as runtime
 from app.services import access, job_reads
 from app.services import executions as executions_service
 from app.services import jobs as jobs_service
+from app.services import pause as pause_service
 from app.services.access import Role
 from app.ui.auth import go_back, local_target
 from app.ui.blueprint import bp
@@ -88,6 +89,23 @@ def restore_job(job_id: str) -> Response:
     jobs_service.restore_job(runtime(), job_id)
     flash("Job restored.")
     return redirect(url_for("ui.job", job_id=job_id))
+
+
+@bp.post("/scheduler/pause")
+@requires(Role.OPERATOR)
+def pause() -> Response:
+    pause_service.pause(runtime(), request.form.get("reason"))
+    flash("Paused: scheduled fires are skipped until you resume.")
+    return redirect(url_for("ui.dashboard"))
+
+
+@bp.post("/scheduler/resume")
+@requires(Role.OPERATOR)
+def resume() -> Response:
+    _, runs = pause_service.resume(runtime(), request.form.get("catch_up") == "true")
+    caught = f" {len(runs)} catch-up run{'' if len(runs) == 1 else 's'} queued." if runs else ""
+    flash("Resumed." + caught)
+    return redirect(url_for("ui.dashboard"))
 
 
 @bp.post("/jobs/<job_id>/revisions/<int:number>/restore")

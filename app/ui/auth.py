@@ -29,7 +29,7 @@ from werkzeug.wrappers import Response
 
 from app import gate
 from app.runtime import current as runtime
-from app.services import access, accounts, sessions
+from app.services import access, accounts, pause, sessions
 from app.services.access import Role
 from app.ui.blueprint import bp, csrf
 
@@ -92,6 +92,7 @@ def sign_in_state() -> dict[str, Any]:
         "caller": who,
         "can_operate": who is not None and who.may(Role.OPERATOR),
         "can_admin": who is not None and who.may(Role.ADMIN),
+        "paused_state": lambda: pause.state(runtime()),  # read only by the pages that show it
     }
 
 

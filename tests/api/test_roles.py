@@ -39,6 +39,10 @@ OPERATOR = {
     ("POST", "/ui/jobs/<job_id>/executions/<int:execution_id>/cancel"),
     ("POST", "/ui/jobs/<job_id>/executions/<int:execution_id>/retry"),
     ("POST", "/ui/jobs/bulk"),
+    ("POST", "/api/scheduler/pause"),
+    ("POST", "/api/scheduler/resume"),
+    ("POST", "/ui/scheduler/pause"),
+    ("POST", "/ui/scheduler/resume"),
 }
 #: Writes that only read (a viewer may).
 VIEWER_WRITES = {("POST", "/api/schedules/preview")}

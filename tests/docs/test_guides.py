@@ -161,6 +161,10 @@ def test_the_command_line(start_service, tmp_path):
     assert applied.stdout.splitlines() == ["create nightly-report", "create publish-report"]
     assert service.get("/api/jobs/nightly-report").json()["on_success"] == ["publish-report"]
     assert "id: hello" in (tmp_path / "ops.yaml").read_text()
+    # The guide paused the service and resumed it.
+    assert service.get("/api/scheduler").json()["paused"] is False
+    audit = service.get("/api/audit", params={"target": "scheduler"}).json()
+    assert [e["action"] for e in audit] == ["scheduler.resume", "scheduler.pause"]
 
 
 def _promtool() -> str:

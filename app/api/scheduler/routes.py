@@ -9,10 +9,15 @@ from app.runtime import current as runtime
 from app.schemas.scheduler import (
     HealthSchema,
     JobTypeSchema,
+    PauseRequestSchema,
+    PauseStateSchema,
     PreviewRequestSchema,
     PreviewSchema,
+    ResumedSchema,
+    ResumeRequestSchema,
     SchedulerSchema,
 )
+from app.services import pause
 from app.services import status as service
 from app.services.access import Role
 
@@ -26,6 +31,37 @@ class SchedulerStatus(MethodView):
     def get(self):
         """Scheduler status: running, active executions, counts, leader"""
         return service.scheduler_status(runtime())
+
+
+@blp.route("/scheduler/pause")
+class Pause(MethodView):
+    @requires(Role.OPERATOR)
+    @blp.arguments(PauseRequestSchema(), required=False, example={"reason": "database upgrade"})
+    @blp.response(200, PauseStateSchema)
+    def post(self, body):
+        """Pause every scheduled fire, on every worker (operator)
+
+        While paused, each due fire is recorded skipped with the error 'paused:
+        <reason>'; run-now, retries and chains still run. Scheduled runs queued and not
+        started are skipped at once. The pause survives restarts. Pausing a paused
+        service changes nothing.
+        """
+        return pause.pause(runtime(), body.get("reason"))
+
+
+@blp.route("/scheduler/resume")
+class Resume(MethodView):
+    @requires(Role.OPERATOR)
+    @blp.arguments(ResumeRequestSchema(), required=False, example={"catch_up": True})
+    @blp.response(200, ResumedSchema)
+    def post(self, body):
+        """Resume scheduled fires (operator)
+
+        With catch_up, each job enabled now that had fires skipped while paused gets one
+        run at once (trigger catch_up, scheduled_at the time of the resume).
+        """
+        state, runs = pause.resume(runtime(), body.get("catch_up", False))
+        return {**state, "catch_up_runs": runs}
 
 
 @blp.route("/schedules/preview")

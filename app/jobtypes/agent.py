@@ -1,7 +1,7 @@
 """The agent job types of the /api/engine/cron seed: ``prompt``, ``skill``, ``pipeline``.
 
-A run posts ``{job_id, execution_id, agent_id, payload_type, payload, session_mode}`` as
-JSON to ``AGENT_WEBHOOK_URL`` and succeeds on a 2xx.
+A run posts ``{job_id, execution_id, scheduled_at, trigger, agent_id, payload_type,
+payload, session_mode}`` as JSON to ``AGENT_WEBHOOK_URL`` and succeeds on a 2xx.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ class AgentJobType(JobType):
         message: dict[str, Any] = {
             "job_id": context.job_id,
             "execution_id": context.execution_id,
+            "scheduled_at": context.scheduled_at_text(),
+            "trigger": context.trigger,
             "agent_id": config.get("agent_id", "main"),
             "payload_type": self.name,
             "payload": config.get("payload"),

@@ -11,6 +11,7 @@ later fire. The built-in types stop promptly: ``shell`` kills its process group 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
 import threading
 import time
@@ -38,12 +39,20 @@ class RunContext:
     settings: Settings
     #: The worker running the attempt (its claim named it): host, pid and a nonce.
     worker: str = ""
+    #: The time this run stands for (a scheduled fire's time; a run-now's request; a
+    #: retry's due time), and what started it (schedule, manual, retry, chain...).
+    scheduled_at: dt.datetime | None = None
+    trigger: str = ""
     cancelled: threading.Event = field(default_factory=threading.Event)
     #: What the run has printed so far: a handler that streams output (``shell``) feeds
     #: it, and the recorder writes it to the running row about twice a second.
     output: OutputTail = field(default_factory=lambda: OutputTail())
     _on_cancel: list[Callable[[], None]] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def scheduled_at_text(self) -> str:
+        """``scheduled_at`` as ISO-8601 with its offset ("" when unknown)."""
+        return self.scheduled_at.isoformat() if self.scheduled_at is not None else ""
 
     def remaining(self) -> float:
         """Seconds left before the deadline (never negative)."""

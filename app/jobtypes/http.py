@@ -171,6 +171,9 @@ class HttpJobType(JobType):
         if config.get("params"):
             url += ("&" if "?" in url else "?") + urlencode(config["params"])
         headers = dict(config.get("headers") or {})
+        # The run's own headers (a job's headers of the same name win).
+        headers.setdefault("X-Cronwell-Scheduled-At", context.scheduled_at_text())
+        headers.setdefault("X-Cronwell-Execution-Id", str(context.execution_id))
         body = None
         if config.get("json") is not None:
             body = json.dumps(config["json"]).encode()

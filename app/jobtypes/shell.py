@@ -83,6 +83,8 @@ class ShellJobType(JobType):
         env.update(config.get("env") or {})
         env["CRONWELL_JOB_ID"] = context.job_id
         env["CRONWELL_EXECUTION_ID"] = str(context.execution_id)
+        env["CRONWELL_SCHEDULED_AT"] = context.scheduled_at_text()
+        env["CRONWELL_TRIGGER"] = context.trigger
         # With the execution id, it tells this run's processes apart from any other
         # service's on the host (see kill_orphans).
         env["CRONWELL_WORKER"] = context.worker

@@ -61,6 +61,8 @@ class Attempt:
             deadline=start_mono + spec.max_duration_seconds,
             settings=settings,
             worker=worker,
+            scheduled_at=spec.scheduled_at,
+            trigger=spec.trigger,
         )
         return cls(
             execution_id=spec.execution_id,

@@ -120,12 +120,16 @@ def test_the_seed_api_end_to_end(service, target):
     assert set(body) == {
         "job_id",
         "execution_id",
+        "scheduled_at",
+        "trigger",
         "agent_id",
         "payload_type",
         "payload",
         "session_mode",
     }
     assert body["job_id"] == "daily-digest" and body["agent_id"] == "writer"
+    run = service.get(f"/api/jobs/daily-digest/executions/{body['execution_id']}").json()
+    assert (body["scheduled_at"], body["trigger"]) == (run["scheduled_at"], "manual")
     assert (body["payload_type"], body["payload"], body["session_mode"]) == (
         "skill",
         "Only headlines",

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     Unicode,
     event,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -92,6 +93,8 @@ class Job(Base):
     # CRONWELL_CONCURRENCY_GROUPS[group] runs of its group's jobs at once, anywhere.
     run_on: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     concurrency_group: Mapped[str | None] = mapped_column(String(63))
+    # A run still going past this many seconds is "slow": told once, and it goes on.
+    expected_duration_seconds: Mapped[int | None]
 
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -158,6 +161,8 @@ class Execution(Base):
     # A fire's time plus its jitter: the run starts then (None: at scheduled_at).
     start_after: Mapped[dt.datetime | None]
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # It ran past its job's expected_duration_seconds (told once, as the event "slow").
+    slow: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # The worker whose claim took the row from queued to running, and until when the
     # run is that worker's without a renewal (app/scheduler/claims.py).

@@ -50,6 +50,9 @@ CHAIN_LISTS = {
 counts = ExecutionCount.__table__
 jobs = Job.__table__
 executions = Execution.__table__
+#: The event of a run past its job's expected_duration_seconds, and its count's key in
+#: execution_counts (beside the final statuses; /metrics keeps it apart).
+SLOW = "slow"
 _SET_FAILING = (
     update(jobs).where(jobs.c.id == bindparam("b_job")).values(failing=bindparam("b_failing"))
 )
@@ -217,6 +220,52 @@ def _notify(
     if rows:
         connection.execute(insert(Notification), rows)
     return len(rows)
+
+
+def mark_slow(connection: Connection, slow: Sequence[tuple[int, str]], settings: Settings) -> int:
+    """Mark running executions ``(execution_id, job_id)`` slow (each once), count them
+    per job, and write their ``slow`` notifications: to the job's notify URLs (or the
+    service's), whatever its ``on`` (setting expected_duration_seconds asks for them).
+    How many notifications were written."""
+    if not slow:
+        return 0
+    marked = connection.execute(
+        update(executions)
+        .where(
+            executions.c.id.in_([execution_id for execution_id, _ in slow]),
+            executions.c.status == Status.RUNNING,
+            ~executions.c.slow,
+        )
+        .values(slow=True)
+        .returning(executions.c.id, executions.c.job_id)
+    ).all()
+    if not marked:
+        return 0
+    tally = collections.Counter(job_id for _, job_id in marked)
+    add_counts(
+        connection,
+        counts,
+        ["job_id", "status"],
+        [{"job_id": j, "status": SLOW, "count": n} for j, n in tally.items()],
+    )
+    notify = dict(
+        connection.execute(select(jobs.c.id, jobs.c.notify).where(jobs.c.id.in_(tally))).all()
+    )
+    now = utcnow()
+    rows = [
+        {"execution_id": execution_id, "event": SLOW, "url": url, "status": "pending",
+         "attempts": 0, "next_attempt_at": now, "created_at": now}
+        for execution_id, job_id in marked
+        for url in _urls(notify.get(job_id), settings)
+    ]  # fmt: skip
+    if rows:
+        connection.execute(insert(Notification.__table__), rows)
+    return len(rows)
+
+
+def _urls(notify: Mapping[str, Any] | None, settings: Settings) -> list[str]:
+    """A job's notify URLs (None: the service's)."""
+    return list(settings.notify_urls if notify is None else notify.get("urls") or ())
 
 
 def urls_for(notify: Mapping[str, Any] | None, event: str, settings: Settings) -> list[str]:

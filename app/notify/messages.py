@@ -24,6 +24,7 @@ HEADLINES = {
     "recovery": "recovered",
     "missed": "missed a run",
     "success": "succeeded",
+    "slow": "is running slow",
     "test": "test message",
 }
 

@@ -50,6 +50,7 @@ RUN_SPEC_JOB_COLUMNS = (
     Job.misfire_grace_seconds,
     Job.run_on,
     Job.concurrency_group,
+    Job.expected_duration_seconds,
 )
 #: The job columns a fire needs: overlap and grace now, the rest to start the run.
 JOB_COLUMNS = (Job.id, *RUN_SPEC_JOB_COLUMNS, Job.jitter_seconds)

@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from app.config import Settings
-from app.core.finals import Final, Settled, settle
+from app.core.finals import Final, Settled, mark_slow, settle
 from app.db import Database
 from app.models import Execution, Job
 from app.outputs import OutputTail
@@ -40,6 +40,7 @@ from app.scheduler.stages import (
     LateOutputRecord,
     OutputRecord,
     Record,
+    SlowRecord,
     StartRecord,
 )
 from app.statuses import ACTIVE_STATUSES, FAILED_STATUSES, RAN_STATUSES, Status, Trigger
@@ -102,10 +103,15 @@ def record(connection: Connection, items: list[Record], settings: Settings, work
     per_job: dict[str, dict[str, Any]] = {}
     finals: list[Final] = []
     late: list[LateOutputRecord] = []
+    slow: list[tuple[int, str]] = []
     for item in items:
         current = state.get(item.execution_id)
         if isinstance(item, LateOutputRecord):
             late.append(item)  # written after the outcomes: it adds to them
+            continue
+        if isinstance(item, SlowRecord):
+            if current == Status.RUNNING:
+                slow.append((item.execution_id, item.job_id))
             continue
         if isinstance(item, OutputRecord):
             if current == Status.RUNNING:
@@ -168,6 +174,8 @@ def record(connection: Connection, items: list[Record], settings: Settings, work
                     item.retry_at, item.finished_at, item.configuration_overrides,
                 )
             )  # fmt: skip
+    # Slow first: a run that went slow and then ended in the same batch is still running.
+    told = mark_slow(connection, slow, settings)
     row = executions.c.id == bindparam("b_id")
     if outputs:
         connection.execute(
@@ -210,7 +218,8 @@ def record(connection: Connection, items: list[Record], settings: Settings, work
                 .where(row, *ours, executions.c.result.is_(None))
                 .values(result=item.result)
             )
-    return settle(connection, finals, settings)
+    settled = settle(connection, finals, settings)
+    return Settled(settled.notifications + told, settled.queued) if told else settled
 
 
 def next_retry_at(finished_at: dt.datetime, first_delay_seconds: int, attempt: int) -> dt.datetime:

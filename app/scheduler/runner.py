@@ -41,7 +41,13 @@ from app.scheduler.due import DueHint
 from app.scheduler.inbox import Event, HandlerDone, IoDone, IoThread
 from app.scheduler.leases import Leases
 from app.scheduler.recorder import Entry, Recorder
-from app.scheduler.stages import LateOutputRecord, OutcomeRecord, RunSpec, StartRecord
+from app.scheduler.stages import (
+    LateOutputRecord,
+    OutcomeRecord,
+    RunSpec,
+    SlowRecord,
+    StartRecord,
+)
 from app.scheduler.wakeups import Listener
 from app.scheduler.workers import Attempt, Workers, outcome_of
 from app.statuses import FAILED_STATUSES, Status, Trigger
@@ -239,6 +245,7 @@ class Runner:
         if self._active:
             times.append(self._next["cancels"])
             times.append(min(a.context.deadline for a in self._active.values()))
+            times.extend(a.slow_at for a in self._active.values() if a.slow_at is not None)
         if self._waiting:
             times.append(self._waiting[0][0])
         head = self._due.next_start
@@ -349,6 +356,9 @@ class Runner:
         for attempt in list(self._active.values()):
             if mono >= attempt.context.deadline:
                 self._end(attempt, Status.TIMEOUT, attempt.timeout_message())
+            elif attempt.slow_at is not None and mono >= attempt.slow_at:
+                attempt.slow_at = None  # said once; the run goes on
+                self.recorder.submit(SlowRecord(attempt.execution_id, attempt.job_id))
 
     def _flagged(self, ids: list[int]) -> list[int]:
         """Those of ``ids`` that another process asked to cancel (on the I/O thread)."""

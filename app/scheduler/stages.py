@@ -47,6 +47,7 @@ class RunSpec:
     concurrency_group: str | None = None  # at most the group's limit run at once
     start_after: dt.datetime | None = None  # the fire's time plus its jitter
     configuration_overrides: dict | None = None  # run-now's, merged over configuration
+    expected_duration_seconds: int | None = None  # past it the run is slow (told once)
 
     def runs_on(self, labels: dict) -> bool:
         """Whether a worker with ``labels`` may claim it (it has all of run_on)."""
@@ -106,4 +107,12 @@ class LateOutputRecord:
     result: dict[str, Any] | None
 
 
-Record = StartRecord | OutcomeRecord | OutputRecord | LateOutputRecord
+@dataclass(frozen=True)
+class SlowRecord:
+    """A running attempt went past its job's expected_duration_seconds."""
+
+    execution_id: int
+    job_id: str
+
+
+Record = StartRecord | OutcomeRecord | OutputRecord | LateOutputRecord | SlowRecord

@@ -42,6 +42,8 @@ class Attempt:
     retry_count: int
     retry_delay: int
     configuration_overrides: dict | None = None  # run-now's (its retries keep them)
+    #: When (time.monotonic()) it becomes slow, until the runner has said so (then None).
+    slow_at: float | None = None
 
     @classmethod
     def claimed(
@@ -76,6 +78,11 @@ class Attempt:
             retry_count=spec.retry_count,
             retry_delay=spec.retry_delay_seconds,
             configuration_overrides=spec.configuration_overrides,
+            slow_at=(
+                start_mono + spec.expected_duration_seconds
+                if spec.expected_duration_seconds
+                else None
+            ),
         )
 
     def timeout_message(self) -> str:

@@ -48,6 +48,10 @@ class ExecutionSchema(Schema):
         allow_none=True,
         metadata={"description": "For trigger chain: the execution whose outcome started it."},
     )
+    slow = fields.Boolean(
+        dump_only=True,
+        metadata={"description": "It ran past its job's expected_duration_seconds."},
+    )
     configuration_overrides = fields.Function(
         lambda run: secrets.shown_configuration(run.configuration_overrides),
         dump_only=True,

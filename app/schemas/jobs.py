@@ -125,6 +125,16 @@ class JobFieldsSchema(ScheduleFieldsSchema):
     )
     on_success = chain_field("in success")
     on_failure = chain_field("failed or timeout")
+    expected_duration_seconds = StrictInteger(
+        allow_none=True,
+        validate=validate.Range(1, 86400),
+        metadata={
+            "description": "A run still going past this many seconds is slow: its "
+            "execution gets slow: true and the job's notify URLs (or the service's) get the "
+            "event slow, once per run; the run goes on until max_duration_seconds. null: "
+            "none."
+        },
+    )
     jitter_seconds = StrictInteger(
         validate=validate.Range(0, 3600),
         metadata={
@@ -228,6 +238,7 @@ class JobSchema(Schema):
     on_success = fields.List(fields.String(), dump_only=True)
     on_failure = fields.List(fields.String(), dump_only=True)
     jitter_seconds = fields.Integer(dump_only=True)
+    expected_duration_seconds = fields.Integer(dump_only=True, allow_none=True)
     run_on = fields.Dict(keys=fields.String(), values=fields.String(), dump_only=True)
     concurrency_group = fields.String(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)

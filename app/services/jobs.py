@@ -44,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "misfire_grace_seconds": 60,
     "jitter_seconds": 0,
     "run_on": {},
+    "expected_duration_seconds": None,
 }
 #: Changing one of these changes what the APScheduler store must hold: the job is
 #: rescheduled (and its fires written ahead are planned again). The rest of a job's
@@ -280,8 +281,9 @@ def update_job(
         for key in (*DEFAULTS, "name"):
             if key != "configuration" and changes.get(key) is not None:
                 setattr(job, key, changes[key])
-        if "description" in changes and changes["description"] is None:
-            job.description = None
+        for nullable in ("description", "expected_duration_seconds"):
+            if nullable in changes and changes[nullable] is None:
+                setattr(job, nullable, None)
         job_tags = job.tags
         if changes.get("tags") is not None:
             job_tags = tags.normalized(changes["tags"])

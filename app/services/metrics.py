@@ -24,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import choose_encoder
 from sqlalchemy import case, func, select
 
+from app.core.finals import SLOW
 from app.db import utcnow
 from app.models import Execution, ExecutionCount, Job, NotificationCount, SchedulerState
 from app.runtime import Runtime
@@ -208,8 +209,16 @@ class _DatabaseFigures:
             "Executions that reached a final status, over the job's life.",
             labels=["job_id", "status"],
         )
+        slow = CounterMetricFamily(
+            "cronwell_executions_slow",
+            "Executions that ran past their job's expected_duration_seconds.",
+            labels=["job_id"],
+        )
         for job_id, status, count in counts:
-            executions.add_metric([job_id, status], count)
+            if status == SLOW:  # kept beside the final statuses, not one of them
+                slow.add_metric([job_id], count)
+            else:
+                executions.add_metric([job_id, status], count)
         notifications = CounterMetricFamily(
             "cronwell_notifications",
             "Notification tries, by result (sent: the receiver took it).",
@@ -223,6 +232,7 @@ class _DatabaseFigures:
         return [
             *self._worker_figures(),
             executions,
+            slow,
             GaugeMetricFamily("cronwell_executions_running", "Running now.", value=running),
             GaugeMetricFamily(
                 "cronwell_executions_queued", "Due and waiting for a slot.", value=queued

@@ -36,6 +36,7 @@ FIELDS = (
     "overlap_policy",
     "misfire_grace_seconds",
     "jitter_seconds",
+    "expected_duration_seconds",
     "run_on",
     "concurrency_group",
     "notify",

@@ -140,6 +140,7 @@ def blank_form(defaults: Mapping[str, Any], spec: list[ConfigField]) -> JobForm:
             "on_failure": "",
             "run_on": "",
             "concurrency_group": "",
+            "expected_duration_seconds": "",
             "notify_defaults": True,
             "notify_on": list(DEFAULT_NOTIFY_ON),
             "notify_urls": "",
@@ -168,6 +169,7 @@ def form_of(job: Any, spec: list[ConfigField]) -> JobForm:
             **{name: ", ".join(getattr(job, name) or []) for name in LIST_FIELDS},
             "run_on": ", ".join(f"{k}={v}" for k, v in sorted((job.run_on or {}).items())),
             "concurrency_group": job.concurrency_group or "",
+            "expected_duration_seconds": str(job.expected_duration_seconds or ""),
             "notify_defaults": notify is None,
             "notify_on": list((notify or {}).get("on") or DEFAULT_NOTIFY_ON),
             "notify_urls": "\n".join((notify or {}).get("urls") or []),
@@ -192,6 +194,7 @@ def sent_form(form: MultiDict, spec: list[ConfigField]) -> JobForm:
             "notify_urls",
             "run_on",
             "concurrency_group",
+            "expected_duration_seconds",
             *INTEGER_FIELDS,
             *LIST_FIELDS,
         )
@@ -242,6 +245,13 @@ def payload_of(form: JobForm, schema: Schema, *, creating: bool) -> dict[str, An
     group = values["concurrency_group"].strip()
     if group or not creating:
         raw["concurrency_group"] = group or None
+    expected = values["expected_duration_seconds"].strip()
+    if expected.isdigit():
+        raw["expected_duration_seconds"] = int(expected)
+    elif expected:
+        errors["expected_duration_seconds"] = ["Must be a whole number of seconds."]
+    elif not creating:
+        raw["expected_duration_seconds"] = None
     configuration: dict[str, Any] = {}
     text = values["configuration"].strip()
     if text:

@@ -161,6 +161,8 @@ class Execution(Base):
     # A fire's time plus its jitter: the run starts then (None: at scheduled_at).
     start_after: Mapped[dt.datetime | None]
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The backfill it belongs to (app/services/backfills.py), else None.
+    backfill_id: Mapped[int | None]  # indexed where set (ix_executions_backfill, below)
     # It ran past its job's expected_duration_seconds (told once, as the event "slow").
     slow: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -322,6 +324,24 @@ class LeaderRecord(Base):
     lease_until: Mapped[dt.datetime | None]
 
 
+class Backfill(Base):
+    """The runs of a time range of one job's schedule, queued one at a time: ``fires``
+    holds their times, ``queued`` how many of them are queued so far (the next is queued
+    when the one before it is final)."""
+
+    __tablename__ = "backfills"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(100), index=True)
+    start: Mapped[dt.datetime]
+    end: Mapped[dt.datetime]
+    fires: Mapped[list[str]] = mapped_column(JSON)
+    queued: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(120))
+    cancelled_at: Mapped[dt.datetime | None]
+
+
 #: How a fire skipped while paused says so: ``paused: <reason>``.
 PAUSED_PREFIX = "paused: "
 
@@ -378,6 +398,13 @@ _partial_index(
     "job_id, scheduled_at",
     {"sqlite": "trigger = 'schedule'", "postgresql": "trigger = 'schedule'"},
     unique=True,
+)
+# A backfill's runs: only the rows of backfills are in it.
+_partial_index(
+    Execution.__table__,
+    "ix_executions_backfill",
+    "backfill_id",
+    {"sqlite": "backfill_id IS NOT NULL", "postgresql": "backfill_id IS NOT NULL"},
 )
 # The leader's poll for changes to apply: only pending jobs are in it.
 _partial_index(

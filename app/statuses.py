@@ -28,6 +28,7 @@ class Trigger(StrEnum):
     RETRY = "retry"
     CHAIN = "chain"
     CATCH_UP = "catch_up"
+    BACKFILL = "backfill"
 
 
 #: Finished for good.

@@ -298,5 +298,38 @@ def resume(client: Client, catch_up: bool) -> None:
     click.echo("Resumed." + (f" {len(runs)} catch-up run(s) queued." if catch_up else ""))
 
 
+@main.command()
+@click.argument("job_id")
+@click.option("--start", required=True, help="From this time (ISO, with offset).")
+@click.option("--end", required=True, help="Up to this time (ISO, with offset), not in the future.")
+@click.option("--max-runs", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option("--wait", is_flag=True, help="Wait for every run; exit 1 unless all succeed.")
+@click.option("--timeout", type=int, default=3600, show_default=True, help="Seconds --wait waits.")
+@click.pass_obj
+def backfill(
+    client: Client, job_id: str, start: str, end: str, max_runs: int, wait: bool, timeout: int
+) -> None:
+    """Run a job once for each fire of its schedule in a time range, in order, one at a
+    time (operator)."""
+    body = {"start": start, "end": end, "max_runs": max_runs}
+    started = client.post(f"/api/jobs/{job_id}/backfill", body)
+    click.echo(
+        f"Backfill {started['backfill_id']}: {started['runs']} run(s), "
+        f"{short_time(started['first'])} to {short_time(started['last'])} UTC"
+    )
+    if not wait:
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        found = client.get(f"/api/jobs/{job_id}/backfills")
+        state = next(b for b in found if b["id"] == started["backfill_id"])
+        if state["state"] != "running" or time.monotonic() > deadline:
+            break
+        time.sleep(POLL_SECONDS)
+    click.echo(f"{state['state']}: {state['succeeded']} of {state['runs']} succeeded")
+    if state["state"] != "done" or state["succeeded"] != state["runs"]:
+        raise SystemExit(1)
+
+
 apply_module.register(main)
 access_module.register(main)

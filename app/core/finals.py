@@ -26,16 +26,17 @@ do.
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from app.config import Settings
 from app.db import add_counts, utcnow
-from app.models import Execution, ExecutionCount, Job, Notification
+from app.models import Backfill, Execution, ExecutionCount, Job, Notification
 from app.statuses import FAILED_STATUSES, Status, Trigger
 
 logger = logging.getLogger("cronwell.chains")
@@ -50,6 +51,7 @@ CHAIN_LISTS = {
 counts = ExecutionCount.__table__
 jobs = Job.__table__
 executions = Execution.__table__
+backfills = Backfill.__table__
 #: The event of a run past its job's expected_duration_seconds, and its count's key in
 #: execution_counts (beside the final statuses; /metrics keeps it apart).
 SLOW = "slow"
@@ -95,6 +97,7 @@ def settle(connection: Connection, finals: Sequence[Final], settings: Settings) 
             )
         }
     queued, skipped = _hand_off(connection, concerned, sources)
+    queued += _next_of_backfills(connection, finals)
     tally = collections.Counter((final.job_id, final.status) for final in [*finals, *skipped])
     add_counts(
         connection,
@@ -220,6 +223,70 @@ def _notify(
     if rows:
         connection.execute(insert(Notification), rows)
     return len(rows)
+
+
+def queue_next_backfill_run(connection: Connection, backfill_id: int) -> int | None:
+    """Queue the next run of a backfill, unless it is done, cancelled, its job deleted,
+    or a run of it is still queued or running (one at a time); the new run's id."""
+    backfill = connection.execute(
+        select(backfills).where(backfills.c.id == backfill_id).with_for_update()
+    ).first()
+    if backfill is None or backfill.cancelled_at is not None:
+        return None
+    if backfill.queued >= len(backfill.fires):
+        return None
+    busy = connection.execute(
+        select(executions.c.id)
+        .where(
+            executions.c.backfill_id == backfill_id,
+            executions.c.status.in_((Status.QUEUED, Status.RUNNING)),
+        )
+        .limit(1)
+    ).first()
+    live = connection.execute(
+        select(jobs.c.id).where(jobs.c.id == backfill.job_id, jobs.c.deleted_at.is_(None))
+    ).first()
+    if busy is not None or live is None:
+        return None
+    now = utcnow()
+    execution_id = connection.execute(
+        insert(executions)
+        .values(
+            job_id=backfill.job_id,
+            status=Status.QUEUED,
+            trigger=Trigger.BACKFILL,
+            attempt=1,
+            scheduled_at=dt.datetime.fromisoformat(backfill.fires[backfill.queued]),
+            backfill_id=backfill_id,
+            created_at=now,
+            output_truncated=False,
+            cancel_requested=False,
+            slow=False,
+        )
+        .returning(executions.c.id)
+    ).scalar_one()
+    connection.execute(
+        update(backfills).where(backfills.c.id == backfill_id).values(queued=backfill.queued + 1)
+    )
+    return execution_id
+
+
+def _next_of_backfills(connection: Connection, finals: Sequence[Final]) -> tuple[int, ...]:
+    """The next run of each backfill whose run (or its last retry) has ended."""
+    ended = [final.execution_id for final in finals if not final.retrying]
+    if not ended:
+        return ()
+    origin = executions.alias("origin")
+    found = connection.execute(
+        select(func.coalesce(executions.c.backfill_id, origin.c.backfill_id))
+        .select_from(executions.outerjoin(origin, origin.c.id == executions.c.retry_of))
+        .where(
+            executions.c.id.in_(ended),
+            (executions.c.backfill_id.is_not(None)) | (origin.c.backfill_id.is_not(None)),
+        )
+    ).scalars()
+    queued = (queue_next_backfill_run(connection, b) for b in sorted(set(found)))
+    return tuple(execution_id for execution_id in queued if execution_id is not None)
 
 
 def mark_slow(connection: Connection, slow: Sequence[tuple[int, str]], settings: Settings) -> int:

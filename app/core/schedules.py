@@ -136,6 +136,44 @@ class Schedule:
         return times
 
 
+def fire_times_between(
+    schedule: Schedule,
+    start: dt.datetime,
+    end: dt.datetime,
+    since: dt.datetime,
+    limit: int,
+) -> list[dt.datetime]:
+    """The schedule's fire times in [``start``, ``end``], at most ``limit`` + 1 of them (so a
+    caller can tell "more than the limit"). An interval keeps the phase it has counted
+    from ``since`` (its job's last schedule change), before that time too."""
+    if schedule.type == "once":
+        run_at = dt.datetime.fromisoformat(schedule.config["run_at"]).astimezone(UTC)
+        return [run_at] if start <= run_at <= end else []
+    times: list[dt.datetime] = []
+    if schedule.type == "interval":
+        step = dt.timedelta(seconds=parse_interval(schedule.config["every"]))
+        fire = since + step
+        if fire > start:
+            fire -= step * ((fire - start) // step)  # back to the first at or after start
+        elif fire < start:
+            fire += step * -(-(start - fire) // step)
+        while fire <= end and len(times) <= limit:
+            times.append(fire.astimezone(UTC))
+            fire += step
+        return times
+    trigger = schedule.trigger(since)
+    previous = None
+    moment = start - dt.timedelta(microseconds=1)
+    while len(times) <= limit:
+        fire = trigger.get_next_fire_time(previous, moment if previous is None else previous)
+        if fire is None or fire > end or (previous is not None and fire <= previous):
+            break
+        if fire >= start:
+            times.append(fire.astimezone(UTC))
+        previous = fire
+    return times
+
+
 def first_fire_after_change(
     schedule: Schedule, since: dt.datetime, grace_seconds: int
 ) -> dt.datetime | None:

@@ -3,8 +3,10 @@
 from marshmallow import Schema, fields, validate
 
 from app.models import NOTIFICATION_STATUSES, NOTIFY_EVENTS
+from app.schemas.fields import StrictInteger
 from app.schemas.pagination import PageArgs
 from app.services import secrets
+from app.services.backfills import DEFAULT_MAX_RUNS, MAX_RUNS
 from app.services.notifications import masked_url
 from app.statuses import ALL_STATUSES, TRIGGERS
 
@@ -106,6 +108,7 @@ class ExecutionSchema(Schema):
 
 class ExecutionListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(ALL_STATUSES))
+    trigger = fields.String(validate=validate.OneOf(TRIGGERS))
 
 
 class RunNowSchema(Schema):
@@ -128,3 +131,35 @@ class IdempotencyHeaders(Schema):
         validate=validate.Length(min=1, max=200),
         metadata={"description": "Repeat the request with the same key to get the same run."},
     )
+
+
+class BackfillRequestSchema(Schema):
+    start = fields.AwareDateTime(required=True, metadata={"description": "Fires from here."})
+    end = fields.AwareDateTime(
+        required=True, metadata={"description": "Up to here (included); not in the future."}
+    )
+    max_runs = StrictInteger(
+        load_default=DEFAULT_MAX_RUNS,
+        validate=validate.Range(1, MAX_RUNS),
+        metadata={"description": "More fires than this in the range is a 422."},
+    )
+
+
+class BackfillStartedSchema(Schema):
+    backfill_id = fields.Integer()
+    runs = fields.Integer(metadata={"description": "Fires in the range: one run each."})
+    first = fields.DateTime(metadata={"description": "The first fire (it runs first)."})
+    last = fields.DateTime()
+
+
+class BackfillSchema(Schema):
+    id = fields.Integer()
+    start = fields.DateTime()
+    end = fields.DateTime()
+    runs = fields.Integer()
+    done = fields.Integer(metadata={"description": "Runs that reached a final status."})
+    succeeded = fields.Integer()
+    state = fields.String(metadata={"enum": ["running", "done", "cancelled"]})
+    created_at = fields.DateTime()
+    created_by = fields.String()
+    cancelled_at = fields.DateTime(allow_none=True)

@@ -31,6 +31,8 @@ ACTIONS = (
     "job.enable",
     "job.disable",
     "job.run",
+    "job.backfill",
+    "job.backfill_cancel",
     "execution.cancel",
     "scheduler.pause",
     "scheduler.resume",

@@ -85,6 +85,7 @@ def run_now(
             "created_at": now,
             "output_truncated": False,
             "cancel_requested": False,
+            "slow": False,
         }
         # Core, not the unit of work: the run starts sooner (the answer is built from
         # the values written, never added to a session).
@@ -109,13 +110,17 @@ def list_executions(
     page_size: int,
     *,
     include_deleted: bool = False,
+    trigger: str | None = None,
 ) -> tuple[list[Execution], int]:
-    """A page of the job's executions, newest first, and their total."""
+    """A page of the job's executions (of one status, one trigger), newest first, and
+    their total."""
     with rt.db.read() as session:
         load_job(session, job_id, include_deleted=include_deleted)
         conditions = [Execution.job_id == job_id]
         if status:
             conditions.append(Execution.status == status)
+        if trigger:
+            conditions.append(Execution.trigger == trigger)
         total = session.scalar(select(func.count()).select_from(Execution).where(*conditions))
         items = session.scalars(
             select(Execution)

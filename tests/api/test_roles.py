@@ -39,6 +39,8 @@ OPERATOR = {
     ("POST", "/ui/jobs/<job_id>/executions/<int:execution_id>/cancel"),
     ("POST", "/ui/jobs/<job_id>/executions/<int:execution_id>/retry"),
     ("POST", "/ui/jobs/bulk"),
+    ("POST", "/api/jobs/<string:job_id>/backfill"),
+    ("POST", "/api/jobs/<string:job_id>/backfills/<int:backfill_id>/cancel"),
     ("POST", "/api/scheduler/pause"),
     ("POST", "/api/scheduler/resume"),
     ("POST", "/ui/scheduler/pause"),
@@ -113,7 +115,7 @@ def world(service):
     values = {
         "job_id": job["id"], "execution_id": str(run["id"]), "key_id": str(spare["id"]),
         "username": "spare-user", "number": "1", "filename": "cronwell.css",
-        "unknown": "nowhere",
+        "unknown": "nowhere", "backfill_id": "1",
     }  # fmt: skip
     return credentials, values
 

@@ -43,7 +43,7 @@ class Service:
             **(env or {}),
         }
         self.proc: subprocess.Popen | None = None
-        self.http = requests.Session()
+        self.http = _session()
 
     @property
     def base_url(self) -> str:
@@ -111,7 +111,7 @@ class Service:
         gunicorn workers, possibly another worker)."""
         other = Service.__new__(Service)
         other.__dict__.update(self.__dict__)
-        other.http = requests.Session()
+        other.http = _session()
         return other
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
@@ -150,3 +150,12 @@ class Service:
             return rows if len(rows) >= count else None
 
         return wait_for(enough, timeout, interval=0.1)
+
+
+def _session() -> requests.Session:
+    """A session that opens a connection per request: a kept-alive one the server closes
+    after its idle timeout (gunicorn's keepalive) can be reset under a request sent on it
+    at that moment, a failure of the test, not of the service."""
+    session = requests.Session()
+    session.headers["Connection"] = "close"
+    return session

@@ -27,7 +27,7 @@ class Executions(MethodView):
         """List a job's executions, newest first"""
         page, page_size = args["page"], args["page_size"]
         items, total = service.list_executions(
-            runtime(), job_id, args.get("status"), page, page_size
+            runtime(), job_id, args.get("status"), page, page_size, trigger=args.get("trigger")
         )
         return items, 200, pagination.pagination_header(page, page_size, total)
 

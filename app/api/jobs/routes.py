@@ -8,7 +8,14 @@ from app.gate import requires
 from app.runtime import current as runtime
 from app.schemas import pagination
 from app.schemas.access import RevisionDetailSchema, RevisionSchema
-from app.schemas.executions import ExecutionSchema, IdempotencyHeaders, RunNowSchema
+from app.schemas.executions import (
+    BackfillRequestSchema,
+    BackfillSchema,
+    BackfillStartedSchema,
+    ExecutionSchema,
+    IdempotencyHeaders,
+    RunNowSchema,
+)
 from app.schemas.jobs import (
     JobCreateSchema,
     JobDetailSchema,
@@ -16,8 +23,8 @@ from app.schemas.jobs import (
     JobSchema,
     JobUpdateSchema,
 )
+from app.services import backfills, job_reads, revisions
 from app.services import executions as executions_service
-from app.services import job_reads, revisions
 from app.services import jobs as service
 from app.services.access import Role
 
@@ -183,3 +190,44 @@ class RestoreRevision(MethodView):
     def post(self, job_id, number):
         """Make the job's definition that of revision n, as a new revision (admin)"""
         return service.restore_revision(runtime(), job_id, number)
+
+
+@blp.route("/<string:job_id>/backfill")
+class StartBackfill(MethodView):
+    @requires(Role.OPERATOR)
+    @blp.arguments(
+        BackfillRequestSchema(),
+        example={"start": "2026-12-01T00:00:00+00:00", "end": "2026-12-03T00:00:00+00:00"},
+    )
+    @blp.response(202, BackfillStartedSchema)
+    @blp.alt_response(404, description="Unknown or deleted job.")
+    @blp.alt_response(422, description="An empty range, an end before start or in the future, "
+                      "or more fires than max_runs.")  # fmt: skip
+    def post(self, data, job_id):
+        """Backfill a time range: one run per fire of the job's schedule in it (operator)
+
+        The runs (trigger backfill, scheduled_at the fire's time) go in time order, one
+        at a time: the next starts when the one before it is final.
+        """
+        return backfills.start_backfill(
+            runtime(), job_id, data["start"], data["end"], data["max_runs"]
+        )
+
+
+@blp.route("/<string:job_id>/backfills")
+class Backfills(MethodView):
+    @blp.response(200, BackfillSchema(many=True))
+    @blp.alt_response(404, description="Unknown job.")
+    def get(self, job_id):
+        """A job's backfills, newest first, with their progress"""
+        return backfills.list_backfills(runtime(), job_id)
+
+
+@blp.route("/<string:job_id>/backfills/<int:backfill_id>/cancel")
+class CancelBackfill(MethodView):
+    @requires(Role.OPERATOR)
+    @blp.response(200, BackfillSchema)
+    @blp.alt_response(404, description="Unknown job or backfill.")
+    def post(self, job_id, backfill_id):
+        """Cancel a backfill: no more of its runs, the queued one cancelled (operator)"""
+        return backfills.cancel_backfill(runtime(), job_id, backfill_id)

@@ -95,6 +95,8 @@ class Job(Base):
     concurrency_group: Mapped[str | None] = mapped_column(String(63))
     # A run still going past this many seconds is "slow": told once, and it goes on.
     expected_duration_seconds: Mapped[int | None]
+    # Ids of calendars (app/core/calendars.py) whose times this job's fires skip.
+    calendars: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -322,6 +324,21 @@ class LeaderRecord(Base):
     term: Mapped[int] = mapped_column(default=0, server_default="0")
     worker: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[dt.datetime | None]
+
+
+class CalendarRow(Base):
+    """A named set of times when jobs must not run (app/core/calendars.py reads it)."""
+
+    __tablename__ = "calendars"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    dates: Mapped[list[str]] = mapped_column(JSON, default=list)
+    holidays: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    windows: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class Backfill(Base):

@@ -125,6 +125,7 @@ def _check_body():
 def init_app(app: Flask) -> CronwellApi:
     """Create the Api, register the blueprints and the error handlers."""
     from app.api.access.routes import blp as access_blp
+    from app.api.calendars.routes import blp as calendars_blp
     from app.api.cron.routes import blp as cron_blp
     from app.api.docs import blp as docs_assets
     from app.api.executions.routes import blp as executions_blp
@@ -135,6 +136,7 @@ def init_app(app: Flask) -> CronwellApi:
     from app.api.scheduler.routes import health_blp
     from app.api.workers.routes import blp as workers_blp
     from app.schemas.access import UserUpdateSchema
+    from app.schemas.calendars import CalendarUpdateSchema
     from app.schemas.cron import CronJobUpdate
     from app.schemas.jobs import JobUpdateSchema
 
@@ -170,6 +172,7 @@ def init_app(app: Flask) -> CronwellApi:
         ("JobUpdate", JobUpdateSchema),
         ("CronJobUpdate", CronJobUpdate),
         ("UserUpdate", UserUpdateSchema),
+        ("CalendarUpdate", CalendarUpdateSchema),
     )
     for name, schema in updates:
         api.spec.components.schema(name, {"minProperties": 1}, schema=schema)
@@ -180,6 +183,7 @@ def init_app(app: Flask) -> CronwellApi:
         scheduler_blp,
         workers_blp,
         access_blp,
+        calendars_blp,
         cron_blp,
         health_blp,
         metrics_blp,

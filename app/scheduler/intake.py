@@ -20,9 +20,17 @@ from sqlalchemy import Connection, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.core.calendars import Calendar, excluded_by, ids_in
 from app.core.finals import Final, settle
 from app.db import upsert_insert, utcnow
-from app.models import PAUSED_PREFIX, PLANNED_FIRE, Execution, Job, SchedulerState
+from app.models import (
+    PAUSED_PREFIX,
+    PLANNED_FIRE,
+    CalendarRow,
+    Execution,
+    Job,
+    SchedulerState,
+)
 from app.scheduler.stages import Fire, RunSpec
 from app.statuses import Status, Trigger
 
@@ -52,8 +60,8 @@ RUN_SPEC_JOB_COLUMNS = (
     Job.concurrency_group,
     Job.expected_duration_seconds,
 )
-#: The job columns a fire needs: overlap and grace now, the rest to start the run.
-JOB_COLUMNS = (Job.id, *RUN_SPEC_JOB_COLUMNS, Job.jitter_seconds)
+#: The job columns a fire needs: overlap, grace and calendars now, the rest to start it.
+JOB_COLUMNS = (Job.id, *RUN_SPEC_JOB_COLUMNS, Job.jitter_seconds, Job.calendars)
 
 
 def jittered(fire_time: dt.datetime, jitter_seconds: int) -> dt.datetime | None:
@@ -80,6 +88,14 @@ def _pause_reason(connection: Connection) -> str | None:
     if row is None or not row.paused:
         return None
     return PAUSED_PREFIX + (row.pause_reason or "")
+
+
+def _calendars(connection: Connection, ids: set[str]) -> dict[str, Calendar]:
+    """The calendars the pass's jobs name, by id (no read when none does)."""
+    if not ids:
+        return {}
+    rows = connection.execute(select(CalendarRow).where(CalendarRow.id.in_(ids))).mappings()
+    return {row["id"]: Calendar.of(row) for row in rows}
 
 
 def _skipped_row(job_id: str, scheduled_for: dt.datetime, now: dt.datetime, error: str) -> dict:
@@ -122,6 +138,7 @@ def record_fires(connection: Connection, batch: list[Fire], settings: Settings) 
     }
     busy = _busy_runs(connection, [j for j, r in jobs.items() if r.overlap_policy == "skip"], now)
     paused = _pause_reason(connection)
+    calendars = _calendars(connection, ids_in(job.calendars for job in jobs.values()))
     rows = []
     for fire in batch:
         job = jobs.get(fire.job_id)
@@ -134,6 +151,12 @@ def record_fires(connection: Connection, batch: list[Fire], settings: Settings) 
         if paused is not None:
             rows.append(_skipped_row(fire.job_id, fire.scheduled_for, now, paused))
             continue
+        if job.calendars:
+            mine = [calendars[i] for i in job.calendars if i in calendars]
+            by = excluded_by(mine, fire.scheduled_for)
+            if by is not None:
+                rows.append(_skipped_row(fire.job_id, fire.scheduled_for, now, f"calendar {by}"))
+                continue
         due = fire.scheduled_for <= now
         if job.overlap_policy == "skip" and due and fire.job_id in busy:
             reason = (

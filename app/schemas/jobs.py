@@ -125,6 +125,15 @@ class JobFieldsSchema(ScheduleFieldsSchema):
     )
     on_success = chain_field("in success")
     on_failure = chain_field("failed or timeout")
+    calendars = fields.List(
+        fields.String(validate=validate.Length(1, 100)),
+        validate=validate.Length(max=20),
+        metadata={
+            "description": "Calendar ids (GET /api/calendars): a fire in any of them is "
+            "recorded skipped ('calendar <id>'), and next_run_at is the next fire that runs. "
+            "Run-now ignores them."
+        },
+    )
     expected_duration_seconds = StrictInteger(
         allow_none=True,
         validate=validate.Range(1, 86400),
@@ -239,6 +248,7 @@ class JobSchema(Schema):
     on_failure = fields.List(fields.String(), dump_only=True)
     jitter_seconds = fields.Integer(dump_only=True)
     expected_duration_seconds = fields.Integer(dump_only=True, allow_none=True)
+    calendars = fields.List(fields.String(), dump_only=True)
     run_on = fields.Dict(keys=fields.String(), values=fields.String(), dump_only=True)
     concurrency_group = fields.String(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)

@@ -80,6 +80,19 @@ class SchedulerSchema(PauseStateSchema):
 
 class PreviewRequestSchema(ScheduleFieldsSchema):
     count = StrictInteger(load_default=5, validate=validate.Range(1, 100))
+    calendars = fields.List(
+        fields.String(validate=validate.Length(1, 100)),
+        validate=validate.Length(max=20),
+        metadata={"description": "Calendar ids: their fires are marked excluded_by, and "
+                  "next_run_times holds only the fires that will run."},
+    )  # fmt: skip
+
+
+class PreviewFireSchema(Schema):
+    at = fields.DateTime()
+    excluded_by = fields.String(
+        allow_none=True, metadata={"description": "The calendar that excludes it; null: it runs."}
+    )
 
 
 class PreviewSchema(Schema):
@@ -90,6 +103,12 @@ class PreviewSchema(Schema):
     description = fields.String()
     next_run_times = fields.List(fields.DateTime())
     warnings = fields.List(fields.String())
+    fires = fields.List(
+        fields.Nested(PreviewFireSchema),
+        allow_none=True,
+        metadata={"description": "With calendars: every fire up to the last of "
+                  "next_run_times, each with excluded_by."},
+    )  # fmt: skip
 
 
 class JobTypeSchema(Schema):

@@ -18,7 +18,7 @@ from app.db import utcnow
 from app.errors import JobNotFound
 from app.models import PLANNED_FIRE, Execution, Job, job_store_table, schedule_changed_at
 from app.runtime import Runtime
-from app.services import notifications, tags
+from app.services import calendars, notifications, tags
 from app.statuses import Status
 
 RECENT_EXECUTIONS = 10
@@ -139,6 +139,7 @@ def get_job(rt: Runtime, job_id: str, *, include_deleted: bool = False) -> Job:
     with rt.db.read() as session:
         job = load_job(session, job_id, include_deleted=include_deleted)
         tags.attach(session, [job])
+        calendars.next_runs(session, [job])
         return job
 
 
@@ -147,6 +148,7 @@ def get_job_with_recent(rt: Runtime, job_id: str) -> tuple[Job, list[Execution]]
     with rt.db.read() as session:
         job = load_job(session, job_id)
         tags.attach(session, [job])
+        calendars.next_runs(session, [job])
         recent = list(session.scalars(_RECENT, {"job_id": job_id}).all())
         notifications.attach(session, recent)
         return job, recent
@@ -194,6 +196,7 @@ def list_jobs(rt: Runtime, filters: JobFilters, page: int, page_size: int) -> tu
         found = [_listed(row) for row in rows.mappings()]
         ids = [job.id for job in found]
         tags.attach(session, found)
+        calendars.next_runs(session, found)
         if filters.mark_running:
             running = set(
                 session.scalars(

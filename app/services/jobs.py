@@ -26,7 +26,7 @@ from app.db import utcnow
 from app.errors import JobConflict, Problems, ValidationFailed
 from app.models import Execution, Job
 from app.runtime import Runtime
-from app.services import notifications, revisions, secrets, tags
+from app.services import calendars, notifications, revisions, secrets, tags
 from app.services.chains import CHAIN_FIELDS, check_chains
 from app.services.job_reads import attach_next_run, get_job, load_job
 from app.services.placement import check_group
@@ -50,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
 #: rescheduled (and its fires written ahead are planned again). The rest of a job's
 #: definition is read by the runner just before each run starts.
 SCHEDULING_FIELDS = (
+    "calendars",
     "schedule_type",
     "schedule_config",
     "timezone",
@@ -120,6 +121,7 @@ class _Checked:
     notify: dict[str, Any] | None = None
     chains: dict[str, list[str]] = field(default_factory=dict)
     group: str | None = None
+    calendars: list[str] = field(default_factory=list)
 
 
 def _check_fields(
@@ -148,6 +150,12 @@ def _check_fields(
     if creating or data.get("concurrency_group") is not None:
         group = data.get("concurrency_group")
         checked.group = problems.check(lambda: check_group(rt.settings, group))
+    if data.get("calendars"):
+        with rt.db.read() as session:
+            listed = data["calendars"]
+            checked.calendars = problems.check(
+                lambda: calendars.check_job_calendars(session, listed), []
+            )
     return checked
 
 
@@ -205,6 +213,7 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
         if key != "configuration":
             values[key] = data.get(key, default) if data.get(key) is not None else default
     values["concurrency_group"] = checked.group
+    values["calendars"] = checked.calendars
     try:
         # Core, not the ORM: a create is one INSERT, and the unit of work would cost more
         # than the rest of the request. The leader puts the job in its store.
@@ -225,7 +234,11 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
     # The answer is the row just written (no read back), never added to a session.
     job = Job(**values)
     job.tags = job_tags
-    return attach_next_run(job, None)
+    attach_next_run(job, None)
+    if job.calendars:  # the next fire that will run
+        with rt.db.read() as session:
+            calendars.next_runs(session, [job])
+    return job
 
 
 def update_job(
@@ -268,6 +281,11 @@ def update_job(
             current = job.notify
             job.notify = problems.check(
                 lambda: notifications.check_notify(changes["notify"], current), current
+            )
+        if changes.get("calendars") is not None:
+            listed = changes["calendars"]
+            job.calendars = problems.check(
+                lambda: calendars.check_job_calendars(session, listed), job.calendars
             )
         asked = {f: changes[f] for f in CHAIN_FIELDS if changes.get(f) is not None}
         if asked:

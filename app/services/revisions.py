@@ -39,6 +39,7 @@ FIELDS = (
     "expected_duration_seconds",
     "run_on",
     "concurrency_group",
+    "calendars",
     "notify",
     "on_success",
     "on_failure",

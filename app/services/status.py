@@ -12,7 +12,7 @@ from app.core.describe import schedule_description, schedule_warnings
 from app.core.schedules import Schedule
 from app.models import Execution, Job, schedule_changed_at
 from app.runtime import Runtime
-from app.services import pause
+from app.services import calendars, pause
 from app.services.job_reads import schedule_of
 from app.services.jobs import resolve_schedule
 from app.statuses import Status
@@ -90,6 +90,7 @@ class Preview:
     description: str
     next_run_times: list
     warnings: list[str]
+    fires: list[dict[str, Any]] | None = None  # with calendars: each fire, excluded or not
 
 
 def preview_schedule(rt: Runtime, data: dict[str, Any]) -> Preview:
@@ -97,7 +98,14 @@ def preview_schedule(rt: Runtime, data: dict[str, Any]) -> Preview:
     timezone = data.get("timezone") or rt.settings.timezone
     schedule = resolve_schedule(data, timezone)
     assert schedule is not None
-    return _preview(schedule, data.get("count", 5))
+    preview = _preview(schedule, data.get("count", 5))
+    if data.get("calendars"):
+        with rt.db.read() as session:
+            listed = calendars.check_job_calendars(session, data["calendars"])
+            preview.next_run_times, preview.fires = calendars.mark_fires(
+                session, schedule, listed, data.get("count", 5)
+            )
+    return preview
 
 
 def job_fires(job: Job, count: int) -> Preview:

@@ -29,7 +29,7 @@ INTEGER_FIELDS = (
     "jitter_seconds",
 )
 #: Fields typed as a list of words (commas or spaces between them).
-LIST_FIELDS = ("tags", "on_success", "on_failure")
+LIST_FIELDS = ("tags", "on_success", "on_failure", "calendars")
 #: Where an error about an API field is shown, when not under its own name.
 SHOWN_UNDER = {"schedule_type": "schedule", "schedule_config": "schedule", "_body": "form"}
 
@@ -138,6 +138,7 @@ def blank_form(defaults: Mapping[str, Any], spec: list[ConfigField]) -> JobForm:
             "tags": "",
             "on_success": "",
             "on_failure": "",
+            "calendars": "",
             "run_on": "",
             "concurrency_group": "",
             "expected_duration_seconds": "",

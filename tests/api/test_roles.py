@@ -115,7 +115,7 @@ def world(service):
     values = {
         "job_id": job["id"], "execution_id": str(run["id"]), "key_id": str(spare["id"]),
         "username": "spare-user", "number": "1", "filename": "cronwell.css",
-        "unknown": "nowhere", "backfill_id": "1",
+        "unknown": "nowhere", "backfill_id": "1", "calendar_id": "nowhere",
     }  # fmt: skip
     return credentials, values
 

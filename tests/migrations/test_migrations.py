@@ -13,7 +13,7 @@ from app.migrate import BEFORE_MIGRATIONS, HEAD, upgrade_database
 from app.models import Base
 from tests.support import scrape
 
-PARTIAL = ("ix_jobs_sync_pending", "ux_executions_fire")
+PARTIAL = ("ix_jobs_sync_pending", "ux_executions_fire", "ix_executions_backfill")
 
 
 def test_head_names_the_latest_migration():

@@ -14,19 +14,22 @@ from typing import Any
 
 from sqlalchemy import case, func, insert, select, update
 
+from app.core.calendars import excluded_by
 from app.core.finals import Final, queue_next_backfill_run, settle
 from app.core.schedules import fire_times_between
 from app.db import utcnow
 from app.errors import CronwellError, Problems, ValidationFailed
 from app.models import Backfill, Execution, schedule_changed_at
 from app.runtime import Runtime
-from app.services import audit
+from app.services import audit, calendars
 from app.services.access import current_caller
 from app.services.job_reads import get_job, schedule_of
 from app.statuses import FINAL_STATUSES, Status
 
 MAX_RUNS = 1000
 DEFAULT_MAX_RUNS = 100
+#: Fires looked at when calendars may leave some out.
+SCAN_LIMIT = 20_000
 
 
 class BackfillNotFound(CronwellError):
@@ -45,7 +48,15 @@ def start_backfill(
     if end < start:
         problems.note({"end": ["Must not be before start."]})
     problems.raise_if_any()
-    fires = fire_times_between(schedule_of(job), start, end, schedule_changed_at(job), max_runs)
+    since = schedule_changed_at(job)
+    if job.calendars:  # the fires they exclude are left out, and not counted
+        with rt.db.read() as session:
+            known = calendars.rules(session, job.calendars)
+        mine = [known[i] for i in job.calendars if i in known]
+        every = fire_times_between(schedule_of(job), start, end, since, SCAN_LIMIT)
+        fires = [fire for fire in every if excluded_by(mine, fire) is None][: max_runs + 1]
+    else:
+        fires = fire_times_between(schedule_of(job), start, end, since, max_runs)
     if not fires:
         raise ValidationFailed("start", "No fire of the job's schedule falls in this range.")
     if len(fires) > max_runs:

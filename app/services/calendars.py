@@ -156,6 +156,17 @@ def users_of(session: Any, calendar_id: str) -> list[str]:
     return [job_id for job_id, listed in rows if calendar_id in (listed or ())]
 
 
+def usage(rt: Runtime) -> dict[str, list[str]]:
+    """For each calendar a live job uses, those jobs' ids."""
+    with rt.db.read() as session:
+        rows = session.execute(select(Job.id, Job.calendars).where(Job.deleted_at.is_(None)))
+        used: dict[str, list[str]] = {}
+        for job_id, listed in rows:
+            for calendar_id in listed or ():
+                used.setdefault(calendar_id, []).append(job_id)
+    return used
+
+
 def delete_calendar(rt: Runtime, calendar_id: str) -> None:
     """Delete a calendar no live job uses (else 409 naming the jobs)."""
     with rt.db.write() as session:

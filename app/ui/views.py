@@ -23,6 +23,7 @@ from app.schemas import field_errors
 from app.schemas.jobs import JobCreateSchema, JobListArgs, JobUpdateSchema
 from app.services import (
     audit,
+    calendars,
     history,
     job_reads,
     overview,
@@ -106,6 +107,17 @@ def workers() -> Response:
 
 
 AUDIT_PER_PAGE = 50
+
+
+@bp.route("/calendars")
+def calendars_page() -> str:
+    """Every calendar: its dates, holidays and windows, and the jobs that use it."""
+    rt = runtime()
+    return render_template(
+        "calendars.html",
+        calendars=calendars.list_calendars(rt),
+        used=calendars.usage(rt),
+    )
 
 
 @bp.route("/audit")

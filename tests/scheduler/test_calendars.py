@@ -129,3 +129,31 @@ def test_next_run_past_thirty_excluded_days_and_the_calendar_s_life(service):
     actions = [e["action"] for e in service.get(
         "/api/audit", params={"target": "calendar:sabbatical"}).json()]  # fmt: skip
     assert actions == ["calendar.delete", "calendar.create"]
+
+
+def test_a_backfill_leaves_out_the_fires_a_calendar_excludes(service, target):
+    now = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    _calendar(service, id="quiet-hour", name="One quiet hour",
+              windows=[{"start": (now - dt.timedelta(hours=3)).isoformat(),
+                        "end": (now - dt.timedelta(hours=2)).isoformat()}])  # fmt: skip
+    made = service.post(
+        "/api/jobs",
+        json={
+            "id": "filled-around",
+            "name": "filled",
+            "type": "http",
+            "schedule": "0 * * * *",
+            "calendars": ["quiet-hour"],
+            "configuration": {"url": target.url("/ok?around")},
+        },
+    )
+    assert made.status_code == 201, made.text
+    started = service.post("/api/jobs/filled-around/backfill", json={
+        "start": (now - dt.timedelta(hours=4)).isoformat(),
+        "end": (now - dt.timedelta(hours=1)).isoformat()}).json()  # fmt: skip
+    assert started["runs"] == 3  # 4 fires, one in the quiet hour
+    wait_for(lambda: len(service.executions("filled-around", status="success")) == 3, timeout=20)
+    ran = {
+        dt.datetime.fromisoformat(e["scheduled_at"]) for e in service.executions("filled-around")
+    }
+    assert now - dt.timedelta(hours=3) not in ran

@@ -20,6 +20,20 @@ def pages(service, make_job, target) -> list[str]:
     failing = make_job(name="Failing job", configuration={"url": target.url("/status/500")})
     run = run_and_wait(service, failing["id"])
     run_and_wait(service, job["id"])
+    service.post(
+        "/api/calendars",
+        json={
+            "id": f"cal-{job['id']}",
+            "name": "Weekends and Bavarian holidays",
+            "timezone": "Europe/Berlin",
+            "dates": ["2026-12-24"],
+            "holidays": {"country": "DE", "subdivision": "BY"},
+            "windows": [
+                {"days": ["sat", "sun"], "start": "00:00", "end": "24:00"},
+                {"start": "2026-12-20T00:00:00+01:00", "end": "2027-01-04T00:00:00+01:00"},
+            ],
+        },
+    )
     return [
         "/ui/",
         "/ui/jobs",
@@ -31,6 +45,7 @@ def pages(service, make_job, target) -> list[str]:
         f"/ui/jobs/{job['id']}/delete",
         "/ui/workers",
         "/ui/audit",
+        "/ui/calendars",
         "/ui/no-such-page",
     ]
 

@@ -18,6 +18,17 @@ SMALL = """() => [...document.querySelectorAll(
 def test_phone_width_cards_and_tap_targets(page, service, make_job):
     job = make_job(name="On a phone", tags=["mobile"])
     run_and_wait(service, job["id"])
+    service.post(
+        "/api/calendars",
+        json={
+            "id": "phone-cal",
+            "name": "Weekends",
+            "timezone": "Europe/Berlin",
+            "dates": ["2026-12-24", "2026-12-31"],
+            "holidays": {"country": "DE"},
+            "windows": [{"start": "2026-12-20T00:00:00+01:00", "end": "2027-01-04T00:00:00+01:00"}],
+        },
+    )
     page.set_viewport_size(PHONE)
     for path in (
         "/ui/",
@@ -26,6 +37,7 @@ def test_phone_width_cards_and_tap_targets(page, service, make_job):
         "/ui/jobs/new",
         "/ui/workers",
         "/ui/audit",
+        "/ui/calendars",
     ):
         page.goto(path)
         sideways = page.evaluate(

@@ -33,6 +33,8 @@ FULL = {
     "notifier_rounds": 3,
     "access_samples": 2000,
     "access_writes": 400,
+    "calendar_jobs": 1000,
+    "calendar_rounds": 15,
 }
 TINY = {
     "burst": 20,
@@ -50,6 +52,8 @@ TINY = {
     "notifier_rounds": 1,
     "access_samples": 40,
     "access_writes": 20,
+    "calendar_jobs": 20,
+    "calendar_rounds": 2,
 }
 SLOTS = "20"
 #: Cronwell's gunicorn workers, and the run slots of each (SLOTS in all).

@@ -24,16 +24,17 @@ from bench.fires import Fires
 from bench.harness import FULL, TINY, machine
 from bench.reads import Reads
 from bench.servers import ROOT
+from bench.time_control import TimeControl
 
 
-class Run(Fires, Reads, Access):
+class Run(Fires, Reads, Access, TimeControl):
     """Every workload, on one recorder and one set of figures."""
 
 
 def main(argv: list[str] | None = None) -> int:
     workloads = [
         "burst", "steady", "notifier", "create", "read", "start", "large", "run_now", "sustained",
-        "access",
+        "access", "calendars",
     ]  # fmt: skip
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tiny", action="store_true", help="small sizes: proves the harness works")

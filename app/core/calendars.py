@@ -90,25 +90,36 @@ class Calendar:
 
     def excludes(self, moment: dt.datetime) -> bool:
         """Whether ``moment`` (aware) falls in this calendar."""
-        if any(start <= moment < end for start, end in self.once):
-            return True
-        local = moment.astimezone(ZoneInfo(self.timezone))
+        return self.excluded_until(moment) is not None
+
+    def excluded_until(self, moment: dt.datetime) -> dt.datetime | None:
+        """When the exclusion ``moment`` falls in ends (None: it is not excluded): the
+        latest end of the rules that hold it, each continuous from ``moment`` on."""
+        ends = [end for start, end in self.once if start <= moment < end]
+        zone = ZoneInfo(self.timezone)
+        local = moment.astimezone(zone)
         day = local.date()
-        if day in self.dates:
-            return True
-        if self.country and day in _holidays(self.country, self.subdivision):
-            return True
+        if day in self.dates or (self.country and day in _holidays(self.country, self.subdivision)):
+            ends.append(_local(day, 24 * 60, zone))
         minute = local.hour * 60 + local.minute
         weekday = local.weekday()
-        return any(self._in_weekly(window, weekday, minute) for window in self.weekly)
+        for days, start, end in self.weekly:
+            if start < end:
+                if weekday in days and start <= minute < end:
+                    ends.append(_local(day, end, zone))
+            elif weekday in days and minute >= start:  # crosses midnight: its evening
+                ends.append(_local(day + dt.timedelta(days=1), end, zone))
+            elif (weekday - 1) % 7 in days and minute < end:  # and the morning after
+                ends.append(_local(day, end, zone))
+        return max(ends) if ends else None
 
-    @staticmethod
-    def _in_weekly(window: tuple[frozenset[int], int, int], weekday: int, minute: int) -> bool:
-        days, start, end = window
-        if start < end:
-            return weekday in days and start <= minute < end
-        # Crosses midnight: the evening of one of its days, and the morning after it.
-        return (weekday in days and minute >= start) or ((weekday - 1) % 7 in days and minute < end)
+
+def _local(day: dt.date, minutes: int, zone: ZoneInfo) -> dt.datetime:
+    """``minutes`` after the start of ``day`` in ``zone`` (1440: the next midnight), UTC."""
+    day += dt.timedelta(days=minutes // (24 * 60))
+    minutes %= 24 * 60
+    moment = dt.datetime.combine(day, dt.time(minutes // 60, minutes % 60), tzinfo=zone)
+    return moment.astimezone(UTC)
 
 
 def excluded_by(calendars: Sequence[Calendar], moment: dt.datetime) -> str | None:
@@ -123,15 +134,17 @@ def next_fire_outside(
     trigger: BaseTrigger, first: dt.datetime | None, calendars: Sequence[Calendar]
 ) -> dt.datetime | None:
     """The first fire from ``first`` on (``first`` is itself a fire of ``trigger``) that
-    no calendar excludes; None when there is none within the search's bounds."""
+    no calendar excludes; None when there is none within the search's bounds. A fire
+    inside an exclusion jumps to the exclusion's end: a month off is a few steps."""
     fire = first
     limit = first + dt.timedelta(days=SEARCH_DAYS) if first is not None else None
     for _ in range(SEARCH_FIRES):
         if fire is None or (limit is not None and fire > limit):
             return None
-        if excluded_by(calendars, fire) is None:
+        ends = [end for c in calendars if (end := c.excluded_until(fire)) is not None]
+        if not ends:
             return fire
-        later = trigger.get_next_fire_time(fire, fire + dt.timedelta(microseconds=1))
+        later = trigger.get_next_fire_time(None, max(ends))
         fire = later if later is None or later > fire else None
     return None
 

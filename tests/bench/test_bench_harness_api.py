@@ -25,3 +25,10 @@ def test_the_access_workload_runs_in_tiny_mode(tmp_path):
     for name in ("access-audit-create", "access-audit-update"):
         assert figures[name]["cronwell"] > 0
         assert figures[name]["peers"]["before access control"] > 0
+
+
+def test_the_calendars_workload_runs_in_tiny_mode(tmp_path):
+    report, _ = run_bench_tiny(tmp_path, "calendars")
+    figures = report["figures"]
+    assert [f["workload"] for f in figures] == ["calendars", "calendars"]
+    assert all(f["cronwell"] > 0 and all(v > 0 for v in f["peers"].values()) for f in figures)

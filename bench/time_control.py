@@ -1,0 +1,122 @@
+"""Time control's costs: what a calendar with public holidays adds to the scheduler's
+pass, and how long a job's next_run_at takes when its calendar excludes the next 30 days.
+
+The pass is timed in-process: the intake's transaction (app.scheduler.intake.record_fires,
+the work a pass does for its fires) for 1000 due jobs, with and without a calendar,
+interleaved and rolled back each time. The next run is timed from outside, as a GET of
+the job, beside the same GET of a job without calendars.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+from bench.harness import Bench, Figure, pct
+from bench.servers import Client
+
+CALENDAR = {
+    "name": "Bavarian holidays and weekends",
+    "timezone": "Europe/Berlin",
+    "holidays": {"country": "DE", "subdivision": "BY"},
+    "windows": [{"days": ["sat", "sun"], "start": "00:00", "end": "24:00"}],
+}
+
+
+class TimeControl(Bench):
+    def calendars(self) -> None:
+        self._pass_cost()
+        self._next_run()
+
+    def _pass_cost(self) -> None:
+        from app import create_app
+        from app.scheduler.intake import record_fires
+        from app.scheduler.stages import Fire
+
+        jobs, rounds = self.sizes["calendar_jobs"], self.sizes["calendar_rounds"]
+        _, url = self.db("calendar-pass")
+        app = create_app({"DATABASE_URL": url, "SCHEDULER_AUTOSTART": False})
+        rt = app.extensions["cronwell"]
+        client = app.test_client()
+        client.post("/api/calendars", json={"id": "holidays", **CALENDAR})
+        for kind, calendars in (("plain", []), ("calendar", ["holidays"])):
+            for i in range(jobs):
+                client.post("/api/jobs", json={
+                    "id": f"{kind}-{i}", "name": f"{kind} {i}", "type": "http",
+                    "schedule": "1h", "calendars": calendars,
+                    "configuration": {"url": "http://127.0.0.1:9/"}})  # fmt: skip
+        with rt.db.write_connection() as connection:  # the pass reads only synced jobs
+            connection.exec_driver_sql("UPDATE jobs SET sync_pending = 0")
+        spent: dict[str, list[float]] = {"plain": [], "calendar": []}
+        # A weekday at noon: every calendar check goes through the holidays and windows.
+        moment = dt.datetime(2026, 12, 8, 11, 0, tzinfo=dt.UTC)
+        for round_ in range(rounds):
+            for kind in spent:
+                at = moment + dt.timedelta(minutes=round_)
+                batch = [Fire(f"{kind}-{i}", at) for i in range(jobs)]
+                with rt.db.engine.connect() as connection:
+                    transaction = connection.begin()
+                    started = time.perf_counter()
+                    written = record_fires(connection, batch, rt.settings)
+                    spent[kind].append((time.perf_counter() - started) * 1000)
+                    transaction.rollback()
+                assert len(written) == jobs, (kind, len(written))
+        rt.shutdown(0)
+        plain, with_calendar = pct(spent["plain"], 50), pct(spent["calendar"], 50)
+        self.figures.append(
+            Figure(
+                "calendars",
+                f"a pass's intake of {jobs} due jobs p50, each with a calendar of holidays "
+                "and weekends",
+                "ms",
+                with_calendar,
+                {"without calendars": plain},
+                "<= 1.1 x without",
+                with_calendar <= 1.1 * plain,
+            )
+        )
+
+    def _next_run(self) -> None:
+        samples = self.sizes["read_samples"]
+        server, _ = self.cronwell("calendar-next")
+        try:
+            client: Client = server.client
+            now = dt.datetime.now(dt.UTC)
+            client.post("/api/calendars", {
+                "id": "month-off", "name": "Thirty days off", "timezone": "UTC",
+                "windows": [{"start": now.isoformat(),
+                             "end": (now + dt.timedelta(days=30)).isoformat()}]})  # fmt: skip
+            for job_id, listed in (("off", ["month-off"]), ("on", [])):
+                client.post(
+                    "/api/jobs",
+                    {
+                        "id": job_id,
+                        "name": job_id,
+                        "type": "http",
+                        "schedule": "*/5 * * * *",
+                        "calendars": listed,
+                        "configuration": {"url": "http://127.0.0.1:9/"},
+                    },
+                )
+            found = json.loads(client.get("/api/jobs/off"))["next_run_at"]
+            assert dt.datetime.fromisoformat(found) >= now + dt.timedelta(days=30), found
+            self._latencies(client, ["/api/jobs/off", "/api/jobs/on"] * 5)
+            off, on = [], []
+            for _ in range(samples):
+                off += self._latencies(client, ["/api/jobs/off"])
+                on += self._latencies(client, ["/api/jobs/on"])
+        finally:
+            server.stop()
+        self.figures.append(
+            Figure(
+                "calendars",
+                "GET of a job whose calendar excludes the next 30 days (8640 fires of "
+                "*/5 * * * *) p50",
+                "ms",
+                pct(off, 50),
+                {"the same job without calendars": pct(on, 50)},
+                "< 50 ms",
+                pct(off, 50) < 50,
+            )
+        )

@@ -212,10 +212,19 @@ def next_runs(session: Any, jobs: Sequence[Any]) -> None:
         return
     known = rules(session, [i for job in planned for i in job.calendars])
     for job in planned:
-        calendars = [known[i] for i in job.calendars if i in known]
-        schedule = Schedule(job.schedule_type, job.schedule_config, job.timezone)
-        trigger = schedule.trigger(schedule_changed_at(job))
-        job.next_run_at = next_fire_outside(trigger, job.next_run_at, calendars)
+        job.next_run_at = skip_excluded(known, job, job.next_run_at)
+
+
+def skip_excluded(
+    known: dict[str, Calendar], job: Any, first: dt.datetime | None
+) -> dt.datetime | None:
+    """The first fire of ``job`` from ``first`` on that its calendars (from ``known``,
+    see :func:`rules`) do not exclude."""
+    calendars = [known[i] for i in job.calendars or () if i in known]
+    if first is None or not calendars:
+        return first
+    schedule = Schedule(job.schedule_type, job.schedule_config, job.timezone)
+    return next_fire_outside(schedule.trigger(schedule_changed_at(job)), first, calendars)
 
 
 def mark_fires(

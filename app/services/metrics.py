@@ -24,10 +24,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import choose_encoder
 from sqlalchemy import case, func, select
 
+from app.core.calendars import ids_in
 from app.core.finals import SLOW
 from app.db import utcnow
 from app.models import Execution, ExecutionCount, Job, NotificationCount, SchedulerState
 from app.runtime import Runtime
+from app.services import calendars
 from app.services.job_reads import jobs_select, next_run_of, schedule_text
 from app.services.workers import WORKER_STATES, list_workers
 from app.statuses import Status
@@ -41,7 +43,7 @@ _JOBS = jobs_select(
         for name in (
             "id", "name", "type", "schedule_type", "schedule_config", "timezone", "is_enabled",
             "deleted_at", "sync_pending", "version", "created_at", "updated_at",
-            "misfire_grace_seconds", "last_success_at", "last_failure_at",
+            "misfire_grace_seconds", "last_success_at", "last_failure_at", "calendars",
         )
     )
 ).where(jobs.c.deleted_at.is_(None))  # fmt: skip
@@ -159,6 +161,7 @@ class _DatabaseFigures:
         with self.rt.db.read() as session:
             connection = session.connection()
             job_rows = connection.execute(_JOBS, {"now": now}).all()
+            known = calendars.rules(session, list(ids_in(row.calendars for row in job_rows)))
             counts = connection.execute(_COUNTS).all()
             states = dict(session.execute(_JOB_STATES).all())
             notified = dict(
@@ -198,6 +201,8 @@ class _DatabaseFigures:
         for row in job_rows:
             info.add_metric([row.id, row.name, row.type, schedule_text(row), row.timezone], 1)
             upcoming = next_run_of(row, row.next_run_time, row.planned_at)
+            if row.calendars:  # the next fire that will run
+                upcoming = calendars.skip_excluded(known, row, upcoming)
             if upcoming is not None:
                 next_run.add_metric([row.id], upcoming.timestamp())
             if row.last_success_at is not None:

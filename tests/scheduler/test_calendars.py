@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import holidays
 from croniter import croniter
 
-from tests.support import wait_for
+from tests.support import scrape, wait_for
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -119,6 +119,9 @@ def test_next_run_past_thirty_excluded_days_and_the_calendar_s_life(service):
     assert dt.datetime.fromisoformat(job["next_run_at"]) == until.replace(minute=0) + dt.timedelta(
         hours=1
     )
+    expected = dt.datetime.fromisoformat(job["next_run_at"]).timestamp()
+    wait_for(lambda: [s.value for s in scrape(service, "cronwell_job_next_run_timestamp_seconds")
+                      if s.labels["job_id"] == "hourly-off"] == [expected], timeout=15)  # fmt: skip
     refused = service.delete("/api/calendars/sabbatical")
     assert refused.status_code == 409 and refused.json()["errors"]["jobs"] == ["hourly-off"]
     unknown = service.patch("/api/jobs/hourly-off", json={"calendars": ["nope"]})

@@ -1,13 +1,13 @@
 """The audit log (one entry per change, none for a refusal), revisions and their restore,
 and secrets kept from viewers, the log and the service's log file."""
 
-import re
 import sqlite3
 
 import requests
 
 from tests.support import run_and_wait, wait_for
 from tests.support.cli import cronwell
+from tests.support.helpers import form_login
 
 TOKEN = "audit-token-71c3"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -29,19 +29,6 @@ def key(service, name: str, role: str) -> str:
     made = service.post("/api/keys", json={"name": name, "role": role})
     assert made.status_code == 201, made.text
     return made.json()["secret"]
-
-
-def ui_login(service, password: str, username: str = "") -> requests.Response:
-    client = requests.Session()
-    form = client.get(service.base_url + "/ui/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
-    answer = client.post(
-        service.base_url + "/ui/login",
-        data={"username": username, "password": password, "csrf_token": csrf},
-        allow_redirects=False,
-    )
-    answer.client = client
-    return answer
 
 
 def test_every_change_leaves_exactly_one_entry(service, target):
@@ -76,8 +63,8 @@ def test_every_change_leaves_exactly_one_entry(service, target):
             "username": "ann", "role": "viewer", "password": "a" * 12})),
         ("user.update", "user:ann", lambda: service.patch("/api/users/ann",
                                                           json={"role": "operator"})),
-        ("login", "user:ann", lambda: ui_login(service, "a" * 12, "ann")),
-        ("login.failed", "user:ann", lambda: ui_login(service, "wrong" * 3, "ann")),
+        ("login", "user:ann", lambda: form_login(service, "ann", "a" * 12)),
+        ("login.failed", "user:ann", lambda: form_login(service, "ann", "wrong" * 3)),
     ]  # fmt: skip
     for action, target_name, step in steps:
         before = len(entries(service))

@@ -2,26 +2,11 @@
 takes effect on the next request), a trusted proxy's header, and 429 after 10 wrong
 credentials from one address."""
 
-import re
-
-import requests
-
 from tests.support import wait_for
+from tests.support.helpers import form_login
 
 TOKEN = "sign-in-token-0b7a"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def login(service, username: str, password: str) -> tuple[requests.Session, int]:
-    client = requests.Session()
-    form = client.get(service.base_url + "/ui/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
-    answer = client.post(
-        service.base_url + "/ui/login",
-        data={"username": username, "password": password, "csrf_token": csrf},
-        allow_redirects=False,
-    )
-    return client, answer.status_code
 
 
 def test_open_until_the_first_user_says_so_at_start(start_service):
@@ -37,7 +22,7 @@ def test_open_until_the_first_user_says_so_at_start(start_service):
     assert service.get("/metrics").status_code == 401
     assert service.get("/ui/", allow_redirects=False).status_code == 302
     assert service.get("/healthz").status_code == 200
-    client, status = login(service, "first", "first-admin-pw")
+    client, status = form_login(service, "first", "first-admin-pw")
     assert status == 302
     assert client.get(service.base_url + "/api/me").json()["actor"] == "user:first"
 
@@ -47,7 +32,7 @@ def test_a_user_s_role_and_disable_take_effect_on_the_next_request(start_service
     service.http.headers.update(AUTH)
     service.post("/api/users", json={"username": "carol", "role": "viewer",
                                      "password": "carol-password"})  # fmt: skip
-    client, status = login(service, "carol", "carol-password")
+    client, status = form_login(service, "carol", "carol-password")
     assert status == 302
     me = client.get(service.base_url + "/api/me").json()
     assert me == {"actor": "user:carol", "name": "carol", "role": "viewer", "via": "session"}
@@ -58,7 +43,7 @@ def test_a_user_s_role_and_disable_take_effect_on_the_next_request(start_service
     assert service.delete("/api/users/carol").status_code == 204
     assert client.get(service.base_url + "/api/me").status_code == 401
     assert client.get(service.base_url + "/ui/", allow_redirects=False).status_code == 302
-    assert login(service, "carol", "carol-password")[1] == 401
+    assert form_login(service, "carol", "carol-password")[1] == 401
     listed = {u["username"]: u for u in service.get("/api/users").json()}
     assert listed["carol"]["disabled"] is True and "password" not in listed["carol"]
 
@@ -104,7 +89,7 @@ def test_ten_wrong_credentials_then_429_on_the_api_and_the_login_form(start_serv
     assert refused.status_code == 429
     assert refused.json()["code"] == 429
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
-    _, status = login(service, "", TOKEN)
+    _, status = form_login(service, "", TOKEN)
     assert status == 429
     # Without credentials nothing is counted: /healthz and the login page still answer.
     assert service.get("/healthz").status_code == 200
@@ -114,6 +99,6 @@ def test_ten_wrong_credentials_then_429_on_the_api_and_the_login_form(start_serv
 def test_wrong_passwords_count_too(start_service):
     service = start_service({"CRONWELL_API_TOKEN": TOKEN})
     for attempt in range(10):
-        assert login(service, "nobody", f"wrong-{attempt}")[1] == 401, attempt
-    assert login(service, "", TOKEN)[1] == 429
+        assert form_login(service, "nobody", f"wrong-{attempt}")[1] == 401, attempt
+    assert form_login(service, "", TOKEN)[1] == 429
     assert service.get("/api/jobs", headers=AUTH).status_code == 429

@@ -1,7 +1,10 @@
 """Small helpers for tests that watch real processes or start their own service."""
 
 import datetime as dt
+import re
 from pathlib import Path
+
+import requests
 
 from tests.support.waiting import wait_for
 
@@ -102,3 +105,18 @@ def until_file(path: Path, then: str = "true", limit_seconds: int = 10) -> str:
     return (
         f"i=0; while [ ! -e {path} ] && [ $i -lt {polls} ]; do sleep 0.05; i=$((i+1)); done; {then}"
     )
+
+
+def form_login(service, username: str, password: str) -> tuple[requests.Session, int]:
+    """Sign in through the UI's login form as a browser would (its CSRF token too): the
+    session that holds the cookie, and the form's answer's status (302: signed in)."""
+    client = requests.Session()
+    form = client.get(service.base_url + "/ui/login", timeout=15)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    answer = client.post(
+        service.base_url + "/ui/login",
+        data={"username": username, "password": password, "csrf_token": csrf},
+        allow_redirects=False,
+        timeout=15,
+    )
+    return client, answer.status_code

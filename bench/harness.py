@@ -50,9 +50,9 @@ TINY = {
     "large_jobs": 500,
     "run_now": 5,
     "notifier_rounds": 1,
-    "access_samples": 40,
-    "access_writes": 20,
-    "calendar_jobs": 20,
+    "access_samples": 10,
+    "access_writes": 5,
+    "calendar_jobs": 10,
     "calendar_rounds": 2,
 }
 SLOTS = "20"

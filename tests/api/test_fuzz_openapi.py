@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 15
 TOKEN = "fuzz-token-5e1f"
 
 

@@ -70,6 +70,18 @@ class InvalidSchedule(ValidationFailed):
         super().__init__(field, message)
 
 
+class NotFound(CronwellError):
+    """Something the request names does not exist (a key, a user, a calendar...)."""
+
+    status = 404
+
+
+class Conflict(CronwellError):
+    """The request clashes with what exists (a taken id or name, a thing in use)."""
+
+    status = 409
+
+
 class JobNotFound(CronwellError):
     status = 404
 
@@ -85,10 +97,8 @@ class ExecutionNotFound(CronwellError):
         super().__init__(f"Execution {execution_id}{of_job} not found.")
 
 
-class JobConflict(CronwellError):
+class JobConflict(Conflict):
     """The request clashes with the job's state (duplicate id, run in progress...)."""
-
-    status = 409
 
 
 class RunInProgress(JobConflict):

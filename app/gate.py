@@ -30,6 +30,7 @@ from flask import (
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response
 
+from app.errors import Forbidden
 from app.runtime import current
 from app.services import access, accounts, sessions
 from app.services.access import Caller, Role
@@ -181,6 +182,15 @@ def check() -> Response | None:
 def caller() -> Caller | None:
     """The caller of this request, once :func:`check` has let it through."""
     return g.get("caller")
+
+
+def require(role: Role) -> None:
+    """Refuse (403) unless this request's caller has ``role``: for a view whose role
+    depends on what it is asked (the UI's bulk delete). No caller is refused too."""
+    who = caller()
+    if who is None:
+        raise Forbidden(f"This needs the {role} role; sign in first.")
+    access.require(who, role)
 
 
 def done(_error: BaseException | None = None) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from app.db import utcnow
-from app.errors import CronwellError, JobConflict, ValidationFailed
+from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import ApiKey, User
 from app.runtime import Runtime
 from app.services import access, audit
@@ -31,10 +31,6 @@ _HASHER = PasswordHasher()
 #: Checked against when the username is unknown, so that a wrong name takes as long as a
 #: wrong password.
 _DUMMY_HASH = _HASHER.hash(random.token_urlsafe(16))
-
-
-class AccountNotFound(CronwellError):
-    status = 404
 
 
 def _role(value: str) -> Role:
@@ -96,7 +92,7 @@ def revoke_key(rt: Runtime, key_id: int) -> None:
     with rt.db.write() as session:
         key = session.get(ApiKey, key_id)
         if key is None:
-            raise AccountNotFound(f"Key {key_id} not found.")
+            raise NotFound(f"Key {key_id} not found.")
         if key.revoked_at is None:
             key.revoked_at = utcnow()
             audit.record(session, "key.revoke", f"key:{key_id}", {"revoked": [False, True]})
@@ -138,7 +134,7 @@ def create_user(rt: Runtime, username: str, role: str, password: str | None) -> 
             session.flush()
             audit.record(session, "user.create", f"user:{username}", changes)
     except IntegrityError:
-        raise JobConflict(
+        raise Conflict(
             f"User {username!r} already exists.", {"username": ["Already taken."]}
         ) from None
     _closed(rt)
@@ -167,7 +163,7 @@ def update_user(
     with rt.db.write() as session:
         user = session.scalar(select(User).where(User.username == username))
         if user is None:
-            raise AccountNotFound(f"User {username!r} not found.")
+            raise NotFound(f"User {username!r} not found.")
         changes: dict[str, list] = {}
         if new_role is not None and new_role != user.role:
             changes["role"] = [user.role, new_role]
@@ -210,7 +206,7 @@ def proxy_user(rt: Runtime, username: str, caller: Caller) -> User | None:
     token = access.acting_as(caller)
     try:
         return create_user(rt, username, rt.settings.auth_proxy_default_role, None)
-    except JobConflict:  # made by another request meanwhile
+    except Conflict:  # made by another request meanwhile
         with rt.db.read() as session:
             return session.scalar(select(User).where(User.username == username))
     finally:

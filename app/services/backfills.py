@@ -18,7 +18,7 @@ from app.core.calendars import excluded_by
 from app.core.finals import Final, queue_next_backfill_run, settle
 from app.core.schedules import fire_times_between
 from app.db import utcnow
-from app.errors import CronwellError, Problems, ValidationFailed
+from app.errors import NotFound, Problems, ValidationFailed
 from app.models import Backfill, Execution, schedule_changed_at
 from app.runtime import Runtime
 from app.services import audit, calendars
@@ -30,10 +30,6 @@ MAX_RUNS = 1000
 DEFAULT_MAX_RUNS = 100
 #: Fires looked at when calendars may leave some out.
 SCAN_LIMIT = 20_000
-
-
-class BackfillNotFound(CronwellError):
-    status = 404
 
 
 def start_backfill(
@@ -137,7 +133,7 @@ def cancel_backfill(rt: Runtime, job_id: str, backfill_id: int) -> dict[str, Any
     with rt.db.write() as session:
         backfill = session.get(Backfill, backfill_id, with_for_update=True)
         if backfill is None or backfill.job_id != job_id:
-            raise BackfillNotFound(f"Job {job_id!r} has no backfill {backfill_id}.")
+            raise NotFound(f"Job {job_id!r} has no backfill {backfill_id}.")
         if backfill.cancelled_at is None:
             backfill.cancelled_at = now
             session.flush()

@@ -24,17 +24,13 @@ from app.core.calendars import (
 )
 from app.core.schedules import Schedule, get_timezone
 from app.db import utcnow
-from app.errors import CronwellError, JobConflict, Problems, ValidationFailed
+from app.errors import Conflict, NotFound, Problems, ValidationFailed
 from app.models import CalendarRow, Job, schedule_changed_at
 from app.runtime import Runtime
 from app.services import audit
 
 FIELDS = ("name", "timezone", "dates", "holidays", "windows")
 MAX_ITEMS = 1000
-
-
-class CalendarNotFound(CronwellError):
-    status = 404
 
 
 def _checked(data: dict[str, Any], problems: Problems) -> dict[str, Any]:
@@ -107,7 +103,7 @@ def create_calendar(rt: Runtime, data: dict[str, Any]) -> dict[str, Any]:
                 {k: [None, v] for k, v in values.items() if v},
             )  # fmt: skip
     except IntegrityError:
-        raise JobConflict(
+        raise Conflict(
             f"Calendar id {data['id']!r} is already taken.", {"id": ["Already taken."]}
         ) from None
     return shown(row)
@@ -116,7 +112,7 @@ def create_calendar(rt: Runtime, data: dict[str, Any]) -> dict[str, Any]:
 def _load(session: Any, calendar_id: str) -> CalendarRow:
     row = session.get(CalendarRow, calendar_id)
     if row is None:
-        raise CalendarNotFound(f"Calendar {calendar_id!r} not found.")
+        raise NotFound(f"Calendar {calendar_id!r} not found.")
     return row
 
 
@@ -174,7 +170,7 @@ def delete_calendar(rt: Runtime, calendar_id: str) -> None:
         using = users_of(session, calendar_id)
         if using:
             shown_ids = ", ".join(using[:10]) + (" and more" if len(using) > 10 else "")
-            raise JobConflict(
+            raise Conflict(
                 f"Calendar {calendar_id!r} is used by job(s) {shown_ids}: take it out of "
                 "their calendars first.",
                 {"jobs": using[:100]},

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
-from app.errors import CronwellError
+from app.errors import NotFound
 from app.models import Job, JobRevision
 from app.runtime import Runtime
 from app.services import audit
@@ -55,10 +55,6 @@ _NEXT_REVISION = (
     .values(revision=Job.revision + 1)
     .returning(Job.revision)
 )
-
-
-class RevisionNotFound(CronwellError):
-    status = 404
 
 
 def definition(job: Any, tags: Sequence[str] | None) -> dict[str, Any]:
@@ -132,7 +128,7 @@ def list_revisions(rt: Runtime, job_id: str) -> list[JobRevision]:
             .order_by(JobRevision.revision.desc())
         ).all()
         if not revisions and session.get(Job, job_id) is None:
-            raise RevisionNotFound(f"Job {job_id!r} not found.")
+            raise NotFound(f"Job {job_id!r} not found.")
     return list(revisions)
 
 
@@ -146,5 +142,5 @@ def get_revision(rt: Runtime, job_id: str, number: int) -> JobRevision:
         with rt.db.read() as session:
             revision = session.get(JobRevision, (job_id, number))
     if revision is None:
-        raise RevisionNotFound(f"Job {job_id!r} has no revision {number}.")
+        raise NotFound(f"Job {job_id!r} has no revision {number}.")
     return revision

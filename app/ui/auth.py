@@ -17,6 +17,7 @@ from flask import (
     Flask,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -92,8 +93,15 @@ def sign_in_state() -> dict[str, Any]:
         "caller": who,
         "can_operate": who is not None and who.may(Role.OPERATOR),
         "can_admin": who is not None and who.may(Role.ADMIN),
-        "paused_state": lambda: pause.state(runtime()),  # read only by the pages that show it
+        "paused_state": _paused_state,  # read only by the pages that show it, once
     }
+
+
+def _paused_state() -> dict[str, Any]:
+    """The service's pause, read once per request (the banner and the dashboard ask)."""
+    if "paused_state" not in g:
+        g.paused_state = pause.state(runtime())
+    return g.paused_state
 
 
 @bp.before_request

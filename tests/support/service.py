@@ -82,7 +82,9 @@ class Service:
                 return self.start(wait=wait)
         return self
 
-    def wait_healthy(self, timeout: float = 20) -> None:
+    def wait_healthy(self, timeout: float = 60) -> None:
+        # Generous: on a busy two-core machine, gunicorn's master migrating and then
+        # several workers each importing the app has taken over 20 s.
         def healthy() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 if "Address already in use" in self.log():
@@ -98,7 +100,12 @@ class Service:
                 raise PortTaken(f"port {self.port} answers for another server")
             return answer.status_code == 200
 
-        wait_for(healthy, timeout)
+        try:
+            wait_for(healthy, timeout)
+        except PortTaken:
+            raise
+        except AssertionError as error:
+            raise AssertionError(f"{error}; the service's log ends:\n{self.log()}") from None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:]

@@ -112,6 +112,8 @@ class Settings:
     # Wrong credentials (API keys, tokens, passwords) one address may give in a minute;
     # past it, that address gets 429 for the rest of the minute.
     auth_failures_per_minute: int = 10
+    # Pings one heartbeat monitor takes in a minute (per process); past it, 429.
+    pings_per_minute: int = 60
     # A request from one of these addresses (CIDRs) that carries AUTH_PROXY_HEADER acts as
     # the user it names (made on first sight with AUTH_PROXY_DEFAULT_ROLE). Unset header:
     # no proxy sign-in.

@@ -113,6 +113,17 @@ class RunInProgress(JobConflict):
         self.execution_id = execution_id
 
 
+class MonitorRunsNothing(JobConflict):
+    """A run asked of a heartbeat monitor: it runs nothing (the job it watches pings)."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(
+            f"Job {job_id!r} is a heartbeat monitor: it runs nothing. The job it watches "
+            "pings its ping_url.",
+            {"type": ["A heartbeat monitor is pinged, not run."]},
+        )
+
+
 class SchedulerUnavailable(CronwellError):
     status = 503
 
@@ -124,6 +135,16 @@ class DeliveryFailed(CronwellError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(f"The receiver did not take the message: {detail}", {"url": [detail]})
+
+
+class TooManyRequests(CronwellError):
+    """Too many requests from one address or to one thing: 429, with ``Retry-After``."""
+
+    status = 429
+
+    def __init__(self, message: str, wait: int) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(wait)}
 
 
 class Forbidden(CronwellError):

@@ -41,6 +41,11 @@ READS = ("GET", "HEAD", "OPTIONS")
 OPEN_ENDPOINTS = frozenset(
     {
         "health.Health",
+        # A heartbeat monitor's ping URL is its own secret (app/services/pings.py).
+        "pings.Ping",
+        "pings.PingStart",
+        "pings.PingFail",
+        "pings.PingExitCode",
         "static",
         "ui.static",
         "ui.login",
@@ -127,7 +132,7 @@ def identify() -> Caller | Response | None:
         if scheme.lower() == "bearer" and given.strip():
             caller = access.key_caller(rt, given.strip(), source, address)
         if caller is None:
-            failures.failed(address)
+            failures.hit(address)
             return _refuse(
                 401,
                 "Wrong, expired or revoked API key: send 'Authorization: Bearer <key>'.",

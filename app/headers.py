@@ -15,11 +15,12 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Flask
+from flask import Flask, has_request_context, request
 from flask_talisman import Talisman
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Settings
+from app.runtime import current
 
 SELF = "'self'"
 POLICY = {
@@ -67,3 +68,12 @@ class TrustedProxies:
         if any(peer in network for network in self.networks):
             return self.fixed(environ, start_response)
         return self.plain(environ, start_response)
+
+
+def public_base_url() -> str:
+    """The service's address as people reach it: CRONWELL_PUBLIC_URL, else the address
+    this request came to (as a trusted proxy tells it), else "" (no request)."""
+    configured = current().settings.public_url
+    if configured:
+        return configured
+    return request.host_url if has_request_context() else ""

@@ -29,6 +29,7 @@ class Trigger(StrEnum):
     CHAIN = "chain"
     CATCH_UP = "catch_up"
     BACKFILL = "backfill"
+    PING = "ping"  # a heartbeat monitor's ping (app/core/pings.py)
 
 
 #: Finished for good.

@@ -35,6 +35,8 @@ FULL = {
     "access_writes": 400,
     "calendar_jobs": 1000,
     "calendar_rounds": 15,
+    "ping_monitors": 10_000,
+    "ping_samples": 500,
 }
 TINY = {
     "burst": 20,
@@ -54,6 +56,8 @@ TINY = {
     "access_writes": 5,
     "calendar_jobs": 10,
     "calendar_rounds": 2,
+    "ping_monitors": 50,
+    "ping_samples": 30,
 }
 SLOTS = "20"
 #: Cronwell's gunicorn workers, and the run slots of each (SLOTS in all).

@@ -132,6 +132,23 @@ def cronwell(db_url: str, jobs: int, executions: int, recorder: str) -> list[str
     return ids
 
 
+def monitors(db_url: str, count: int, recorder: str) -> list[str]:
+    """``count`` heartbeat monitors (hourly cron, a far-off fire); their ping keys."""
+    import uuid
+
+    ids = cronwell(db_url, count, 0, recorder)
+    keys = [str(uuid.uuid4()) for _ in ids]
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE jobs SET type = 'heartbeat', configuration = '{}', ping_key = :key "
+                 "WHERE id = :id"),
+            [{"id": job_id, "key": key} for job_id, key in zip(ids, keys, strict=True)],
+        )  # fmt: skip
+    engine.dispose()
+    return keys
+
+
 def apscheduler_store(db_url: str, jobs: int, recorder: str) -> None:
     """An APScheduler SQLite store (its own default settings) with ``jobs`` hourly jobs."""
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore

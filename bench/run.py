@@ -34,7 +34,7 @@ class Run(Fires, Reads, Access, TimeControl):
 def main(argv: list[str] | None = None) -> int:
     workloads = [
         "burst", "steady", "notifier", "create", "read", "start", "large", "run_now", "sustained",
-        "access", "calendars",
+        "access", "calendars", "pings",
     ]  # fmt: skip
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tiny", action="store_true", help="small sizes: proves the harness works")

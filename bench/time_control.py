@@ -1,5 +1,6 @@
 """Time control's costs: what a calendar with public holidays adds to the scheduler's
-pass, and how long a job's next_run_at takes when its calendar excludes the next 30 days.
+pass, how long a job's next_run_at takes when its calendar excludes the next 30 days, and
+what a heartbeat monitor's ping costs among 10,000 monitors.
 
 The pass is timed in-process: the intake's transaction (app.scheduler.intake.record_fires,
 the work a pass does for its fires) for 1000 due jobs, with and without a calendar,
@@ -13,6 +14,7 @@ import datetime as dt
 import json
 import time
 
+from bench import populate
 from bench.harness import Bench, Figure, pct
 from bench.servers import Client
 
@@ -118,5 +120,38 @@ class TimeControl(Bench):
                 {"the same job without calendars": pct(on, 50)},
                 "< 50 ms",
                 pct(off, 50) < 50,
+            )
+        )
+
+    def pings(self) -> None:
+        """A ping's latency among many monitors, beside the same among a few (its cost
+        should not grow with their number) and the service's cheapest answer."""
+        many, samples = self.sizes["ping_monitors"], self.sizes["ping_samples"]
+        latencies: dict[int, list[float]] = {}
+        floor: list[float] = []
+        for count in (10, many):
+            _, url = self.db(f"pings-{count}")
+            keys = populate.monitors(url, count, self.recorder.url)
+            server, _ = self.cronwell(f"pings-{count}")
+            try:
+                client: Client = server.client
+                # Each monitor takes CRONWELL_PINGS_PER_MINUTE (60): spread over the keys.
+                paths = [f"/ping/{keys[i % count]}" for i in range(samples)]
+                self._latencies(client, paths[:20])  # warm up
+                latencies[count] = self._latencies(client, paths)
+                if count == many:
+                    floor = self._latencies(client, ["/healthz"] * samples)
+            finally:
+                server.stop()
+        at_many = pct(latencies[many], 50)
+        self.figures.append(
+            Figure(
+                "pings",
+                f"GET /ping/<key> p50 among {many} heartbeat monitors (each records a run)",
+                "ms",
+                at_many,
+                {f"among {10} monitors": pct(latencies[10], 50), "GET /healthz": pct(floor, 50)},
+                "< 5 ms",
+                at_many < 5,
             )
         )

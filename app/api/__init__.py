@@ -97,7 +97,9 @@ class CronwellApi(Api):
 
 
 def _handle_domain_error(error: CronwellError):
-    return error_response(error.status, error.message, error.errors)
+    return error_response(
+        error.status, error.message, error.errors, getattr(error, "headers", None)
+    )
 
 
 def _handle_unexpected(error: Exception):
@@ -132,6 +134,7 @@ def init_app(app: Flask) -> CronwellApi:
     from app.api.jobs.routes import blp as jobs_blp
     from app.api.metrics.routes import blp as metrics_blp
     from app.api.notifications.routes import blp as notifications_blp
+    from app.api.pings.routes import blp as pings_blp
     from app.api.scheduler.routes import blp as scheduler_blp
     from app.api.scheduler.routes import health_blp
     from app.api.workers.routes import blp as workers_blp
@@ -187,6 +190,7 @@ def init_app(app: Flask) -> CronwellApi:
         cron_blp,
         health_blp,
         metrics_blp,
+        pings_blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs_assets)  # plain Flask: not part of the API's spec

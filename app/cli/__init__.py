@@ -85,7 +85,7 @@ def show_job(client: Client, job_id: str, as_json_: bool) -> None:
                 "timezone", "is_enabled", "next_run_at", "last_status", "last_run_at",
                 "run_count", "success_count", "fail_count", "retry_count", "overlap_policy",
                 "jitter_seconds", "tags", "on_success", "on_failure", "run_on",
-                "concurrency_group"):  # fmt: skip
+                "concurrency_group", "ping_url"):  # fmt: skip
         value = job.get(key)
         if isinstance(value, list):
             value = ", ".join(value) or "-"
@@ -329,6 +329,30 @@ def backfill(
     click.echo(f"{state['state']}: {state['succeeded']} of {state['runs']} succeeded")
     if state["state"] != "done" or state["succeeded"] != state["runs"]:
         raise SystemExit(1)
+
+
+@main.command()
+@click.argument("key")
+@click.option(
+    "--start", "signal", flag_value="start", help="The job began (duration counts from here)."
+)
+@click.option("--fail", "signal", flag_value="fail", help="The job failed.")
+@click.option("--exit-code", type=click.IntRange(0, 255), help="The job's exit code (0: success).")
+@click.option(
+    "--output", type=click.File("rb"), help="Send this file as the run's output ('-': stdin)."
+)
+@click.pass_obj
+def ping(client: Client, key: str, signal: str | None, exit_code: int | None, output) -> None:
+    """Ping a heartbeat monitor: KEY is its ping URL, or the key at the URL's end. No
+    token is needed: the URL is the secret. Without --start, --fail or --exit-code the
+    ping says the job ran."""
+    if signal and exit_code is not None:
+        raise click.UsageError("Give --start, --fail or --exit-code, not two of them.")
+    key = key.rstrip("/").rsplit("/", 1)[-1]
+    suffix = f"/{exit_code}" if exit_code is not None else f"/{signal}" if signal else ""
+    data = output.read() if output is not None else None
+    client.call("POST", f"/ping/{key}{suffix}", data=data)
+    click.echo("OK")
 
 
 apply_module.register(main)

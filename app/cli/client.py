@@ -52,11 +52,12 @@ class Client:
         body: Any = None,
         params: dict[str, Any] | list[tuple[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        data: bytes | None = None,
     ) -> tuple[int, Any, Any]:
-        """(status, JSON answer or None, response headers); ServiceError on 4xx and 5xx."""
+        """(status, JSON answer or None, response headers); ServiceError on 4xx and 5xx.
+        ``body`` is sent as JSON; ``data``, bytes sent as they are (a ping's output)."""
         url = self.url + path + (f"?{urlencode(params, doseq=True)}" if params else "")
         all_headers = {**self.headers, **(headers or {})}
-        data = None
         if body is not None:
             data = json.dumps(body).encode()
             all_headers["Content-Type"] = "application/json"

@@ -37,7 +37,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from app.config import Settings
 from app.db import add_counts, utcnow
 from app.models import Backfill, Execution, ExecutionCount, Job, Notification
-from app.statuses import FAILED_STATUSES, Status, Trigger
+from app.statuses import FAILED_STATUSES, RAN_STATUSES, Status, Trigger
 
 logger = logging.getLogger("cronwell.chains")
 #: The final statuses that can call for a notification.
@@ -78,6 +78,63 @@ class Settled:
 
     notifications: int = 0
     queued: tuple[int, ...] = ()
+
+
+#: A job's counters and last_* fields after one or more outcomes (b_runs, b_ok, b_failed:
+#: how many to add).
+JOB_OUTCOME = (
+    update(jobs)
+    .where(jobs.c.id == bindparam("b_job"))
+    .values(
+        run_count=jobs.c.run_count + bindparam("b_runs"),
+        success_count=jobs.c.success_count + bindparam("b_ok"),
+        fail_count=jobs.c.fail_count + bindparam("b_failed"),
+        last_run_at=bindparam("b_last_run_at"),
+        last_status=bindparam("b_last_status"),
+        last_duration_ms=bindparam("b_last_duration_ms"),
+        last_error=bindparam("b_last_error"),
+        last_success_at=func.coalesce(bindparam("b_last_success_at"), jobs.c.last_success_at),
+        last_failure_at=func.coalesce(bindparam("b_last_failure_at"), jobs.c.last_failure_at),
+    )
+)
+
+
+def counter_deltas(status: str) -> tuple[int, int, int]:
+    """(runs, successes, failures) an outcome adds to its job's counters."""
+    if status not in RAN_STATUSES:
+        return 0, 0, 0
+    return 1, int(status == Status.SUCCESS), int(status in FAILED_STATUSES)
+
+
+def apply_outcome(
+    connection,
+    job_id: str,
+    status: str,
+    started_at: dt.datetime | None,
+    finished_at: dt.datetime,
+    duration_ms: int | None,
+    error: str | None,
+) -> None:
+    """One job's counters and last_* fields for one finished attempt (one not written
+    by the recorder's batches: a lost run's, a heartbeat monitor's)."""
+    runs, successes, failures = counter_deltas(status)
+    if not runs:
+        return
+    connection.execute(
+        JOB_OUTCOME,
+        {
+            "b_job": job_id,
+            "b_runs": runs,
+            "b_ok": successes,
+            "b_failed": failures,
+            "b_last_run_at": started_at,
+            "b_last_status": status,
+            "b_last_duration_ms": duration_ms,
+            "b_last_error": error,
+            "b_last_success_at": finished_at if successes else None,
+            "b_last_failure_at": finished_at if failures else None,
+        },
+    )
 
 
 def settle(connection: Connection, finals: Sequence[Final], settings: Settings) -> Settled:

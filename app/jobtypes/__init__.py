@@ -20,6 +20,7 @@ from app.config import Settings
 from app.errors import ValidationFailed
 from app.jobtypes.agent import AGENT_TYPES, AgentJobType
 from app.jobtypes.base import JobType, RunContext, RunResult
+from app.jobtypes.heartbeat import HeartbeatJobType
 from app.jobtypes.http import HttpJobType
 from app.jobtypes.shell import ShellJobType
 
@@ -76,7 +77,11 @@ class JobTypeRegistry:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.types: dict[str, JobType] = {"http": HttpJobType(), "shell": ShellJobType()}
+        self.types: dict[str, JobType] = {
+            "http": HttpJobType(),
+            "shell": ShellJobType(),
+            "heartbeat": HeartbeatJobType(),
+        }
         for name in AGENT_TYPES:
             self.types[name] = AgentJobType(name)
         for ep in entry_points(group=ENTRY_POINT_GROUP):

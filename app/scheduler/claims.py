@@ -99,6 +99,7 @@ def claim_due(
             Execution.status == Status.QUEUED,
             Execution.scheduled_at <= horizon,
             horizon >= _STARTS_AT,
+            Execution.worker.is_(None),  # not a monitor's fire waiting for its ping
         )
         .order_by(Execution.scheduled_at, Execution.id)
         .limit(limit)

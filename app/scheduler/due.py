@@ -45,7 +45,8 @@ class DueHint:
         with self.db.read() as session:
             rows = session.execute(
                 select(Execution.scheduled_at, Execution.start_after)
-                .where(Execution.status == Status.QUEUED)
+                # A heartbeat monitor's fire waits for a ping, not a worker.
+                .where(Execution.status == Status.QUEUED, Execution.worker.is_(None))
                 .order_by(Execution.scheduled_at, Execution.id)
                 .limit(HEAD_ROWS)
             ).all()

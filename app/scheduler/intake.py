@@ -8,6 +8,7 @@
   policy is ``skip`` and a run of it is still queued or running (a fire written ahead of
   its time is queued: the runner decides at its time); fires later than the grace time
   become one ``missed`` row per job and pass, with the count in ``result.missed_fires``.
+  A heartbeat monitor's fire is a row that waits for a ping (:func:`waiting_row`).
 * :func:`withdraw_planned` deletes a changing job's fires written ahead of their time.
 """
 
@@ -23,8 +24,10 @@ from app.config import Settings
 from app.core.calendars import Calendar, excluded_by, ids_in
 from app.core.finals import Final, settle
 from app.db import upsert_insert, utcnow
+from app.jobtypes.heartbeat import HEARTBEAT
 from app.models import (
     PAUSED_PREFIX,
+    PING_HOLDER,
     PLANNED_FIRE,
     CalendarRow,
     Execution,
@@ -111,6 +114,21 @@ def _skipped_row(job_id: str, scheduled_for: dt.datetime, now: dt.datetime, erro
     }
 
 
+def waiting_row(job_id: str, fire: dt.datetime, grace: int, now: dt.datetime) -> dict:
+    """A heartbeat monitor's fire: ``queued`` for a ping until ``grace`` seconds past its
+    time, held by the pings (no worker claims it; app/core/pings.py)."""
+    return {
+        "job_id": job_id,
+        "status": Status.QUEUED,
+        "trigger": Trigger.SCHEDULE,
+        "attempt": 1,
+        "scheduled_at": fire,
+        "worker": PING_HOLDER,
+        "lease_until": fire + dt.timedelta(seconds=grace),
+        "created_at": now,
+    }
+
+
 def record_fires(connection: Connection, batch: list[Fire], settings: Settings) -> list[RunSpec]:
     """Write a pass's fires as execution rows, in the pass's transaction.
 
@@ -157,6 +175,10 @@ def record_fires(connection: Connection, batch: list[Fire], settings: Settings) 
             if by is not None:
                 rows.append(_skipped_row(fire.job_id, fire.scheduled_for, now, f"calendar {by}"))
                 continue
+        if job.type == HEARTBEAT:
+            grace = job.misfire_grace_seconds
+            rows.append(waiting_row(fire.job_id, fire.scheduled_for, grace, now))
+            continue
         due = fire.scheduled_for <= now
         if job.overlap_policy == "skip" and due and fire.job_id in busy:
             reason = (
@@ -210,7 +232,7 @@ def record_fires(connection: Connection, batch: list[Fire], settings: Settings) 
             **{c.key: getattr(jobs[row.job_id], c.key) for c in RUN_SPEC_JOB_COLUMNS},
         )
         for row in written
-        if row.status == Status.QUEUED
+        if row.status == Status.QUEUED and jobs[row.job_id].type != HEARTBEAT
     ]
 
 

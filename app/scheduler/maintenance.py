@@ -1,5 +1,5 @@
-"""The leader's upkeep: runs whose worker was lost, history past its limit, and audit
-entries past their retention."""
+"""The leader's upkeep: runs whose worker was lost, heartbeat monitors' deadlines, history
+past its limit, and audit entries past their retention."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from collections.abc import Callable
 from sqlalchemy import Connection, delete, select
 
 from app.config import Settings
+from app.core import pings
+from app.core.finals import settle
 from app.db import Database, utcnow
 from app.jobtypes import JobTypeRegistry
 from app.models import AuditEntry, Execution, Job
@@ -37,6 +39,20 @@ def reap_lost_runs(
         if ended:
             logger.warning("Killed %d process group(s) left by interrupted runs", ended)
     return len(reaped)
+
+
+def expire_monitors(db: Database, settings: Settings, fence: Callable[[Connection], None]) -> int:
+    """Record what heartbeat monitors waited for in vain (``missed``: no ping in the grace
+    time; ``timeout``: no end after a start), settled like any outcome (the leader's,
+    fenced); how many."""
+    with db.reader.connect() as connection:
+        if not pings.any_expired(connection, utcnow()):
+            return 0
+    with db.write_connection() as connection:
+        fence(connection)
+        finals = pings.expire(connection, utcnow())
+        settle(connection, finals, settings)
+    return len(finals)
 
 
 def prune_history(

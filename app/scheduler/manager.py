@@ -38,7 +38,12 @@ from app.scheduler import claims, leader
 from app.scheduler.aps import PassLoop, store_scheduler
 from app.scheduler.claims import new_worker_id
 from app.scheduler.intake import withdraw_planned
-from app.scheduler.maintenance import prune_audit, prune_history, reap_lost_runs
+from app.scheduler.maintenance import (
+    expire_monitors,
+    prune_audit,
+    prune_history,
+    reap_lost_runs,
+)
 from app.scheduler.passes import Pass
 from app.scheduler.runner import Runner
 from app.scheduler.store import CronwellJobStore
@@ -270,6 +275,7 @@ class SchedulerManager:
                 self.sync.apply_pending()
                 if now - last_reap >= REAP_SECONDS:
                     last_reap = now
+                    expire_monitors(self.db, self.settings, self.leadership.fence)
                     if now - database_up_since >= self.lease_seconds:
                         reap_lost_runs(self.db, self.settings, self.leadership.fence, self.registry)
                 if now - last_prune >= PRUNE_SECONDS:

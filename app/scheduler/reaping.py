@@ -1,7 +1,8 @@
 """What ended leases leave, for the leader: :func:`reap_expired` records ``interrupted``
 the running rows whose lease ended (their worker crashed, froze or was cut off), queues
 their retries by the job's policy for any worker to claim, and records ``missed`` the due
-runs whose ``run_on`` no live worker matches, once their grace time has passed.
+runs whose ``run_on`` no live worker matches, once their grace time has passed. A
+heartbeat monitor's rows are no worker's: their deadlines are :mod:`app.core.pings`'.
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, String, cast, delete, insert, select, update
+from sqlalchemy import Connection, String, cast, delete, func, insert, select, update
 
 from app.config import Settings
-from app.core.finals import Final, Settled, settle
+from app.core.finals import Final, Settled, apply_outcome, settle
 from app.db import utcnow
-from app.models import WORKERS_SHOWN_SECONDS, Execution, Job, Worker
-from app.scheduler.recorder import apply_outcome, next_retry_at, retry_row
+from app.models import PING_HOLDER, WORKERS_SHOWN_SECONDS, Execution, Job, Worker
+from app.scheduler.recorder import next_retry_at, retry_row
 from app.statuses import Status
 
 executions = Execution.__table__
@@ -46,6 +47,8 @@ def reap_expired(
         .where(
             executions.c.status == Status.RUNNING,
             (executions.c.lease_until < now) | executions.c.lease_until.is_(None),
+            # A monitor's started run is no worker's: its deadline is the pings' (below).
+            func.coalesce(executions.c.worker, "") != PING_HOLDER,
         )
         .with_for_update(of=executions)
     ).all()
@@ -107,6 +110,7 @@ def _miss_unplaceable(connection: Connection, now: dt.datetime, lease: float) ->
             ),
             executions.c.status == Status.QUEUED,
             executions.c.scheduled_at <= now,
+            executions.c.worker.is_(None),
         )
         .limit(5000)
     ).all()

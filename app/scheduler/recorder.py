@@ -29,10 +29,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from app.config import Settings
-from app.core.finals import Final, Settled, mark_slow, settle
+from app.core.finals import JOB_OUTCOME, Final, Settled, counter_deltas, mark_slow, settle
 from app.db import Database
 from app.models import Execution, Job
 from app.outputs import OutputTail
@@ -43,7 +43,7 @@ from app.scheduler.stages import (
     SlowRecord,
     StartRecord,
 )
-from app.statuses import ACTIVE_STATUSES, FAILED_STATUSES, RAN_STATUSES, Status, Trigger
+from app.statuses import ACTIVE_STATUSES, Status, Trigger
 
 logger = logging.getLogger("cronwell.recorder")
 #: Records written in one transaction at most.
@@ -54,30 +54,6 @@ LIVE_OUTPUT_SECONDS = 0.5
 
 executions = Execution.__table__
 jobs = Job.__table__
-#: A job's counters and last_* fields after one or more outcomes (b_runs, b_ok, b_failed:
-#: how many to add).
-_JOB_OUTCOME = (
-    update(jobs)
-    .where(jobs.c.id == bindparam("b_job"))
-    .values(
-        run_count=jobs.c.run_count + bindparam("b_runs"),
-        success_count=jobs.c.success_count + bindparam("b_ok"),
-        fail_count=jobs.c.fail_count + bindparam("b_failed"),
-        last_run_at=bindparam("b_last_run_at"),
-        last_status=bindparam("b_last_status"),
-        last_duration_ms=bindparam("b_last_duration_ms"),
-        last_error=bindparam("b_last_error"),
-        last_success_at=func.coalesce(bindparam("b_last_success_at"), jobs.c.last_success_at),
-        last_failure_at=func.coalesce(bindparam("b_last_failure_at"), jobs.c.last_failure_at),
-    )
-)
-
-
-def counter_deltas(status: str) -> tuple[int, int, int]:
-    """(runs, successes, failures) an outcome adds to its job's counters."""
-    if status not in RAN_STATUSES:
-        return 0, 0, 0
-    return 1, int(status == Status.SUCCESS), int(status in FAILED_STATUSES)
 
 
 def record(connection: Connection, items: list[Record], settings: Settings, worker: str) -> Settled:
@@ -200,7 +176,7 @@ def record(connection: Connection, items: list[Record], settings: Settings, work
             outcomes,
         )
     if per_job:
-        connection.execute(_JOB_OUTCOME, list(per_job.values()))
+        connection.execute(JOB_OUTCOME, list(per_job.values()))
     if retries:
         connection.execute(insert(executions), retries)
     ours = (executions.c.worker == worker, executions.c.status.not_in(ACTIVE_STATUSES))
@@ -248,36 +224,6 @@ def retry_row(
         "cancel_requested": False,
         "configuration_overrides": configuration_overrides,
     }
-
-
-def apply_outcome(
-    connection,
-    job_id: str,
-    status: str,
-    started_at: dt.datetime | None,
-    finished_at: dt.datetime,
-    duration_ms: int | None,
-    error: str | None,
-) -> None:
-    """One job's counters and last_* fields for one finished attempt (crash recovery)."""
-    runs, successes, failures = counter_deltas(status)
-    if not runs:
-        return
-    connection.execute(
-        _JOB_OUTCOME,
-        {
-            "b_job": job_id,
-            "b_runs": runs,
-            "b_ok": successes,
-            "b_failed": failures,
-            "b_last_run_at": started_at,
-            "b_last_status": status,
-            "b_last_duration_ms": duration_ms,
-            "b_last_error": error,
-            "b_last_success_at": finished_at if successes else None,
-            "b_last_failure_at": finished_at if failures else None,
-        },
-    )
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
+from app.headers import public_base_url
 from app.schemas.executions import ExecutionSchema
 from app.schemas.fields import (
     MAX_CHAIN,
@@ -13,7 +14,7 @@ from app.schemas.fields import (
     tag_field,
 )
 from app.schemas.pagination import PageArgs
-from app.services import notifications, secrets
+from app.services import notifications, pings, secrets
 from app.services.job_reads import describe_schedule, schedule_text
 from app.services.jobs import SCHEDULE_TYPES
 from app.statuses import ALL_STATUSES
@@ -249,6 +250,17 @@ class JobSchema(Schema):
     jitter_seconds = fields.Integer(dump_only=True)
     expected_duration_seconds = fields.Integer(dump_only=True, allow_none=True)
     calendars = fields.List(fields.String(), dump_only=True)
+    ping_url = fields.Function(
+        lambda job: pings.ping_url(getattr(job, "ping_key", None), public_base_url()),
+        dump_only=True,
+        metadata={
+            "type": "string",
+            "nullable": True,
+            "description": "A heartbeat monitor's ping URL (null for other types): a secret, "
+            f"{secrets.MASK!r} but to admins. Built on CRONWELL_PUBLIC_URL, else on the "
+            "address the request came to.",
+        },
+    )
     run_on = fields.Dict(keys=fields.String(), values=fields.String(), dump_only=True)
     concurrency_group = fields.String(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)

@@ -180,28 +180,29 @@ def address_in(address: str | None, networks: list[str]) -> bool:
     return any(peer in ipaddress.ip_network(n, strict=False) for n in networks)
 
 
-class Failures:
-    """Wrong credentials per address: past the limit in a minute, the address waits."""
+class PerMinute:
+    """A limit of events per key (an address, a monitor) in any minute, in this process:
+    past it, the key waits (the ``limits`` library's moving window)."""
 
     def __init__(self, per_minute: int) -> None:
         self.limit = RateLimitItemPerMinute(max(per_minute, 1))
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
 
-    def retry_after(self, address: str | None) -> int | None:
-        """Seconds ``address`` must wait, or None when it may try."""
-        key = address or "-"
+    def retry_after(self, key: str | None) -> int | None:
+        """Seconds ``key`` must wait, or None when it may go on."""
+        key = key or "-"
         if self.limiter.test(self.limit, key):
             return None
         reset = self.limiter.get_window_stats(self.limit, key).reset_time
         return max(1, math.ceil(reset - time.time()))
 
-    def failed(self, address: str | None) -> None:
-        self.limiter.hit(self.limit, address or "-")
+    def hit(self, key: str | None) -> None:
+        self.limiter.hit(self.limit, key or "-")
 
 
-def failures(rt: Runtime) -> Failures:
-    """This process's count of wrong credentials."""
+def failures(rt: Runtime) -> PerMinute:
+    """This process's count of wrong credentials, by address."""
     counter = rt.caches.get("auth_failures")
     if counter is None:
-        counter = rt.caches["auth_failures"] = Failures(rt.settings.auth_failures_per_minute)
+        counter = rt.caches["auth_failures"] = PerMinute(rt.settings.auth_failures_per_minute)
     return counter

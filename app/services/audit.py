@@ -33,6 +33,7 @@ ACTIONS = (
     "job.run",
     "job.backfill",
     "job.backfill_cancel",
+    "job.ping_url",
     "execution.cancel",
     "calendar.create",
     "calendar.update",

@@ -18,7 +18,8 @@ from app.core.calendars import excluded_by
 from app.core.finals import Final, queue_next_backfill_run, settle
 from app.core.schedules import fire_times_between
 from app.db import utcnow
-from app.errors import NotFound, Problems, ValidationFailed
+from app.errors import MonitorRunsNothing, NotFound, Problems, ValidationFailed
+from app.jobtypes.heartbeat import HEARTBEAT
 from app.models import Backfill, Execution, schedule_changed_at
 from app.runtime import Runtime
 from app.services import audit, calendars
@@ -37,6 +38,8 @@ def start_backfill(
 ) -> dict[str, Any]:
     """Queue the first run of a backfill of [``start``, ``end``]; what it will run."""
     job = get_job(rt, job_id)
+    if job.type == HEARTBEAT:
+        raise MonitorRunsNothing(job_id)
     problems = Problems()
     now = utcnow()
     if end > now:

@@ -8,10 +8,17 @@ from typing import Any
 
 from sqlalchemy import func, insert, or_, select
 
-from app.core.finals import Final, settle
+from app.core.finals import Final, apply_outcome, settle
 from app.db import utcnow
-from app.errors import ExecutionNotFound, JobConflict, JobNotFound, RunInProgress
-from app.models import Execution, Job
+from app.errors import (
+    ExecutionNotFound,
+    JobConflict,
+    JobNotFound,
+    MonitorRunsNothing,
+    RunInProgress,
+)
+from app.jobtypes.heartbeat import HEARTBEAT
+from app.models import PING_HOLDER, Execution, Job
 from app.runtime import Runtime
 from app.services import audit, notifications
 from app.services.job_reads import load_job
@@ -45,6 +52,8 @@ def run_now(
         ).first()
         if job is None:
             raise JobNotFound(job_id)
+        if job.type == HEARTBEAT:
+            raise MonitorRunsNothing(job_id)
         overlap_policy = job.overlap_policy
         if idempotency_key:
             previous = session.scalar(
@@ -176,7 +185,8 @@ def cancel_execution(rt: Runtime, job_id: str, execution_id: int) -> Execution:
                 f"Execution {execution_id} already finished ({execution.status}).",
                 {"status": [f"Already {execution.status}."]},
             )
-        queued = execution.status == Status.QUEUED
+        # Queued, or a monitor's started run (no worker runs it): ended here.
+        queued = execution.status == Status.QUEUED or execution.worker == PING_HOLDER
         audit.record(
             session,
             "execution.cancel",
@@ -184,9 +194,22 @@ def cancel_execution(rt: Runtime, job_id: str, execution_id: int) -> Execution:
             {"execution": [execution_id, execution_id], "status": [execution.status, "cancelled"]},
         )
         if queued:
+            now = utcnow()
+            if execution.started_at is not None:
+                execution.duration_ms = int((now - execution.started_at).total_seconds() * 1000)
+            execution.error = (
+                "Cancelled on request before it started."
+                if execution.status == Status.QUEUED
+                else "Cancelled on request while the monitored job ran."
+            )
+            if execution.started_at is not None:  # it ran: the job's counters count it
+                apply_outcome(
+                    session.connection(), job_id, Status.CANCELLED, execution.started_at,
+                    now, execution.duration_ms, execution.error,
+                )  # fmt: skip
             execution.status = Status.CANCELLED
-            execution.finished_at = utcnow()
-            execution.error = "Cancelled on request before it started."
+            execution.finished_at = now
+            execution.lease_until = None
             session.flush()
             settle(
                 session.connection(), [Final(execution_id, job_id, Status.CANCELLED)], rt.settings

@@ -26,7 +26,7 @@ from app.db import utcnow
 from app.errors import JobConflict, Problems, ValidationFailed
 from app.models import Execution, Job
 from app.runtime import Runtime
-from app.services import calendars, notifications, revisions, secrets, tags
+from app.services import calendars, notifications, pings, revisions, secrets, tags
 from app.services.chains import CHAIN_FIELDS, check_chains
 from app.services.job_reads import attach_next_run, get_job, load_job
 from app.services.placement import check_group
@@ -214,6 +214,7 @@ def create_job(rt: Runtime, data: dict[str, Any]) -> Job:
             values[key] = data.get(key, default) if data.get(key) is not None else default
     values["concurrency_group"] = checked.group
     values["calendars"] = checked.calendars
+    values["ping_key"] = pings.key_for(data["type"], None)
     try:
         # Core, not the ORM: a create is one INSERT, and the unit of work would cost more
         # than the rest of the request. The leader puts the job in its store.
@@ -274,6 +275,7 @@ def update_job(
             valid = problems.check(lambda: rt.registry.validate(new_type, config))
             if valid is not None:
                 job.configuration, job.type = valid, new_type
+                job.ping_key = pings.key_for(new_type, job.ping_key)
         if "concurrency_group" in changes:
             group = changes["concurrency_group"]
             job.concurrency_group = problems.check(lambda: check_group(rt.settings, group))

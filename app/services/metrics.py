@@ -176,7 +176,11 @@ class _DatabaseFigures:
             queued = session.scalar(
                 select(func.count())
                 .select_from(Execution)
-                .where(Execution.status == Status.QUEUED, Execution.scheduled_at <= now)
+                .where(
+                    Execution.status == Status.QUEUED,
+                    Execution.scheduled_at <= now,
+                    Execution.worker.is_(None),  # not a monitor's fire waiting for a ping
+                )
             )
         info = GaugeMetricFamily(
             "cronwell_job_info",

@@ -54,7 +54,11 @@ def active_runs(rt: Runtime, limit: int = 50) -> list[RunLine]:
         ).all()
         due = session.scalars(
             select(Execution)
-            .where(Execution.status == Status.QUEUED, Execution.scheduled_at <= utcnow())
+            .where(
+                Execution.status == Status.QUEUED,
+                Execution.scheduled_at <= utcnow(),
+                Execution.worker.is_(None),  # not a monitor's fire waiting for a ping
+            )
             .order_by(Execution.scheduled_at)
             .limit(limit)
         ).all()

@@ -16,6 +16,7 @@ from sqlalchemy import and_, insert, select, update
 
 from app.core.finals import Final, settle
 from app.db import utcnow
+from app.jobtypes.heartbeat import HEARTBEAT
 from app.models import PAUSED_PREFIX, Execution, Job, SchedulerState
 from app.runtime import Runtime
 from app.services import audit
@@ -106,6 +107,7 @@ def resume(rt: Runtime, catch_up: bool) -> tuple[dict[str, Any], list[int]]:
                         Execution.finished_at >= since,
                         Job.is_enabled,
                         Job.deleted_at.is_(None),
+                        Job.type != HEARTBEAT,  # a monitor's job runs elsewhere
                     )
                     .distinct()
                     .order_by(Execution.job_id)

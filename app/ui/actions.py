@@ -12,7 +12,7 @@ from app.errors import CronwellError, RunInProgress
 from app.gate import requires
 from app.runtime import current as runtime
 from app.services import executions as executions_service
-from app.services import job_reads
+from app.services import job_reads, pings
 from app.services import jobs as jobs_service
 from app.services import pause as pause_service
 from app.services.access import Role
@@ -54,6 +54,15 @@ def retry_execution(job_id: str, execution_id: int) -> Response:
         return _in_progress(job_id, busy)
     flash(f"Run #{run.id} started, again as run #{old.id} was.")
     return redirect(url_for("ui.execution", job_id=job_id, execution_id=run.id))
+
+
+@bp.post("/jobs/<job_id>/ping-url")
+@requires(Role.ADMIN)
+def new_ping_url(job_id: str) -> Response:
+    """A heartbeat monitor's new ping URL (the old one answers 404 at once)."""
+    pings.new_ping_url(runtime(), job_id)
+    flash("New ping URL made: the old one no longer answers. Update the cron job's pings.")
+    return redirect(url_for("ui.job", job_id=job_id, _anchor="pinging"))
 
 
 @bp.post("/jobs/<job_id>/enable")

@@ -149,7 +149,7 @@ def login() -> Response | str:
                     access.user_caller(user, "session", "ui", address),
                 )  # fmt: skip
                 return redirect(target)
-            failures.failed(address)
+            failures.hit(address)
             audit_login(rt, "login.failed", f"user:{username}" if username else "token", who)
         finally:
             access.done_acting(acting)

@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 
 from app.errors import CronwellError, JobNotFound
 from app.gate import requires
+from app.headers import public_base_url
 from app.runtime import current as runtime
 from app.schemas import field_errors
 from app.schemas.jobs import JobCreateSchema, JobListArgs, JobUpdateSchema
@@ -27,6 +28,7 @@ from app.services import (
     history,
     job_reads,
     overview,
+    pings,
     revisions,
     secrets,
     status,
@@ -310,6 +312,11 @@ def job(job_id: str) -> Response:
         schedule=job_reads.schedule_text(found),
         notify=secrets.shown_notify(found.notify),
         revisions=revisions.list_revisions(rt, job_id),
+        ping_url=pings.ping_url(found.ping_key, public_base_url()),
+        mask=secrets.MASK,
+        crontab_schedule=found.schedule_config.get("expression", "*/5 * * * *")
+        if found.schedule_type == "cron"
+        else "*/5 * * * *",
     )
 
 

@@ -25,6 +25,9 @@ ROLES = ("viewer", "operator", "admin")
 OPEN = {
     "/", "/healthz", "/favicon.ico", "/ui/login", "/ui/logout", "/static/<path:filename>",
     "/ui/static/<path:filename>", "/docs/assets/<path:filename>",
+    # A heartbeat monitor's ping URL is its own secret.
+    "/ping/<uuid:key>", "/ping/<uuid:key>/start", "/ping/<uuid:key>/fail",
+    "/ping/<uuid:key>/<int:code>",
 }  # fmt: skip
 #: What an operator may do beyond reading.
 OPERATOR = {
@@ -116,6 +119,7 @@ def world(service):
         "job_id": job["id"], "execution_id": str(run["id"]), "key_id": str(spare["id"]),
         "username": "spare-user", "number": "1", "filename": "cronwell.css",
         "unknown": "nowhere", "backfill_id": "1", "calendar_id": "nowhere",
+        "key": "00000000-0000-4000-8000-000000000000", "code": "1",
     }  # fmt: skip
     return credentials, values
 

@@ -23,7 +23,7 @@ from app.schemas.jobs import (
     JobSchema,
     JobUpdateSchema,
 )
-from app.services import backfills, job_reads, revisions
+from app.services import backfills, job_reads, pings, revisions
 from app.services import executions as executions_service
 from app.services import jobs as service
 from app.services.access import Role
@@ -149,7 +149,11 @@ class RunJob(MethodView):
     @blp.response(202, ExecutionSchema, headers={"Location": {"schema": {"type": "string"}}})
     @blp.alt_response(200, schema=ExecutionSchema, description="Repeated Idempotency-Key.")
     @blp.alt_response(404, description="Unknown or deleted job.")
-    @blp.alt_response(409, description="overlap_policy is skip and a run is in progress.")
+    @blp.alt_response(
+        409,
+        description="overlap_policy is skip and a run is in progress, or the job is a "
+        "heartbeat monitor (it runs nothing).",
+    )
     def post(self, headers, body, job_id):
         """Run a job now (even when disabled)
 
@@ -162,6 +166,19 @@ class RunJob(MethodView):
         )
         location = url_for("executions.ExecutionById", job_id=job_id, execution_id=execution.id)
         return execution, 202 if created else 200, {"Location": location}
+
+
+@blp.route("/<string:job_id>/ping-url")
+class NewPingUrl(MethodView):
+    @blp.response(200, JobSchema)
+    @blp.alt_response(404, description="Unknown or deleted job.")
+    @blp.alt_response(409, description="The job is not a heartbeat monitor.")
+    def post(self, job_id):
+        """Give a heartbeat monitor a new ping URL (admin)
+
+        The old URL stops answering (404) at once: for a URL that leaked.
+        """
+        return pings.new_ping_url(runtime(), job_id)
 
 
 @blp.route("/<string:job_id>/revisions")
@@ -203,6 +220,7 @@ class StartBackfill(MethodView):
     @blp.alt_response(404, description="Unknown or deleted job.")
     @blp.alt_response(422, description="An empty range, an end before start or in the future, "
                       "or more fires than max_runs.")  # fmt: skip
+    @blp.alt_response(409, description="The job is a heartbeat monitor (it runs nothing).")
     def post(self, data, job_id):
         """Backfill a time range: one run per fire of the job's schedule in it (operator)
 

@@ -1,4 +1,5 @@
-"""Tables: jobs, executions, the leader record and the APScheduler job store's table.
+"""Tables: jobs, executions, the leader record and the APScheduler job store's table;
+the tables of who may do what are in :mod:`app.models.access`.
 
 No Flask or scheduler imports here: the models are plain SQLAlchemy 2 typed mappings.
 """
@@ -25,9 +26,15 @@ from sqlalchemy import (
     event,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import UTCDateTime, utcnow
+from app.db import utcnow
+from app.models.access import ApiKey as ApiKey
+from app.models.access import AuditEntry as AuditEntry
+from app.models.access import JobRevision as JobRevision
+from app.models.access import UiSession as UiSession
+from app.models.access import User as User
+from app.models.base import Base
 from app.statuses import Status, Trigger
 
 #: What a run can tell people about (see app/scheduler/finals.py), and the default choice
@@ -35,10 +42,6 @@ from app.statuses import Status, Trigger
 NOTIFY_EVENTS = ("failure", "recovery", "missed", "success")
 DEFAULT_NOTIFY_ON = ("failure", "recovery", "missed")
 NOTIFICATION_STATUSES = ("pending", "sent", "failed")
-
-
-class Base(DeclarativeBase):
-    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON}
 
 
 class Job(Base):
@@ -50,6 +53,8 @@ class Job(Base):
         # (and any lookup by deleted_at). type and is_enabled have a few values each: an
         # index of theirs would not narrow a read, and every create would write it.
         Index("ix_jobs_live_order", "deleted_at", "created_at", "id"),
+        # A ping finds its monitor by its key, whatever the number of jobs.
+        Index("ux_jobs_ping_key", "ping_key", unique=True),
         # The leader's poll for changes to apply is served by ix_jobs_sync_pending, a
         # partial index (below the classes).
     )
@@ -97,6 +102,8 @@ class Job(Base):
     expected_duration_seconds: Mapped[int | None]
     # Ids of calendars (app/core/calendars.py) whose times this job's fires skip.
     calendars: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # A heartbeat monitor's secret: its ping URL is /ping/<ping_key> (None: not a monitor).
+    ping_key: Mapped[str | None] = mapped_column(String(36))  # ux_jobs_ping_key
 
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -233,81 +240,13 @@ class JobTag(Base):
     tag: Mapped[str] = mapped_column(String(63), primary_key=True)
 
 
-class UiSession(Base):
-    """A signed-in web UI session: its cookie names it, and logging out deletes it."""
-
-    __tablename__ = "ui_sessions"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    # The user signed in (None: signed in with CRONWELL_API_TOKEN).
-    user_id: Mapped[int | None]
-
-
-class User(Base):
-    """A person: signs in to the UI with a password, or through a trusted proxy (no
-    password). Never deleted: disabling keeps their name in the audit log."""
-
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(100), unique=True)
-    role: Mapped[str] = mapped_column(String(16))
-    password_hash: Mapped[str | None] = mapped_column(Text)
-    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    created_by: Mapped[str] = mapped_column(String(120))
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
-class ApiKey(Base):
-    """An API key: only a hash of its secret is kept. Revoked keys stay, for the log."""
-
-    __tablename__ = "api_keys"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    role: Mapped[str] = mapped_column(String(16))
-    prefix: Mapped[str] = mapped_column(String(8))
-    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    created_by: Mapped[str] = mapped_column(String(120))
-    expires_at: Mapped[dt.datetime | None]
-    last_used_at: Mapped[dt.datetime | None]
-    revoked_at: Mapped[dt.datetime | None]
-
-
-class AuditEntry(Base):
-    """One change, written in the change's own transaction (app/services/audit.py)."""
-
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
-    actor: Mapped[str] = mapped_column(String(120), index=True)
-    action: Mapped[str] = mapped_column(String(40))
-    target: Mapped[str] = mapped_column(String(140), index=True)
-    source: Mapped[str] = mapped_column(String(8))
-    remote_addr: Mapped[str | None] = mapped_column(String(64))
-    changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
-
-
-class JobRevision(Base):
-    """A version of a job's definition, whole, with what changed from the one before."""
-
-    __tablename__ = "job_revisions"
-
-    job_id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    revision: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    actor: Mapped[str] = mapped_column(String(120))
-    definition: Mapped[dict[str, Any]]
-    changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
-
-
 #: A scheduled fire not started yet: with ``scheduled_at`` ahead, a fire written ahead of
 #: its time (see app/scheduler/passes.py).
 PLANNED_FIRE = (Execution.trigger == Trigger.SCHEDULE, Execution.status == Status.QUEUED)
+#: The ``worker`` of a heartbeat monitor's rows that wait for a ping (queued) or for the
+#: end of a started run (running): no worker runs them, the pings and their deadline
+#: (``lease_until``) end them (app/core/pings.py).
+PING_HOLDER = "ping"
 
 
 class LeaderRecord(Base):

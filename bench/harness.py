@@ -56,7 +56,7 @@ TINY = {
     "access_writes": 5,
     "calendar_jobs": 10,
     "calendar_rounds": 2,
-    "ping_monitors": 50,
+    "ping_monitors": 10,
     "ping_samples": 30,
 }
 SLOTS = "20"

@@ -139,8 +139,10 @@ def test_the_command_line(start_service, tmp_path):
     service = start_service()
     service.post(
         "/api/jobs",
+        # overlap "allow": a fire that comes while the guide runs it by hand must not 409
         json={"id": "hello", "name": "Hello", "type": "http", "schedule": "10s",
-              "tags": ["team:ops"], "configuration": {"url": f"{service.base_url}/healthz"}},
+              "overlap_policy": "allow", "tags": ["team:ops"],
+              "configuration": {"url": f"{service.base_url}/healthz"}},
     )  # fmt: skip
     (tmp_path / "jobs.yaml").write_text(fenced(guide, "yaml")[0])
     lines = [line.split("  #")[0].strip() for line in commands(guide)]

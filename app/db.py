@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import functools
 import os
 import threading
 from collections.abc import Iterator
@@ -59,14 +60,17 @@ def upsert_insert(dialect: str, table: Any) -> Any:
 def add_counts(connection: Connection, table: Any, keys: list[str], rows: list[dict]) -> None:
     """Add each row's ``count`` to ``table``'s row with the same ``keys`` (made at 0 when
     there is none), in one statement."""
-    if not rows:
-        return
-    upsert = upsert_insert(connection.dialect.name, table)
-    connection.execute(
-        upsert.on_conflict_do_update(
-            index_elements=keys, set_={"count": table.c.count + upsert.excluded["count"]}
-        ),
-        rows,
+    if rows:
+        connection.execute(_count_upsert(connection.dialect.name, table, tuple(keys)), rows)
+
+
+@functools.cache
+def _count_upsert(dialect: str, table: Any, keys: tuple[str, ...]) -> Any:
+    """The upsert of :func:`add_counts`, built once per table: building it (its
+    ``excluded`` alias) costs more than running it."""
+    upsert = upsert_insert(dialect, table)
+    return upsert.on_conflict_do_update(
+        index_elements=list(keys), set_={"count": table.c.count + upsert.excluded["count"]}
     )
 
 

@@ -328,20 +328,25 @@ def queue_next_backfill_run(connection: Connection, backfill_id: int) -> int | N
     return execution_id
 
 
+_ORIGIN = executions.alias("origin")
+#: The backfills of the ended runs ``ended`` (theirs, or their first attempt's): built once,
+#: as building it (the alias's columns) costs more than running it.
+_BACKFILLS_OF = (
+    select(func.coalesce(executions.c.backfill_id, _ORIGIN.c.backfill_id))
+    .select_from(executions.outerjoin(_ORIGIN, _ORIGIN.c.id == executions.c.retry_of))
+    .where(
+        executions.c.id.in_(bindparam("ended", expanding=True)),
+        (executions.c.backfill_id.is_not(None)) | (_ORIGIN.c.backfill_id.is_not(None)),
+    )
+)
+
+
 def _next_of_backfills(connection: Connection, finals: Sequence[Final]) -> tuple[int, ...]:
     """The next run of each backfill whose run (or its last retry) has ended."""
     ended = [final.execution_id for final in finals if not final.retrying]
     if not ended:
         return ()
-    origin = executions.alias("origin")
-    found = connection.execute(
-        select(func.coalesce(executions.c.backfill_id, origin.c.backfill_id))
-        .select_from(executions.outerjoin(origin, origin.c.id == executions.c.retry_of))
-        .where(
-            executions.c.id.in_(ended),
-            (executions.c.backfill_id.is_not(None)) | (origin.c.backfill_id.is_not(None)),
-        )
-    ).scalars()
+    found = connection.execute(_BACKFILLS_OF, {"ended": ended}).scalars()
     queued = (queue_next_backfill_run(connection, b) for b in sorted(set(found)))
     return tuple(execution_id for execution_id in queued if execution_id is not None)
 

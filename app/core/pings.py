@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
@@ -74,23 +73,47 @@ class Monitor:
     max_duration_seconds: int
 
 
+#: Statements built once (building one costs more than running it here).
+_STARTED = (
+    select(executions.c.id, executions.c.started_at)
+    .where(
+        executions.c.job_id == bindparam("b_job"),
+        executions.c.status == Status.RUNNING,
+        executions.c.worker == PING_HOLDER,
+    )
+    .order_by(executions.c.started_at.desc(), executions.c.id.desc())
+    .limit(1)
+    .with_for_update()
+)
+_WAITING = (
+    select(executions.c.id)
+    .where(
+        executions.c.job_id == bindparam("b_job"),
+        executions.c.status == Status.QUEUED,
+        executions.c.worker == PING_HOLDER,
+        executions.c.scheduled_at >= bindparam("b_from"),
+        executions.c.scheduled_at <= bindparam("b_to"),
+    )
+    .order_by(executions.c.scheduled_at, executions.c.id)
+    .limit(1)
+    .with_for_update()
+)
+#: Executed with the columns to set: only a row still in the status ``b_was`` changes.
+_UPDATE = (
+    update(executions)
+    .where(executions.c.id == bindparam("b_id"), executions.c.status == bindparam("b_was"))
+    .returning(executions.c.id)
+)
+_INSERT = insert(executions).returning(executions.c.id)
+
+
 def record(connection: Connection, monitor: Monitor, ping: Ping, settings: Settings) -> int:
     """Write ``ping`` for ``monitor`` in the caller's transaction; the execution it
     started, ended or wrote."""
     now = utcnow()
     if ping.kind == START:
         return _start(connection, monitor, now)
-    started = connection.execute(
-        select(executions.c.id, executions.c.started_at)
-        .where(
-            executions.c.job_id == monitor.id,
-            executions.c.status == Status.RUNNING,
-            executions.c.worker == PING_HOLDER,
-        )
-        .order_by(executions.c.started_at.desc(), executions.c.id.desc())
-        .limit(1)
-        .with_for_update()
-    ).first()
+    started = connection.execute(_STARTED, {"b_job": monitor.id}).first()
     status, error = ping.status, ping.error
     ended = {
         "status": status,
@@ -101,28 +124,21 @@ def record(connection: Connection, monitor: Monitor, ping: Ping, settings: Setti
         "output_truncated": ping.output_truncated,
         "error": error,
         "lease_until": None,
+        "duration_ms": None,
     }
     execution_id = None
     started_at = None
     if started is not None:
         started_at = started.started_at
-        duration = int((now - started_at).total_seconds() * 1000)
-        ended["duration_ms"] = duration
-        execution_id = _update(connection, started.id, Status.RUNNING, **ended)
+        ended["duration_ms"] = int((now - started_at).total_seconds() * 1000)
+        execution_id = _update(connection, started.id, Status.RUNNING, ended)
     else:
-        duration = None
         waiting = _waiting(connection, monitor, now)
         if waiting is not None:
-            execution_id = _update(connection, waiting, Status.QUEUED, **ended)
+            execution_id = _update(connection, waiting, Status.QUEUED, ended)
     if execution_id is None:
-        execution_id = connection.execute(
-            insert(executions)
-            .values(
-                job_id=monitor.id, attempt=1, scheduled_at=now, created_at=now, worker=PING_HOLDER,
-                cancel_requested=False, slow=False, **ended,
-            )
-            .returning(executions.c.id)
-        ).scalar_one()  # fmt: skip
+        execution_id = _insert(connection, monitor, now, ended)
+    duration = ended["duration_ms"]
     apply_outcome(connection, monitor.id, status, started_at or now, now, duration, error)
     settle(connection, [Final(execution_id, monitor.id, status)], settings)
     return execution_id
@@ -137,47 +153,33 @@ def _start(connection: Connection, monitor: Monitor, now: dt.datetime) -> int:
     }
     waiting = _waiting(connection, monitor, now)
     if waiting is not None:
-        execution_id = _update(connection, waiting, Status.QUEUED, **running)
+        execution_id = _update(connection, waiting, Status.QUEUED, running)
         if execution_id is not None:
             return execution_id
-    return connection.execute(
-        insert(executions)
-        .values(
-            job_id=monitor.id, attempt=1, scheduled_at=now, created_at=now, worker=PING_HOLDER,
-            output_truncated=False, cancel_requested=False, slow=False, **running,
-        )
-        .returning(executions.c.id)
-    ).scalar_one()  # fmt: skip
+    return _insert(connection, monitor, now, {"output_truncated": False, **running})
+
+
+def _insert(connection: Connection, monitor: Monitor, now: dt.datetime, values: dict) -> int:
+    """A row of the ping's own (no fire waited for it), dated now."""
+    row = {
+        "job_id": monitor.id, "attempt": 1, "scheduled_at": now, "created_at": now,
+        "worker": PING_HOLDER, "cancel_requested": False, "slow": False, **values,
+    }  # fmt: skip
+    return connection.execute(_INSERT, row).scalar_one()
 
 
 def _waiting(connection: Connection, monitor: Monitor, now: dt.datetime) -> int | None:
     """The oldest of the monitor's fires that waits for a ping within its grace time of
     now (a fire written a moment ahead of its time included)."""
     grace = dt.timedelta(seconds=monitor.misfire_grace_seconds)
-    return connection.scalar(
-        select(executions.c.id)
-        .where(
-            executions.c.job_id == monitor.id,
-            executions.c.status == Status.QUEUED,
-            executions.c.worker == PING_HOLDER,
-            executions.c.scheduled_at >= now - grace,
-            executions.c.scheduled_at <= now + grace,
-        )
-        .order_by(executions.c.scheduled_at, executions.c.id)
-        .limit(1)
-        .with_for_update()
-    )
+    window = {"b_job": monitor.id, "b_from": now - grace, "b_to": now + grace}
+    return connection.scalar(_WAITING, window)
 
 
-def _update(connection: Connection, execution_id: int, was: str, **values: Any) -> int | None:
+def _update(connection: Connection, execution_id: int, was: str, values: dict) -> int | None:
     """Give the row ``values`` if it is still ``was`` (a ping, a cancel or the deadline
     may have come first); its id, or None."""
-    return connection.scalar(
-        update(executions)
-        .where(executions.c.id == execution_id, executions.c.status == was)
-        .values(**values)
-        .returning(executions.c.id)
-    )
+    return connection.scalar(_UPDATE, {"b_id": execution_id, "b_was": was, **values})
 
 
 #: A monitor's row past its deadline (waiting for a ping, or for the end of a start).
@@ -223,10 +225,10 @@ def expire(connection: Connection, now: dt.datetime) -> list[Final]:
     for row in late:
         duration = int((now - row.started_at).total_seconds() * 1000)
         error = "The monitored job pinged its start and sent no end within max_duration_seconds."
-        done = _update(
-            connection, row.id, Status.RUNNING, status=Status.TIMEOUT, finished_at=now,
-            duration_ms=duration, error=error, lease_until=None,
-        )  # fmt: skip
+        done = _update(connection, row.id, Status.RUNNING, {
+            "status": Status.TIMEOUT, "finished_at": now, "duration_ms": duration,
+            "error": error, "lease_until": None,
+        })  # fmt: skip
         if done is not None:
             timeout = Status.TIMEOUT
             apply_outcome(connection, row.job_id, timeout, row.started_at, now, duration, error)

@@ -18,33 +18,45 @@ from tests.support.postgres import Postgres, find_postgres
 from tests.support.service import Service
 from tests.support.target import Target
 
-#: The slowest test files (by their last --durations), handed to the xdist workers first:
-#: a long file started last would keep one worker busy after the others are done.
-#: (setup.cfg turns off xdist's own order, which puts the files with most tests first.)
+#: The test files that take 30 s or more (by a run's --durations=0, slowest first), handed
+#: to the xdist workers first: a long file started last would keep one worker busy after
+#: the others are done. (setup.cfg turns off xdist's own order, which puts the files with
+#: the most tests first.)
 SLOW_FIRST = (
-    "tests/api/test_fuzz_openapi.py",
-    "tests/bench/test_bench_harness_api.py",
-    "tests/bench/test_bench_harness_time.py",
-    "tests/bench/test_bench_harness.py",
-    "tests/bench/test_bench_harness_load.py",
-    "tests/scheduler/test_faults.py",
     "tests/scheduler/test_many_workers.py",
-    "tests/scheduler/test_postgres.py",
-    "tests/scheduler/test_workers.py",
-    "tests/scheduler/test_crash_and_shutdown.py",
     "tests/docs/test_guides.py",
-    "tests/scheduler/test_misfires.py",
-    "tests/cli/test_cli_jobs.py",
-    "tests/api/test_concurrent_use.py",
-    "tests/scheduler/test_pause.py",
-    "tests/scheduler/test_network_cut.py",
-    "tests/notify/test_notifications.py",
-    "tests/scheduler/test_retries.py",
-    "tests/scheduler/test_running_rows.py",
-    "tests/api/test_audit.py",
+    "tests/scheduler/test_faults.py",
+    "tests/scheduler/test_postgres.py",
+    "tests/api/test_fuzz_openapi.py",
+    "tests/bench/test_bench_harness_load.py",
+    "tests/bench/test_bench_harness_api.py",
+    "tests/scheduler/test_workers.py",
+    "tests/ui/test_ui_pages.py",
+    "tests/bench/test_bench_harness_time.py",
+    "tests/ui/test_ui_accessibility.py",
+    "tests/ui/test_ui_headers.py",
     "tests/api/test_sign_in.py",
-    "tests/scheduler/test_chains.py",
+    "tests/bench/test_bench_harness.py",
+    "tests/notify/test_notifications.py",
+    "tests/scheduler/test_misfires.py",
+    "tests/scheduler/test_crash_and_shutdown.py",
+    "tests/ui/test_ui_live.py",
+    "tests/ui/test_ui_jobs_list.py",
+    "tests/api/test_metrics.py",
+    "tests/ui/test_ui_form.py",
+    "tests/scheduler/test_pause.py",
+    "tests/ui/test_ui_login.py",
+    "tests/scheduler/test_network_cut.py",
     "tests/scheduler/test_heartbeat.py",
+    "tests/ui/test_ui_actions.py",
+    "tests/cli/test_cli_jobs.py",
+    "tests/ui/test_ui_roles.py",
+    "tests/scheduler/test_chains.py",
+    "tests/scheduler/test_retries.py",
+    "tests/api/test_concurrent_use.py",
+    "tests/scheduler/test_prefire.py",
+    "tests/scheduler/test_running_rows.py",
+    "tests/cli/test_cli_apply.py",
 )
 
 

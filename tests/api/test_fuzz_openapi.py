@@ -18,10 +18,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 MAX_EXAMPLES = 15
 TOKEN = "fuzz-token-5e1f"
 
 
+@pytest.mark.timeout(300)  # a whole schemathesis run, on a machine the other tests keep busy
 def test_schemathesis_finds_nothing_with_every_check(start_service, tmp_path):
     service = start_service(
         {

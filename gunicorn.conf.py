@@ -1,6 +1,7 @@
 """gunicorn settings: bind from the service's HOST setting and PORT, workers from
 WEB_CONCURRENCY."""
 
+import logging
 import os
 import shutil
 import subprocess
@@ -8,7 +9,7 @@ import sys
 import tempfile
 
 from app.config import instance_settings
-from app.logs import gunicorn_config
+from app.logs import MaskPingKeys, gunicorn_config
 
 # /metrics: every worker writes its instruments' values to files here, and any worker
 # reads them all (prometheus-client's multiprocess mode, see app/instruments.py). Set
@@ -62,7 +63,9 @@ def child_exit(server, worker):
 
 
 def post_worker_init(worker):
-    """Start this worker's scheduler side after fork (it leads only if it wins the lock)."""
+    """Start this worker's scheduler side after fork (it leads only if it wins the lock).
+    Its access lines mask ping URLs' keys (app/logs.py)."""
+    logging.getLogger("gunicorn.access").addFilter(MaskPingKeys())
     runtime = getattr(worker.wsgi, "extensions", {}).get("cronwell")
     if runtime is not None:
         runtime.start()

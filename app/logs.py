@@ -8,6 +8,7 @@ JSON lines come from python-json-logger's formatter: ``timestamp``, ``level``,
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from app.config import Settings
@@ -19,6 +20,21 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def run_fields(job_id: str, execution_id: int | None) -> dict[str, Any]:
     """The ``extra`` of a line about a run."""
     return {"job_id": job_id, "execution_id": execution_id}
+
+
+#: A heartbeat monitor's ping URL's key (the URL is its secret).
+_PING_KEY = re.compile(r"(/ping/)[0-9A-Fa-f-]{36}")
+
+
+class MaskPingKeys(logging.Filter):
+    """Masks the key of every ping URL a line holds: gunicorn's access lines name the
+    path of each request, and a ping's path is a monitor's secret."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "/ping/" in message:
+            record.msg, record.args = _PING_KEY.sub(r"\1••••••", message), None
+        return True
 
 
 def json_formatter() -> logging.Formatter:
@@ -42,6 +58,7 @@ def configure_logging(settings: Settings) -> None:
     if root.handlers:
         return
     handler = logging.StreamHandler()
+    handler.addFilter(MaskPingKeys())
     handler.setFormatter(
         json_formatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
     )

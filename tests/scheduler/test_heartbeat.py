@@ -15,7 +15,11 @@ from tests.support import scrape, wait_for
 from tests.support.cli import cronwell
 
 TOKEN = "heartbeat-token-5e1f"
-SERVICE_ENV = {"CRONWELL_API_TOKEN": TOKEN, "CRONWELL_PINGS_PER_MINUTE": "12"}
+SERVICE_ENV = {
+    "CRONWELL_API_TOKEN": TOKEN,
+    "CRONWELL_PINGS_PER_MINUTE": "12",
+    "GUNICORN_ACCESSLOG": "-",  # access lines name each request's path
+}
 MASK = "••••••"
 
 
@@ -88,6 +92,10 @@ def test_every_ping_form_from_curl(service, tmp_path):
     assert status == 404 and "ping URL" in json.loads(body)["message"]
     status, body = curl(f"{service.base_url}/ping/not-a-uuid")
     assert status == 404 and json.loads(body)["code"] == 404
+
+    key = url.rsplit("/", 1)[1]
+    assert '/ping/•••••• HTTP/1.1" 200' in service.log(), "each ping has its access line"
+    assert key not in service.log(), "the key, the monitor's secret, is kept out of the log"
 
     job = service.get("/api/jobs/nightly-backup").json()
     assert (job["success_count"], job["fail_count"], job["last_status"]) == (3, 2, "success")

@@ -37,6 +37,7 @@ FULL = {
     "calendar_rounds": 15,
     "ping_monitors": 10_000,
     "ping_samples": 500,
+    "ping_claims": 200,
 }
 TINY = {
     "burst": 20,
@@ -58,6 +59,7 @@ TINY = {
     "calendar_rounds": 2,
     "ping_monitors": 10,
     "ping_samples": 30,
+    "ping_claims": 5,
 }
 SLOTS = "20"
 #: Cronwell's gunicorn workers, and the run slots of each (SLOTS in all).

@@ -155,3 +155,54 @@ class TimeControl(Bench):
                 at_many < 5,
             )
         )
+        self._claim_past_waiting_fires(many)
+
+    def _claim_past_waiting_fires(self, count: int) -> None:
+        """A worker's claim with ``count`` monitor fires waiting for their pings, beside
+        the same claim with none: the waiting fires are no worker's, and a claim should
+        not read them."""
+        from sqlalchemy import delete, insert, select
+
+        from app import create_app
+        from app.db import utcnow
+        from app.models import PING_HOLDER, Execution, Job
+        from app.scheduler.claims import claim_due
+
+        _, url = self.db(f"pings-{count}")
+        app = create_app({"DATABASE_URL": url, "SCHEDULER_AUTOSTART": False})
+        rt = app.extensions["cronwell"]
+
+        def claims() -> list[float]:
+            spent = []
+            for _ in range(self.sizes["ping_claims"]):
+                with rt.db.write_connection() as connection:
+                    started = time.perf_counter()
+                    claim_due(connection, "bench", 30, 10, utcnow(), {}, rt.settings)
+                    spent.append((time.perf_counter() - started) * 1000)
+            return spent
+
+        none_waiting = claims()
+        now = utcnow()
+        with rt.db.write_connection() as connection:
+            ids = connection.scalars(select(Job.id)).all()
+            connection.execute(insert(Execution), [{
+                "job_id": job_id, "status": "queued", "trigger": "schedule", "attempt": 1,
+                "scheduled_at": now - dt.timedelta(seconds=30), "worker": PING_HOLDER,
+                "lease_until": now + dt.timedelta(hours=1), "created_at": now,
+                "output_truncated": False, "cancel_requested": False, "slow": False,
+            } for job_id in ids])  # fmt: skip
+        waiting = claims()
+        with rt.db.write_connection() as connection:
+            connection.execute(delete(Execution).where(Execution.worker == PING_HOLDER))
+        rt.shutdown(0)
+        self.figures.append(
+            Figure(
+                "pings",
+                f"a worker's claim p50 with {len(ids)} monitor fires waiting for pings",
+                "ms",
+                pct(waiting, 50),
+                {"with none waiting": pct(none_waiting, 50)},
+                "<= 1.2 x with none",
+                pct(waiting, 50) <= 1.2 * pct(none_waiting, 50),
+            )
+        )

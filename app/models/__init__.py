@@ -138,7 +138,10 @@ class Execution(Base):
     __tablename__ = "executions"
     __table_args__ = (
         Index("ix_executions_job_id_id", "job_id", "id"),
-        Index("ix_executions_status_scheduled", "status", "scheduled_at"),
+        # The run queue: a claim reads the queued rows no one holds (worker null) in fire
+        # order, passing over a heartbeat monitor's fires that wait for a ping (worker
+        # "ping") without reading them.
+        Index("ix_executions_queue", "status", "worker", "scheduled_at"),
         Index("ix_executions_job_status", "job_id", "status"),
         Index("ux_executions_idempotency", "job_id", "idempotency_key", unique=True),
         # One row per scheduled fire time is ux_executions_fire, a partial index (below

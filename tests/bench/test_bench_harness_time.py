@@ -24,5 +24,6 @@ def test_the_access_calendars_and_pings_workloads_run_in_tiny_mode(tmp_path):
     assert len(figures["calendars"]) == 2
     assert all(f["cronwell"] > 0 and all(v > 0 for v in f["peers"].values())
                for f in figures["calendars"])  # fmt: skip
-    (ping,) = figures["pings"]
+    ping, claim = figures["pings"]
     assert ping["cronwell"] > 0 and set(ping["peers"]) == {"among 10 monitors", "GET /healthz"}
+    assert claim["cronwell"] > 0 and claim["peers"]["with none waiting"] > 0

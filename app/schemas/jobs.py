@@ -183,6 +183,13 @@ class JobUpdateSchema(JobFieldsSchema):
     """Every field optional; the ones given are changed. An empty body is refused."""
 
 
+def _ping_url(job) -> str | None:
+    """A monitor's ping URL (the base URL is looked up only for monitors: a page of the
+    job list dumps fifty jobs)."""
+    key = getattr(job, "ping_key", None)
+    return pings.ping_url(key, public_base_url()) if key else None
+
+
 class JobSchema(Schema):
     id = fields.String(dump_only=True)
     name = fields.String(dump_only=True)
@@ -251,7 +258,7 @@ class JobSchema(Schema):
     expected_duration_seconds = fields.Integer(dump_only=True, allow_none=True)
     calendars = fields.List(fields.String(), dump_only=True)
     ping_url = fields.Function(
-        lambda job: pings.ping_url(getattr(job, "ping_key", None), public_base_url()),
+        _ping_url,
         dump_only=True,
         metadata={
             "type": "string",

@@ -74,7 +74,10 @@ def test_a_host_cut_off_has_its_runs_interrupted_and_retried_on_the_other(hosts,
 
         first.cut()
         path = f"/api/jobs/cut-run/executions/{run['id']}"
-        ended = wait_for(lambda: (e := other.get(path).json())["status"] != "running" and e, 20)
+        # Three leases of 4 s: the leadership passing, the new leader's wait before it
+        # reaps (every worker gets a lease to renew), the run's own; with room for a busy
+        # machine (a CI run took more than 20 s).
+        ended = wait_for(lambda: (e := other.get(path).json())["status"] != "running" and e, 45)
         assert ended["status"] == "interrupted" and "lease" in ended["error"], ended
         retry = wait_for(
             lambda: (r := other.executions("cut-run", status="success")) and r[0], timeout=15

@@ -61,7 +61,11 @@ def test_a_pause_skips_every_fire_holds_across_a_restart_and_catches_up(start_se
     assert resumed.json()["paused"] is False
     (catch_up,) = resumed.json()["catch_up_runs"]
     wait_for(lambda: str(catch_up) in ran(log), timeout=10)
-    run = service.get(f"/api/jobs/every-second/executions/{catch_up}").json()
+    # Its line is written before its outcome is recorded: wait for the outcome.
+    run = wait_for(
+        lambda: (e := service.get(f"/api/jobs/every-second/executions/{catch_up}").json())
+        and e["status"] not in ("queued", "running") and e, timeout=10,
+    )  # fmt: skip
     assert (run["trigger"], run["status"]) == ("catch_up", "success")
     wait_for(
         lambda: len(set(ran(log)) - before - {str(manual["id"]), str(catch_up)}) >= 2, timeout=15

@@ -191,7 +191,8 @@ def test_operations_metrics_alerts_and_notifications(start_service, target, tmp_
     receiver = target.url("/hook/guide")
     ran = commands(guide)
     promtool = [c for c in ran if "promtool" in c]
-    notify, test_url = [c for c in ran if c not in promtool]
+    monitor = [c for c in ran if "heartbeat" in c or "/ping/" in c]
+    notify, test_url = [c for c in ran if c not in promtool and c not in monitor]
     for command in (notify, test_url):
         status, body = curl(
             command.replace("https://hooks.example.org/cron", receiver), service.port
@@ -209,6 +210,18 @@ def test_operations_metrics_alerts_and_notifications(start_service, target, tmp_
     service.post("/api/jobs/hello/run")  # a failure in the figures
     wait_for(lambda: service.executions("hello", status="failed"), timeout=10)
     assert len(promtool) == 3
+    # A heartbeat monitor made and pinged as the guide shows it.
+    create, start, end = monitor
+    status, body = curl(create, service.port)
+    assert status == 201, body
+    ping_url = json.loads(body)["ping_url"]
+    for command in (start, end):
+        status, body = curl(command.replace("https://cron.example.com/ping/<uuid>", ping_url),
+                            service.port)  # fmt: skip
+        assert (status, body) == (200, "OK"), command
+    [run] = service.executions("nightly-backup")
+    assert (run["status"], run["result"], run["output"]) == (
+        "success", {"exit_code": 0}, "copied 3 files\n")  # fmt: skip
     for command in promtool:
         done = subprocess.run(
             ["bash", "-o", "pipefail", "-c", local(command, service.port)],

@@ -250,6 +250,9 @@ PLANNED_FIRE = (Execution.trigger == Trigger.SCHEDULE, Execution.status == Statu
 #: end of a started run (running): no worker runs them, the pings and their deadline
 #: (``lease_until``) end them (app/core/pings.py).
 PING_HOLDER = "ping"
+#: A run waiting for a worker: queued, and held by no one (a heartbeat monitor's fire waits
+#: for a ping instead). The run queue's index, ix_executions_queue, serves it.
+WAITS_FOR_A_WORKER = (Execution.status == Status.QUEUED, Execution.worker.is_(None))
 
 
 class LeaderRecord(Base):

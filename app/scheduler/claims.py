@@ -42,7 +42,7 @@ from sqlalchemy import (
 from app.config import Settings
 from app.core.finals import Final, Settled, settle
 from app.db import UTCDateTime, upsert_insert, utcnow
-from app.models import Execution, Job, Worker
+from app.models import WAITS_FOR_A_WORKER, Execution, Job, Worker
 from app.scheduler.intake import RUN_SPEC_COLUMNS
 from app.scheduler.stages import RunSpec
 from app.statuses import Status, Trigger
@@ -96,10 +96,9 @@ def claim_due(
         select(*RUN_SPEC_COLUMNS)
         .join(Job, Job.id == Execution.job_id)
         .where(
-            Execution.status == Status.QUEUED,
+            *WAITS_FOR_A_WORKER,
             Execution.scheduled_at <= horizon,
             horizon >= _STARTS_AT,
-            Execution.worker.is_(None),  # not a monitor's fire waiting for its ping
         )
         .order_by(Execution.scheduled_at, Execution.id)
         .limit(limit)

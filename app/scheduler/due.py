@@ -16,8 +16,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 
 from app.db import Database
-from app.models import Execution
-from app.statuses import Status
+from app.models import WAITS_FOR_A_WORKER, Execution
 
 #: Queued rows read by a poll of the queue's head (a jittered row may start after the
 #: rows behind it).
@@ -45,8 +44,7 @@ class DueHint:
         with self.db.read() as session:
             rows = session.execute(
                 select(Execution.scheduled_at, Execution.start_after)
-                # A heartbeat monitor's fire waits for a ping, not a worker.
-                .where(Execution.status == Status.QUEUED, Execution.worker.is_(None))
+                .where(*WAITS_FOR_A_WORKER)
                 .order_by(Execution.scheduled_at, Execution.id)
                 .limit(HEAD_ROWS)
             ).all()

@@ -15,7 +15,14 @@ from sqlalchemy import Connection, String, cast, delete, func, insert, select, u
 from app.config import Settings
 from app.core.finals import Final, Settled, apply_outcome, settle
 from app.db import utcnow
-from app.models import PING_HOLDER, WORKERS_SHOWN_SECONDS, Execution, Job, Worker
+from app.models import (
+    PING_HOLDER,
+    WAITS_FOR_A_WORKER,
+    WORKERS_SHOWN_SECONDS,
+    Execution,
+    Job,
+    Worker,
+)
 from app.scheduler.recorder import next_retry_at, retry_row
 from app.statuses import Status
 
@@ -108,9 +115,8 @@ def _miss_unplaceable(connection: Connection, now: dt.datetime, lease: float) ->
             executions.c.job_id.in_(
                 select(Job.id).where(Job.deleted_at.is_(None), cast(Job.run_on, String) != "{}")
             ),
-            executions.c.status == Status.QUEUED,
+            *WAITS_FOR_A_WORKER,
             executions.c.scheduled_at <= now,
-            executions.c.worker.is_(None),
         )
         .limit(5000)
     ).all()

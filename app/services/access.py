@@ -200,9 +200,14 @@ class PerMinute:
         self.limiter.hit(self.limit, key or "-")
 
 
+def per_minute(rt: Runtime, name: str, limit: int) -> PerMinute:
+    """This process's limit ``name`` of ``limit`` events a minute per key (made once)."""
+    counter = rt.caches.get(name)
+    if counter is None:
+        counter = rt.caches[name] = PerMinute(limit)
+    return counter
+
+
 def failures(rt: Runtime) -> PerMinute:
     """This process's count of wrong credentials, by address."""
-    counter = rt.caches.get("auth_failures")
-    if counter is None:
-        counter = rt.caches["auth_failures"] = PerMinute(rt.settings.auth_failures_per_minute)
-    return counter
+    return per_minute(rt, "auth_failures", rt.settings.auth_failures_per_minute)

@@ -186,14 +186,14 @@ def cancel_execution(rt: Runtime, job_id: str, execution_id: int) -> Execution:
                 {"status": [f"Already {execution.status}."]},
             )
         # Queued, or a monitor's started run (no worker runs it): ended here.
-        queued = execution.status == Status.QUEUED or execution.worker == PING_HOLDER
+        ended_here = execution.status == Status.QUEUED or execution.worker == PING_HOLDER
         audit.record(
             session,
             "execution.cancel",
             f"job:{job_id}",
             {"execution": [execution_id, execution_id], "status": [execution.status, "cancelled"]},
         )
-        if queued:
+        if ended_here:
             now = utcnow()
             if execution.started_at is not None:
                 execution.duration_ms = int((now - execution.started_at).total_seconds() * 1000)
@@ -219,7 +219,7 @@ def cancel_execution(rt: Runtime, job_id: str, execution_id: int) -> Execution:
     # Queued: dropped from this process's ready queue. Running: the leader's runner stops
     # it (at once here, else at its next poll).
     rt.scheduler.cancel(execution_id)
-    if queued:
+    if ended_here:
         execution.notifications = []
         return execution
     deadline = time.monotonic() + CANCEL_WAIT_SECONDS

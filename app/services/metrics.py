@@ -27,7 +27,14 @@ from sqlalchemy import case, func, select
 from app.core.calendars import ids_in
 from app.core.finals import SLOW
 from app.db import utcnow
-from app.models import Execution, ExecutionCount, Job, NotificationCount, SchedulerState
+from app.models import (
+    WAITS_FOR_A_WORKER,
+    Execution,
+    ExecutionCount,
+    Job,
+    NotificationCount,
+    SchedulerState,
+)
 from app.runtime import Runtime
 from app.services import calendars
 from app.services.job_reads import jobs_select, next_run_of, schedule_text
@@ -177,9 +184,8 @@ class _DatabaseFigures:
                 select(func.count())
                 .select_from(Execution)
                 .where(
-                    Execution.status == Status.QUEUED,
+                    *WAITS_FOR_A_WORKER,
                     Execution.scheduled_at <= now,
-                    Execution.worker.is_(None),  # not a monitor's fire waiting for a ping
                 )
             )
         info = GaugeMetricFamily(

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 
 from app.db import utcnow
-from app.models import Execution, Job, job_store_table
+from app.models import WAITS_FOR_A_WORKER, Execution, Job, job_store_table
 from app.runtime import Runtime
 from app.services.job_reads import jobs_select, next_run_of
 from app.statuses import FAILED_STATUSES, Status
@@ -55,9 +55,8 @@ def active_runs(rt: Runtime, limit: int = 50) -> list[RunLine]:
         due = session.scalars(
             select(Execution)
             .where(
-                Execution.status == Status.QUEUED,
+                *WAITS_FOR_A_WORKER,
                 Execution.scheduled_at <= utcnow(),
-                Execution.worker.is_(None),  # not a monitor's fire waiting for a ping
             )
             .order_by(Execution.scheduled_at)
             .limit(limit)

@@ -58,13 +58,6 @@ def ping_url(key: str | None, base_url: str) -> str | None:
     return base_url.rstrip("/") + PING_PREFIX + key
 
 
-def _limits(rt: Runtime) -> access.PerMinute:
-    limits = rt.caches.get("pings_per_monitor")
-    if limits is None:
-        limits = rt.caches["pings_per_monitor"] = access.PerMinute(rt.settings.pings_per_minute)
-    return limits
-
-
 def ping(
     rt: Runtime,
     key: str,
@@ -83,7 +76,7 @@ def ping(
             f"Too many pings to unknown ping URLs from this address: try again in {wait} s.",
             wait,
         )
-    limits = _limits(rt)
+    limits = access.per_minute(rt, "pings_per_monitor", rt.settings.pings_per_minute)
     wait = limits.retry_after(key)
     if wait is not None:
         raise TooManyRequests(

@@ -1,6 +1,7 @@
 """gunicorn settings: bind from the service's HOST setting and PORT, workers from
 WEB_CONCURRENCY."""
 
+import json
 import logging
 import os
 import shutil
@@ -8,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 
-from app.config import instance_settings
+from app.config import Settings
 from app.logs import MaskPingKeys, gunicorn_config
 
 # /metrics: every worker writes its instruments' values to files here, and any worker
@@ -20,7 +21,16 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 else:
     _OWN_METRICS_DIR = False
 
-settings = instance_settings()
+# The database is brought to the latest schema before any worker starts, in a process of
+# its own that also reads the settings: Alembic's modules, and Flask's that reading
+# settings needs, are not kept in the master (and so not in the workers' copies of it).
+_migrated = subprocess.run(
+    [sys.executable, "-m", "app.migrate", "--print-settings"],
+    check=True,
+    stdout=subprocess.PIPE,
+    text=True,
+)
+settings = Settings.load(json.loads(_migrated.stdout))
 bind = f"{settings.host}:{os.environ.get('PORT', '8000')}"
 # X-Forwarded-Proto is believed only from the trusted proxies (none by default).
 forwarded_allow_ips = ",".join(settings.trusted_proxies)
@@ -40,14 +50,11 @@ logconfig_dict = gunicorn_config(settings.log_format.lower())
 
 
 def on_starting(server):
-    """Bring the database to the latest schema before any worker starts, in a process of
-    its own (Alembic's modules are not kept in the master, and so not in the workers).
-    Values a previous run left in the metrics directory are cleared."""
+    """Values a previous run left in the metrics directory are cleared."""
     directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     for name in os.listdir(directory):
         if name.endswith(".db"):
             os.remove(os.path.join(directory, name))
-    subprocess.run([sys.executable, "-m", "app.migrate"], check=True)
 
 
 def on_exit(server):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping
-from typing import Any
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from app.config import Settings, read_settings
 from app.logs import configure_logging
 from app.version import __version__
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 logger = logging.getLogger("cronwell")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -86,6 +87,8 @@ def _warn_if_open(runtime: Any) -> None:
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. The scheduler starts here unless SCHEDULER_AUTOSTART is false."""
+    from flask import Flask
+
     from app.api import init_app as init_api
     from app.db import Database, make_engine
     from app.gate import init_app as init_gate

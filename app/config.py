@@ -16,9 +16,10 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Config
+if TYPE_CHECKING:
+    from flask import Config
 
 
 class SettingError(ValueError):
@@ -207,6 +208,8 @@ def read_settings(
 ) -> tuple[Settings, Config]:
     """The settings (defaults, instance/config.py, CRONWELL_* variables, ``overrides``),
     and everything that was given, as Flask config (Flask's own keys set there too)."""
+    from flask import Config
+
     given = Config(instance_path)
     given.from_pyfile("config.py", silent=True)
     given.from_prefixed_env("CRONWELL")

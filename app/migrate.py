@@ -102,17 +102,29 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
 
 def main() -> None:
     """Migrate the database the service is configured with, then exit (reading only the
-    settings: gunicorn's master waits for this before it starts its workers)."""
+    settings: gunicorn's master waits for this before it starts its workers).
+
+    With ``--print-settings``, print the settings as JSON (:meth:`Settings.plain`) for
+    gunicorn's master: reading them needs Flask's ``Config``, which the master would
+    otherwise import and keep (10 MiB it never uses)."""
+    import argparse
+    import json
+
     from app.config import instance_settings
     from app.db import make_engine
     from app.logs import configure_logging
 
+    parser = argparse.ArgumentParser(prog="python -m app.migrate", description=main.__doc__)
+    parser.add_argument("--print-settings", action="store_true")
+    arguments = parser.parse_args()
     settings = instance_settings()
     configure_logging(settings)
     engine = make_engine(settings.database_url)
     ensure_schema(engine)
     engine.dispose()
     logger.info("%s: schema up to date", engine.url.render_as_string(hide_password=True))
+    if arguments.print_settings:
+        print(json.dumps(settings.plain()))
 
 
 if __name__ == "__main__":

@@ -24,9 +24,6 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
-from limits import RateLimitItemPerMinute
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import bindparam, exists, or_, select, update
 
 from app.db import utcnow
@@ -182,9 +179,14 @@ def address_in(address: str | None, networks: list[str]) -> bool:
 
 class PerMinute:
     """A limit of events per key (an address, a monitor) in any minute, in this process:
-    past it, the key waits (the ``limits`` library's moving window)."""
+    past it, the key waits (the ``limits`` library's moving window, imported when a
+    first limit is made: a service that never meets one does not keep its 1.5 MiB)."""
 
     def __init__(self, per_minute: int) -> None:
+        from limits import RateLimitItemPerMinute
+        from limits.storage import MemoryStorage
+        from limits.strategies import MovingWindowRateLimiter
+
         self.limit = RateLimitItemPerMinute(max(per_minute, 1))
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
 

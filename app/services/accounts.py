@@ -8,12 +8,12 @@ a user disabled, so the audit log's names keep meaning something.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import secrets as random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -27,10 +27,25 @@ from app.services.access import ROLES, Caller, Role, current_caller
 MIN_PASSWORD = 12
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 KEY_PREFIX = "cw_"
-_HASHER = PasswordHasher()
-#: Checked against when the username is unknown, so that a wrong name takes as long as a
-#: wrong password.
-_DUMMY_HASH = _HASHER.hash(random.token_urlsafe(16))
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
+
+@functools.cache
+def _hasher() -> PasswordHasher:
+    """argon2-cffi's hasher, imported when a first password is hashed or checked (a
+    service signed into with keys only does not keep it)."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the username is unknown, so that a wrong name takes as long
+    as a wrong password."""
+    return _hasher().hash(random.token_urlsafe(16))
 
 
 def _role(value: str) -> Role:
@@ -104,7 +119,7 @@ def revoke_key(rt: Runtime, key_id: int) -> None:
 def _checked_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
         raise ValidationFailed("password", f"Must be at least {MIN_PASSWORD} characters.")
-    return _HASHER.hash(password)
+    return _hasher().hash(password)
 
 
 def create_user(rt: Runtime, username: str, role: str, password: str | None) -> User:
@@ -184,9 +199,11 @@ def check_password(rt: Runtime, username: str, password: str) -> User | None:
     """The user whose password this is (None: unknown, wrong, disabled or proxy-only)."""
     with rt.db.read() as session:
         user = session.scalar(select(User).where(User.username == username))
-    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
     try:
-        _HASHER.verify(stored, password)
+        _hasher().verify(stored, password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None or user.disabled or not user.password_hash:

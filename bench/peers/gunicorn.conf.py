@@ -1,9 +1,5 @@
 """How the peers are served: gunicorn's own threaded worker (gthread), with Cronwell's
-other settings (one worker, 8 threads), as a Flask-APScheduler user would run it.
-
-Cronwell's gunicorn.conf.py uses its own worker class (app/serving.py); the peers do not
-have it, so they get the stock one.
-"""
+settings (one worker, 8 threads), as a Flask-APScheduler user would run it."""
 
 import os
 

@@ -41,7 +41,7 @@ from sqlalchemy import (
 
 from app.config import Settings
 from app.core.finals import Final, Settled, settle
-from app.db import UTCDateTime, upsert_insert, utcnow
+from app.db import UTCDateTime, likely, upsert_insert, utcnow
 from app.models import WAITS_FOR_A_WORKER, Execution, Job, Worker
 from app.scheduler.intake import RUN_SPEC_COLUMNS
 from app.scheduler.stages import RunSpec
@@ -182,16 +182,17 @@ def claim(
     if to_claim:
         # PostgreSQL: rows another worker is claiming right now are passed over, not
         # waited for (FOR UPDATE SKIP LOCKED); SQLite's writes are one at a time anyway.
+        still_queued = likely(executions.c.status == Status.QUEUED, connection.dialect.name)
         claimable = (
             select(executions.c.id)
-            .where(executions.c.id.in_(to_claim), executions.c.status == Status.QUEUED)
+            .where(executions.c.id.in_(to_claim), still_queued)
             .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
         at_now = literal(now, UTCDateTime())
         rows = connection.execute(
             update(executions)
-            .where(executions.c.id.in_(claimable), executions.c.status == Status.QUEUED)
+            .where(executions.c.id.in_(claimable), still_queued)
             .values(
                 status=Status.RUNNING,
                 started_at=case((at_now < _STARTS_AT, _STARTS_AT), else_=at_now),

@@ -17,7 +17,6 @@ from app.core.finals import Final, Settled, apply_outcome, settle
 from app.db import utcnow
 from app.models import (
     PING_HOLDER,
-    WAITS_FOR_A_WORKER,
     WORKERS_SHOWN_SECONDS,
     Execution,
     Job,
@@ -99,33 +98,37 @@ def reap_expired(
 def _miss_unplaceable(connection: Connection, now: dt.datetime, lease: float) -> list[Final]:
     """Record ``missed`` the due runs whose ``run_on`` no live worker matches, once their
     job's grace time has passed: they would wait for good otherwise."""
-    due = connection.execute(
+    labeled = {
+        row.id: row
+        for row in connection.execute(
+            select(Job.id, Job.run_on, Job.misfire_grace_seconds).where(
+                Job.deleted_at.is_(None), cast(Job.run_on, String) != "{}"
+            )
+        )
+    }
+    if not labeled:
+        return []
+    # The queued rows of those jobs (few), looked up by job and status
+    # (ix_executions_job_status); the other conditions are checked here: SQLite, given
+    # them too, chose the run queue's index and read every due row of a backlog.
+    queued = connection.execute(
         select(
             executions.c.id,
             executions.c.job_id,
             executions.c.scheduled_at,
             executions.c.start_after,
-            Job.run_on,
-            Job.misfire_grace_seconds,
+            executions.c.worker,
         )
-        .join(Job, Job.id == executions.c.job_id)
-        .where(
-            # Only jobs with labels (few, looked up by job: ix_executions_job_status), not
-            # a scan of the whole due queue under the write lock every second.
-            executions.c.job_id.in_(
-                select(Job.id).where(Job.deleted_at.is_(None), cast(Job.run_on, String) != "{}")
-            ),
-            *WAITS_FOR_A_WORKER,
-            executions.c.scheduled_at <= now,
-        )
+        .where(executions.c.job_id.in_(list(labeled)), executions.c.status == Status.QUEUED)
         .limit(5000)
     ).all()
     waiting = [
-        row
-        for row in due
-        if row.run_on
+        (row, labeled[row.job_id])
+        for row in queued
+        if row.worker is None
+        and row.scheduled_at <= now
         and (now - (row.start_after or row.scheduled_at)).total_seconds()
-        > row.misfire_grace_seconds
+        > labeled[row.job_id].misfire_grace_seconds
     ]
     if not waiting:
         return []
@@ -134,10 +137,10 @@ def _miss_unplaceable(connection: Connection, now: dt.datetime, lease: float) ->
         select(workers.c.labels).where(workers.c.heartbeat_at >= alive, workers.c.capacity > 0)
     ).all()
     ended: list[Final] = []
-    for row in waiting:
-        if any(all((have or {}).get(k) == v for k, v in row.run_on.items()) for have in labels):
+    for row, job in waiting:
+        if any(all((have or {}).get(k) == v for k, v in job.run_on.items()) for have in labels):
             continue  # a worker that may run it is alive: it is only late
-        wanted = ", ".join(f"{k}={v}" for k, v in sorted(row.run_on.items()))
+        wanted = ", ".join(f"{k}={v}" for k, v in sorted(job.run_on.items()))
         changed = connection.execute(
             update(executions)
             .where(executions.c.id == row.id, executions.c.status == Status.QUEUED)
@@ -145,7 +148,7 @@ def _miss_unplaceable(connection: Connection, now: dt.datetime, lease: float) ->
                 status=Status.MISSED,
                 finished_at=now,
                 error=f"No live worker has the labels run_on asks for ({wanted}) "
-                f"within misfire_grace_seconds ({row.misfire_grace_seconds}).",
+                f"within misfire_grace_seconds ({job.misfire_grace_seconds}).",
             )
         ).rowcount
         if changed:

@@ -17,6 +17,7 @@ from app.core.finals import Final, Settled, apply_outcome, settle
 from app.db import utcnow
 from app.models import (
     PING_HOLDER,
+    WAITS_FOR_A_WORKER,
     WORKERS_SHOWN_SECONDS,
     Execution,
     Job,
@@ -98,6 +99,9 @@ def reap_expired(
 def _miss_unplaceable(connection: Connection, now: dt.datetime, lease: float) -> list[Final]:
     """Record ``missed`` the due runs whose ``run_on`` no live worker matches, once their
     job's grace time has passed: they would wait for good otherwise."""
+    due = select(executions.c.id).where(*WAITS_FOR_A_WORKER, executions.c.scheduled_at <= now)
+    if connection.scalar(due.limit(1)) is None:
+        return []  # nothing due waits (read from the queue's index): no job needs reading
     labeled = {
         row.id: row
         for row in connection.execute(

@@ -142,6 +142,9 @@ class Execution(Base):
         # order, passing over a heartbeat monitor's fires that wait for a ping (worker
         # "ping") without reading them.
         Index("ix_executions_queue", "status", "worker", "scheduled_at"),
+        # One status's rows in time order (the dashboard's newest failures, a list of
+        # executions by status): the queue's index has the worker between the two.
+        Index("ix_executions_status_scheduled", "status", "scheduled_at"),
         Index("ix_executions_job_status", "job_id", "status"),
         Index("ux_executions_idempotency", "job_id", "idempotency_key", unique=True),
         # One row per scheduled fire time is ux_executions_fire, a partial index (below

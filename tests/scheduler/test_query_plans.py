@@ -5,7 +5,8 @@ Without statistics, SQLite's planner took the run queue's index (status, worker,
 scheduled_at) as the way into ``id IN (...) AND status = 'queued'``, and read every queued
 row of a backlog for each claim: with 90,000 queued, two workers recorded fewer runs a
 second than one. The reaper's look for runs no live worker's labels fit read the whole
-due queue the same way, every second.
+due queue the same way, every second. And the dashboard's newest failures must come from
+an index in time order, not a sort of every failed run.
 """
 
 import datetime as dt
@@ -103,3 +104,57 @@ def test_the_reaper_reads_only_the_queued_runs_of_jobs_with_labels(db):
             select(Execution.job_id).where(Execution.status == Status.MISSED)
         ).all()
     assert missed == ["gpu"] * (BACKLOG // 500)
+
+
+def test_the_newest_failures_are_read_in_time_order_not_sorted(tmp_path):
+    """The dashboard's newest problems: one status's rows in time order from an index
+    (status, scheduled_at), not every failed run of the history sorted."""
+    from app import create_app
+    from app.services.overview import recent_problems
+
+    app = create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'ui.db'}", "SCHEDULER_AUTOSTART": False}
+    )
+    runtime = app.extensions["cronwell"]
+    add_job_row(runtime.db, "flaky")
+    start = utcnow() - dt.timedelta(hours=1)
+    with runtime.db.write_connection() as connection:
+        connection.execute(
+            insert(Execution),
+            [
+                {
+                    "job_id": "flaky",
+                    "status": Status.FAILED,
+                    "trigger": Trigger.SCHEDULE,
+                    "attempt": 1,
+                    "scheduled_at": start + dt.timedelta(seconds=i),
+                    "created_at": start,
+                    "output_truncated": False,
+                    "cancel_requested": False,
+                    "worker": f"host:{i % 7}",
+                }
+                for i in range(300)
+            ],
+        )
+    issued: list[tuple[str, object]] = []
+
+    def capture(_conn, _cursor, statement, parameters, _context, _executemany):
+        if "FROM executions" in statement and "ORDER BY" in statement:
+            issued.append((statement, parameters))
+
+    event.listen(runtime.db.engine, "before_cursor_execute", capture)
+    try:
+        newest = recent_problems(runtime)
+    finally:
+        event.remove(runtime.db.engine, "before_cursor_execute", capture)
+    assert [line.execution.scheduled_at for line in newest] == [
+        start + dt.timedelta(seconds=i) for i in range(299, 289, -1)
+    ]
+    assert issued
+    with runtime.db.reader.connect() as connection:
+        for statement, parameters in issued:
+            plan = [row[3] for row in connection.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + statement, parameters
+            )]  # fmt: skip
+            assert not any("TEMP B-TREE" in step for step in plan), plan
+    runtime.db.engine.dispose()

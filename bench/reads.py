@@ -124,7 +124,7 @@ class Reads(Bench):
             ),
             Figure.under("ui", f"jobs page p50 ({jobs} jobs)", pct(ui_list, 50), 50),
             Figure.under("ui", f"job page p50 ({executions} executions)", pct(ui_job, 50), 50),
-            Figure("ui", "dashboard p50", "ms", pct(ui_dashboard, 50)),
+            Figure.under("ui", "dashboard p50", pct(ui_dashboard, 50), 50),
             Figure(
                 "ui",
                 f"idle jobs page: bytes a refresh ({jobs} jobs; a page's part, 304)",

@@ -7,7 +7,7 @@ import random
 import time
 
 from bench import populate
-from bench.harness import CREATE_ROUND, Bench, Figure, pct
+from bench.harness import CREATE_ROUND, PEER_GUNICORN_CONFIG, Bench, Figure, pct
 from bench.servers import Client, Server
 
 
@@ -182,7 +182,11 @@ class Reads(Bench):
         _, peer_url = self.db("flask-aps-start")
         populate.apscheduler_store(peer_url, jobs, self.recorder.url)
         peer = Server(
-            "bench.peers.flask_aps_app:app", {"BENCH_DB_URL": peer_url}, "/healthz", self.workdir
+            "bench.peers.flask_aps_app:app",
+            {"BENCH_DB_URL": peer_url},
+            "/healthz",
+            self.workdir,
+            config=PEER_GUNICORN_CONFIG,
         )
         try:
             peer_seconds = peer.wait_healthy()

@@ -17,7 +17,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_executions_status_scheduled", "executions", ["status", "scheduled_at"])
+    # IF NOT EXISTS: databases made while 0011 was being written kept the index.
+    op.create_index(
+        "ix_executions_status_scheduled",
+        "executions",
+        ["status", "scheduled_at"],
+        if_not_exists=True,
+    )
 
 
 def downgrade() -> None:

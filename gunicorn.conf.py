@@ -23,15 +23,16 @@ else:
     _OWN_METRICS_DIR = False
 
 # The database is brought to the latest schema before any worker starts, in a process of
-# its own that also reads the settings: Alembic's modules, and Flask's that reading
-# settings needs, are not kept in the master (and so not in the workers' copies of it).
+# its own that also reads the settings the master serves with (the last line it prints):
+# Alembic's modules, and Flask's that reading settings needs, are not kept in the master.
+_SERVING = ["HOST", "TRUSTED_PROXIES", "SHUTDOWN_GRACE_SECONDS", "LOG_FORMAT"]
 _migrated = subprocess.run(
-    [sys.executable, "-m", "app.migrate", "--print-settings"],
+    [sys.executable, "-m", "app.migrate", "--print-settings", *_SERVING],
     check=True,
     stdout=subprocess.PIPE,
     text=True,
 )
-settings = Settings.load(json.loads(_migrated.stdout))
+settings = Settings.load(json.loads(_migrated.stdout.splitlines()[-1]))
 bind = f"{settings.host}:{os.environ.get('PORT', '8000')}"
 # X-Forwarded-Proto is believed only from the trusted proxies (none by default).
 forwarded_allow_ips = ",".join(settings.trusted_proxies)

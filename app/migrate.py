@@ -104,19 +104,23 @@ def main() -> None:
     """Migrate the database the service is configured with, then exit (reading only the
     settings: gunicorn's master waits for this before it starts its workers).
 
-    With ``--print-settings``, print the settings as JSON (:meth:`Settings.plain`) for
-    gunicorn's master: reading them needs Flask's ``Config``, which the master would
-    otherwise import and keep (10 MiB it never uses)."""
+    ``--print-settings NAME...`` prints those settings (upper-case names) as one line of
+    JSON, for gunicorn's master: reading them needs Flask's ``Config``, which the master
+    would otherwise import and keep (10 MiB it never uses). Only the names asked for are
+    printed, so the database's password and other secrets stay in this process."""
     import argparse
     import json
 
-    from app.config import instance_settings
+    from app.config import Settings, instance_settings
     from app.db import make_engine
     from app.logs import configure_logging
 
     parser = argparse.ArgumentParser(prog="python -m app.migrate", description=main.__doc__)
-    parser.add_argument("--print-settings", action="store_true")
+    parser.add_argument("--print-settings", nargs="+", metavar="NAME", default=[])
     arguments = parser.parse_args()
+    unknown = sorted(set(arguments.print_settings) - set(Settings.names()))
+    if unknown:
+        parser.error(f"--print-settings: no setting named {', '.join(unknown)}")
     settings = instance_settings()
     configure_logging(settings)
     engine = make_engine(settings.database_url)
@@ -124,7 +128,8 @@ def main() -> None:
     engine.dispose()
     logger.info("%s: schema up to date", engine.url.render_as_string(hide_password=True))
     if arguments.print_settings:
-        print(json.dumps(settings.plain()))
+        plain = settings.plain()
+        print(json.dumps({name: plain[name] for name in arguments.print_settings}))
 
 
 if __name__ == "__main__":

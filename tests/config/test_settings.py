@@ -45,3 +45,28 @@ def test_the_sender_process_gets_the_settings_but_not_the_secrets():
     assert "API_TOKEN" not in plain and "SECRET_KEY" not in plain
     again = Settings.load(plain)
     assert again.notify_threads == 2 and again.extra["X"] == 1 and again.api_token is None
+
+
+def test_the_master_is_handed_only_the_settings_it_asks_for(tmp_path):
+    """gunicorn's master reads its settings from `python -m app.migrate --print-settings`
+    (which migrates first): the names it asks for, and no secret beside them."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRONWELL_")}
+    env.update(
+        CRONWELL_DATABASE_URL=f"sqlite:///{tmp_path}/m.db",
+        CRONWELL_API_TOKEN="master-secret-7c1d",
+        CRONWELL_LOG_FORMAT="json",
+    )
+    command = [sys.executable, "-m", "app.migrate", "--print-settings"]
+    done = subprocess.run(
+        [*command, "HOST", "LOG_FORMAT"], env=env, capture_output=True, text=True, check=True
+    )
+    assert json.loads(done.stdout.splitlines()[-1]) == {"HOST": "127.0.0.1", "LOG_FORMAT": "json"}
+    assert "master-secret-7c1d" not in done.stdout + done.stderr
+    assert (tmp_path / "m.db").exists()  # migrated first
+    wrong = subprocess.run([*command, "API_TOKENS"], env=env, capture_output=True, text=True)
+    assert wrong.returncode == 2 and "no setting named API_TOKENS" in wrong.stderr

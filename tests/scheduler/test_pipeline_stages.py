@@ -33,6 +33,7 @@ from app.scheduler.runner import Runner
 from app.scheduler.stages import Fire, OutcomeRecord
 from app.scheduler.store import CronwellJobStore
 from tests.support import wait_for
+from tests.support.helpers import add_job_row
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, 0, tzinfo=dt.UTC)
 #: Every job notifies this (unreachable) receiver of failures, recoveries and misses.
@@ -48,35 +49,6 @@ def db(tmp_path):
     Base.metadata.create_all(database.engine)
     yield database
     database.engine.dispose()
-
-
-def add_job_row(db: Database, job_id: str, **fields) -> None:
-    now = utcnow()
-    values = {
-        "id": job_id,
-        "name": job_id,
-        "type": "hello",
-        "configuration": {},
-        "schedule_type": "interval",
-        "schedule_config": {"every": "1s"},
-        "timezone": "UTC",
-        "is_enabled": True,
-        "max_duration_seconds": 5,
-        "retry_count": 0,
-        "retry_delay_seconds": 1,
-        "overlap_policy": "allow",
-        "misfire_grace_seconds": 2,
-        "run_count": 0,
-        "success_count": 0,
-        "fail_count": 0,
-        "created_at": now,
-        "updated_at": now,
-        "version": 1,
-        "sync_pending": False,
-        **fields,
-    }
-    with db.write_connection() as connection:
-        connection.execute(insert(Job), values)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from app.models import Base, Execution
 from app.scheduler.claims import claim_due
 from app.scheduler.reaping import reap_expired
 from app.statuses import Status, Trigger
-from tests.scheduler.test_pipeline_stages import add_job_row
+from tests.support.helpers import add_job_row
 
 BACKLOG = 2000
 

@@ -5,7 +5,10 @@ import re
 from pathlib import Path
 
 import requests
+from sqlalchemy import insert
 
+from app.db import Database, utcnow
+from app.models import Job
 from tests.support.waiting import wait_for
 
 
@@ -120,3 +123,34 @@ def form_login(service, username: str, password: str) -> tuple[requests.Session,
         timeout=15,
     )
     return client, answer.status_code
+
+
+def add_job_row(db: Database, job_id: str, **fields) -> None:
+    """A job's row written straight to ``db`` (a ``hello`` job every second), for tests of
+    the scheduler's stages without a server; ``fields`` override its columns."""
+    now = utcnow()
+    values = {
+        "id": job_id,
+        "name": job_id,
+        "type": "hello",
+        "configuration": {},
+        "schedule_type": "interval",
+        "schedule_config": {"every": "1s"},
+        "timezone": "UTC",
+        "is_enabled": True,
+        "max_duration_seconds": 5,
+        "retry_count": 0,
+        "retry_delay_seconds": 1,
+        "overlap_policy": "allow",
+        "misfire_grace_seconds": 2,
+        "run_count": 0,
+        "success_count": 0,
+        "fail_count": 0,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+        "sync_pending": False,
+        **fields,
+    }
+    with db.write_connection() as connection:
+        connection.execute(insert(Job), values)

@@ -98,7 +98,10 @@ class Service:
             # test's server before this one bound it (it then exits: see above).
             if answer.status_code == 200 and "scheduler" not in answer.text:
                 raise PortTaken(f"port {self.port} answers for another server")
-            return answer.status_code == 200
+            # And this one's: another test's Cronwell may hold the port while this master
+            # retries binding it (gunicorn tries five times), and answer in its place.
+            mine = f"Listening at: {self.base_url} " in self.log_path.read_text(errors="replace")
+            return answer.status_code == 200 and mine
 
         try:
             wait_for(healthy, timeout)

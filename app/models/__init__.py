@@ -313,7 +313,9 @@ PAUSED_PREFIX = "paused: "
 
 class SchedulerState(Base):
     """The service's pause (one row, id 1): while ``paused``, every scheduled fire is
-    recorded ``skipped`` instead of running (app/services/pause.py)."""
+    recorded ``skipped`` instead of running (app/services/pause.py). And the format of
+    the job store's rows that a leader checked all of (``store_checked_by``, null while
+    a check is due; app/scheduler/sync.py)."""
 
     __tablename__ = "scheduler_state"
 
@@ -322,6 +324,7 @@ class SchedulerState(Base):
     paused_at: Mapped[dt.datetime | None]
     paused_by: Mapped[str | None] = mapped_column(String(120))
     pause_reason: Mapped[str | None] = mapped_column(String(500))
+    store_checked_by: Mapped[str | None] = mapped_column(String(64))
 
 
 #: Workers not heard from for this long are forgotten (and left out of GET /api/workers).

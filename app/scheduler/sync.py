@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
+import hashlib
+import importlib.metadata
 import logging
 import pickle
 import time
@@ -24,11 +27,12 @@ from collections.abc import Callable
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.util import obj_to_ref
 from sqlalchemy import Connection, bindparam, select, update
 
 from app.core.schedules import Schedule, first_fire_after_change
-from app.db import Database, utcnow
-from app.models import Job, job_store_table, schedule_changed_at
+from app.db import Database, upsert_insert, utcnow
+from app.models import Job, SchedulerState, job_store_table, schedule_changed_at
 from app.scheduler.dispatch import fire
 from app.scheduler.store import CronwellJobStore
 
@@ -60,6 +64,25 @@ _APPLIED = (
 CHECK_AHEAD = dt.timedelta(minutes=5)
 CHECK_BATCH = 500
 CHECK_PAUSE_SECONDS = 0.05
+#: A store row's schedule in each form this version writes (fixed times: the same bytes
+#: in every process), for :func:`store_format`.
+_SAMPLES = (
+    Schedule("cron", {"expression": "0 * * * *"}, "Europe/Paris"),
+    Schedule("interval", {"every": "1h"}, "UTC"),
+    Schedule("once", {"run_at": "2000-01-01T00:00:00+00:00"}, "UTC"),
+)
+
+
+@functools.cache
+def store_format(pickle_protocol: int) -> str:
+    """What the store rows this version writes look like: a hash of the pickled trigger
+    of each schedule type and the fire function's reference, with APScheduler's version
+    (its job state). Every process of one format loads the rows of any other of that
+    format, so the rows a leader of this format checked need no check by the next."""
+    since = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    triggers = [sample.trigger(since) for sample in _SAMPLES]
+    shape = (importlib.metadata.version("APScheduler"), obj_to_ref(fire), triggers)
+    return hashlib.sha256(pickle.dumps(shape, pickle_protocol)).hexdigest()[:32]
 
 
 class StoreSync:
@@ -76,6 +99,8 @@ class StoreSync:
         self.store = store
         self.fence = fence  # every store write is the leader's, under its number
         self.on_applied = on_applied  # a batch is in the store: the pass looks again
+        self.format = store_format(store.pickle_protocol)
+        self.checked = False  # every row was checked by a leader of this format
 
     def apply_pending(self) -> int:
         """Apply every job whose change the store has not taken; how many."""
@@ -86,9 +111,15 @@ class StoreSync:
         return len(rows)
 
     def reconcile(self) -> None:
-        """At start: drop orphans, restore missing jobs, apply pending ones."""
+        """At takeover: drop orphans, restore missing jobs, apply pending ones, and check
+        that the rows due soon load, unless a leader of this format checked every row
+        (and no leader of another format has led since)."""
         store = job_store_table
         with self.db.read() as session:
+            checked_by = session.scalar(
+                select(SchedulerState.store_checked_by).where(SchedulerState.id == 1)
+            )
+            self.checked = checked_by == self.format
             orphans = session.scalars(
                 select(store.c.id)
                 .outerjoin(Job, Job.id == store.c.id)
@@ -106,13 +137,19 @@ class StoreSync:
                 )
             ).all()
         # The rows a pass may read soon are checked now; the rest by check_the_rest().
-        unloadable = self._unloadable_ids(due_before=utcnow() + CHECK_AHEAD)
+        unloadable = set()
+        if self.checked:
+            logger.info("The store's rows were checked by a leader of this version's format")
+        else:
+            unloadable = self._unloadable_ids(due_before=utcnow() + CHECK_AHEAD)
         with (
             self.store.lock,
             self.db.write_connection() as connection,
             self.store.writing_on(connection),
         ):
             self.fence(connection)
+            if not self.checked:  # before this leader writes a row of its format
+                self._mark_checked(connection, None)
             for job_id in orphans:
                 with contextlib.suppress(JobLookupError):
                     self.scheduler.remove_job(job_id)
@@ -122,12 +159,33 @@ class StoreSync:
     def check_the_rest(self) -> None:
         """After takeover, off the pass's way: rebuild the store rows due later than
         CHECK_AHEAD that this version cannot load (all of them are checked long before a
-        pass would read them: 100,000 rows take about 15 s)."""
+        pass would read them: 100,000 rows take about 15 s), then note that a leader of
+        this format checked them all. Nothing to do when one had."""
+        if self.checked:
+            return
         try:
             later = self._unloadable_ids(due_after=utcnow() + CHECK_AHEAD, pause=True)
             self._rebuild(later, [])
+            with self.db.write_connection() as connection:
+                self.fence(connection)
+                self._mark_checked(connection, self.format)
+            self.checked = True
+            logger.info("Every store row loads in this version (format %s)", self.format)
         except Exception:
             logger.exception("Checking the job store's rows failed; the next takeover will")
+
+    @staticmethod
+    def _mark_checked(connection: Connection, store_format: str | None) -> None:
+        """Note which format's leader checked every store row (None: a check is due)."""
+        state = SchedulerState.__table__
+        row = upsert_insert(connection.dialect.name, state).values(
+            id=1, paused=False, store_checked_by=store_format
+        )
+        connection.execute(
+            row.on_conflict_do_update(
+                index_elements=["id"], set_={"store_checked_by": store_format}
+            )
+        )
 
     def _rebuild(self, unloadable: set[str], missing: list) -> None:
         """Put back ``missing`` jobs, and the jobs of ``unloadable`` store rows (rows an

@@ -148,3 +148,48 @@ def test_a_real_0_1_0_database_keeps_every_schedule(start_service, tmp_path):
     assert "Rebuilding 1 store row(s) this version cannot load: nightly" in service.log()
     history = service.executions("nightly")
     assert [(e["status"], e["trigger"]) for e in history] == [("success", "manual")]
+
+
+def test_the_store_is_checked_again_only_by_a_leader_of_another_format(start_service, tmp_path):
+    """A takeover checks that every store row loads (and rebuilds those that do not) once
+    per format of the rows: a restart of the same version skips it, a leader of another
+    version (say, after a downgrade) checks again."""
+    from tests.support import wait_for
+
+    first = start_service(workdir=tmp_path)
+    assert first.post("/api/jobs", json={
+        "id": "hourly", "name": "hourly", "type": "shell", "configuration": {"command": "true"},
+        "schedule": "1h",
+    }).status_code == 201  # fmt: skip
+
+    def read(query: str) -> list:
+        with sqlite3.connect(tmp_path / "cronwell.db") as db:
+            return db.execute(query).fetchall()
+
+    def checked_by() -> str | None:
+        return read("SELECT store_checked_by FROM scheduler_state")[0][0]
+
+    wait_for(lambda: read("SELECT id FROM apscheduler_jobs"))  # the leader put it in
+    wait_for(lambda: "Every store row loads in this version" in first.log())
+
+    format_ = checked_by()
+    assert format_ is not None
+    first.stop()
+
+    # Another version led since, and wrote the row in a form this one cannot load; the
+    # row's fire is an hour away, so the check in the background finds it.
+    with sqlite3.connect(tmp_path / "cronwell.db") as db:
+        db.execute("UPDATE scheduler_state SET store_checked_by = 'another version'")
+        db.execute("UPDATE apscheduler_jobs SET job_state = ? WHERE id = 'hourly'",
+                   (b"capp.scheduler.gone\nGone\n.",))  # fmt: skip
+    second = start_service(workdir=tmp_path)
+    wait_for(lambda: "Every store row loads in this version" in second.log())
+    assert "Rebuilding 1 store row(s) this version cannot load: hourly" in second.log()
+    assert checked_by() == format_
+    assert second.get("/api/jobs/hourly").json()["next_run_at"] is not None
+    second.stop()
+
+    third = start_service(workdir=tmp_path)
+    wait_for(lambda: "checked by a leader of this version's format" in third.log())
+    assert "Every store row loads" not in third.log()
+    assert third.get("/api/jobs/hourly").json()["next_run_at"] is not None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select
 
 from app.models import Job, JobTag
 
@@ -24,28 +24,31 @@ def write_tags(connection: Any, job_id: str, tags: Sequence[str], *, replace: bo
         connection.execute(insert(JobTag), [{"job_id": job_id, "tag": tag} for tag in tags])
 
 
+_TAGS_OF = (
+    select(JobTag.job_id, JobTag.tag)
+    .where(JobTag.job_id.in_(bindparam("ids", expanding=True)))
+    .order_by(JobTag.job_id, JobTag.tag)
+)
+
+
 def attach(session: Any, jobs: Sequence[Job]) -> None:
     """Fill each job's ``tags`` (one read for all)."""
     by_job: dict[str, list[str]] = {job.id: [] for job in jobs}
     if by_job:
-        rows = session.execute(
-            select(JobTag.job_id, JobTag.tag)
-            .where(JobTag.job_id.in_(by_job))
-            .order_by(JobTag.job_id, JobTag.tag)
-        )
+        rows = session.connection().execute(_TAGS_OF, {"ids": list(by_job)})
         for job_id, tag in rows:
             by_job[job_id].append(tag)
     for job in jobs:
         job.tags = by_job.get(job.id, [])
 
 
-def having_all(tags: Sequence[str]) -> ColumnElement[bool]:
-    """A condition on jobs: they carry every one of ``tags`` (an index read per tag)."""
-    wanted = set(tags)
+def having_all() -> ColumnElement[bool]:
+    """A condition on jobs: they carry every one of the tags given as the ``tags``
+    parameter, ``tag_count`` of them, each once (an index read per tag)."""
     carriers = (
         select(JobTag.job_id)
-        .where(JobTag.tag.in_(wanted))
+        .where(JobTag.tag.in_(bindparam("tags", expanding=True)))
         .group_by(JobTag.job_id)
-        .having(func.count() == len(wanted))
+        .having(func.count() == bindparam("tag_count"))
     )
     return Job.id.in_(carriers)

@@ -17,6 +17,23 @@ def test_it_pages_with_an_x_pagination_header(service, make_job):
     assert [j["id"] for j in last.json()] == [made[4]["id"]]
 
 
+def test_every_page_size_pages_through_the_same_list(service, make_job):
+    """Pages past the middle are picked walking the order from its end (every order:
+    tests/services/test_job_reads.py): each job comes once, in the whole list's order."""
+    for i in range(7):
+        make_job(name=f"walker-{i}", is_enabled=i != 4)
+    whole = [j["id"] for j in service.get("/api/jobs", params={"q": "walker-"}).json()]
+    assert len(whole) == 7
+    for size in (1, 2, 3, 4, 6, 7):
+        paged = []
+        for page in range(1, 9):
+            params = {"q": "walker-", "page_size": size, "page": page}
+            answer = service.get("/api/jobs", params=params)
+            assert answer.status_code == 200
+            paged += [j["id"] for j in answer.json()]
+        assert paged == whole, size
+
+
 def test_it_filters_by_type_enabled_and_name(service, make_job):
     on = make_job(name="filter-alpha")
     off = make_job(name="filter-beta", is_enabled=False)

@@ -104,17 +104,34 @@ class Server:
             time.sleep(0.01)
         raise RuntimeError("server did not become healthy")
 
-    def rss_mib(self) -> float:
-        """Resident memory of the gunicorn master and its workers, in MiB."""
+    def _pids(self) -> list[int]:
+        """The gunicorn master and its workers."""
         pids = [self.proc.pid]
         children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
         if children.exists():
             pids += [int(p) for p in children.read_text().split()]
+        return pids
+
+    def rss_mib(self) -> float:
+        """Resident memory of the gunicorn master and its workers, in MiB."""
         total_kib = 0
-        for pid in pids:
+        for pid in self._pids():
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total_kib += int(line.split()[1])
+        return total_kib / 1024
+
+    def mapped_mib(self, path: Path) -> float:
+        """Of that, the pages of the file at ``path`` mapped in memory (the OS's page
+        cache, shared), in MiB."""
+        total_kib, inside = 0, False
+        for pid in self._pids():
+            for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+                fields = line.split()
+                if fields and "-" in fields[0] and len(fields) >= 5:  # a mapping's header
+                    inside = fields[-1] == str(path)
+                elif inside and fields[:1] == ["Rss:"]:
+                    total_kib += int(fields[1])
         return total_kib / 1024
 
     def stop(self) -> None:

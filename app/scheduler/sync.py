@@ -101,6 +101,9 @@ class StoreSync:
         self.on_applied = on_applied  # a batch is in the store: the pass looks again
         self.format = store_format(store.pickle_protocol)
         self.checked = False  # every row was checked by a leader of this format
+        # The takeover checks the rows due up to this time, check_the_rest() those after
+        # it: one boundary for both, so no row falls between them.
+        self.checked_up_to = utcnow()
 
     def apply_pending(self) -> int:
         """Apply every job whose change the store has not taken; how many."""
@@ -141,7 +144,8 @@ class StoreSync:
         if self.checked:
             logger.info("The store's rows were checked by a leader of this version's format")
         else:
-            unloadable = self._unloadable_ids(due_before=utcnow() + CHECK_AHEAD)
+            self.checked_up_to = utcnow() + CHECK_AHEAD
+            unloadable = self._unloadable_ids(due_before=self.checked_up_to)
         with (
             self.store.lock,
             self.db.write_connection() as connection,
@@ -164,7 +168,7 @@ class StoreSync:
         if self.checked:
             return
         try:
-            later = self._unloadable_ids(due_after=utcnow() + CHECK_AHEAD, pause=True)
+            later = self._unloadable_ids(due_after=self.checked_up_to, pause=True)
             self._rebuild(later, [])
             with self.db.write_connection() as connection:
                 self.fence(connection)

@@ -20,6 +20,7 @@ Times are the workers' clocks (UTC); hosts that share a database must keep them 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import socket
 import uuid
@@ -30,10 +31,11 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Integer,
+    bindparam,
     case,
     delete,
     func,
-    literal,
     select,
     text,
     update,
@@ -77,6 +79,46 @@ _STARTS_AT = func.coalesce(Execution.start_after, Execution.scheduled_at)
 #: wait for their job or their group.
 CANDIDATES_PER_SLOT = 4
 
+# The claim's two statements are built once, every value a parameter: building a
+# statement and its cache key cost more than running it (half of a claim's time).
+_HORIZON = bindparam("horizon", type_=UTCDateTime())
+#: The due rows a worker may claim, oldest first (PostgreSQL: passing over rows another
+#: worker is claiming).
+_CANDIDATES = (
+    select(*RUN_SPEC_COLUMNS)
+    .join(Job, Job.id == Execution.job_id)
+    .where(*WAITS_FOR_A_WORKER, Execution.scheduled_at <= _HORIZON, _HORIZON >= _STARTS_AT)
+    .order_by(Execution.scheduled_at, Execution.id)
+    .limit(bindparam("limit", type_=Integer()))
+    .with_for_update(of=Execution, skip_locked=True)
+)
+
+
+@functools.cache
+def _claim_update(dialect: str) -> Any:
+    """The claim: the rows ``ids`` still queued go to ``running``, named for ``worker``
+    with its lease. PostgreSQL passes over rows another worker is claiming right now
+    (FOR UPDATE SKIP LOCKED); SQLite's writes are one at a time anyway."""
+    still_queued = likely(executions.c.status == Status.QUEUED, dialect)
+    claimable = (
+        select(executions.c.id)
+        .where(executions.c.id.in_(bindparam("ids", expanding=True)), still_queued)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    at_now = bindparam("now", type_=UTCDateTime())
+    return (
+        update(executions)
+        .where(executions.c.id.in_(claimable), still_queued)
+        .values(
+            status=Status.RUNNING,
+            started_at=case((at_now < _STARTS_AT, _STARTS_AT), else_=at_now),
+            worker=bindparam("worker"),
+            lease_until=bindparam("lease_until", type_=UTCDateTime()),
+        )
+        .returning(executions.c.id, executions.c.started_at)
+    )
+
 
 def claim_due(
     connection: Connection,
@@ -92,18 +134,7 @@ def claim_due(
     ``FOR UPDATE SKIP LOCKED`` passes over rows another worker is claiming; SQLite's
     writes are one at a time, so the next claim sees this one's rows as running."""
     limit = capacity * CANDIDATES_PER_SLOT + 10
-    rows = connection.execute(
-        select(*RUN_SPEC_COLUMNS)
-        .join(Job, Job.id == Execution.job_id)
-        .where(
-            *WAITS_FOR_A_WORKER,
-            Execution.scheduled_at <= horizon,
-            horizon >= _STARTS_AT,
-        )
-        .order_by(Execution.scheduled_at, Execution.id)
-        .limit(limit)
-        .with_for_update(of=Execution, skip_locked=True)
-    ).all()
+    rows = connection.execute(_CANDIDATES, {"horizon": horizon, "limit": limit}).all()
     specs = [RunSpec(**row._mapping) for row in rows]
     mine = [spec for spec in specs if spec.runs_on(labels)]
     result = claim(connection, worker, lease_seconds, mine, settings, capacity=capacity)
@@ -180,26 +211,14 @@ def claim(
         if spec.overlap_policy == "skip":
             busy[spec.job_id] = spec.execution_id
     if to_claim:
-        # PostgreSQL: rows another worker is claiming right now are passed over, not
-        # waited for (FOR UPDATE SKIP LOCKED); SQLite's writes are one at a time anyway.
-        still_queued = likely(executions.c.status == Status.QUEUED, connection.dialect.name)
-        claimable = (
-            select(executions.c.id)
-            .where(executions.c.id.in_(to_claim), still_queued)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        at_now = literal(now, UTCDateTime())
         rows = connection.execute(
-            update(executions)
-            .where(executions.c.id.in_(claimable), still_queued)
-            .values(
-                status=Status.RUNNING,
-                started_at=case((at_now < _STARTS_AT, _STARTS_AT), else_=at_now),
-                worker=worker,
-                lease_until=now + dt.timedelta(seconds=lease_seconds),
-            )
-            .returning(executions.c.id, executions.c.started_at)
+            _claim_update(connection.dialect.name),
+            {
+                "ids": to_claim,
+                "now": now,
+                "worker": worker,
+                "lease_until": now + dt.timedelta(seconds=lease_seconds),
+            },
         ).all()
         result.started = dict(rows)
         result.specs = [spec for spec in specs if spec.execution_id in result.started]

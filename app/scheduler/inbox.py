@@ -10,7 +10,7 @@ from typing import Any
 
 from app.jobtypes.base import RunResult
 from app.scheduler.recorder import Entry
-from app.scheduler.stages import RunSpec
+from app.scheduler.stages import Queued
 from app.scheduler.workers import Attempt
 
 
@@ -18,7 +18,7 @@ from app.scheduler.workers import Attempt
 class Offered:
     """Queued rows just written (the pass) or read, to start at their time."""
 
-    specs: list[RunSpec]
+    queued: list[Queued]
 
 
 @dataclass(frozen=True)

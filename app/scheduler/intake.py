@@ -1,4 +1,5 @@
-"""The database as the run queue: fires written as rows, queued rows read back as RunSpecs.
+"""The database as the run queue: fires written as rows, queued rows read back as RunSpecs
+(by the claim).
 
 * :func:`record_fires` writes a pass's fires in the pass's transaction (the one that moves
   the store past them, see :mod:`app.scheduler.passes`), so a fire is recorded exactly
@@ -34,7 +35,7 @@ from app.models import (
     Job,
     SchedulerState,
 )
-from app.scheduler.stages import Fire, RunSpec
+from app.scheduler.stages import Fire, Queued
 from app.statuses import Status, Trigger
 
 #: Fires closer than this to their time are not withdrawn by a change: a worker may be
@@ -49,7 +50,7 @@ def _insert_new_fires(dialect: str):
     return insert(Execution)
 
 
-#: The job's columns a RunSpec carries (read again by the intake with each fire).
+#: The job's columns a RunSpec carries (read by the claim, with the run's row).
 RUN_SPEC_JOB_COLUMNS = (
     Job.type,
     Job.configuration,
@@ -63,8 +64,17 @@ RUN_SPEC_JOB_COLUMNS = (
     Job.concurrency_group,
     Job.expected_duration_seconds,
 )
-#: The job columns a fire needs: overlap, grace and calendars now, the rest to start it.
-JOB_COLUMNS = (Job.id, *RUN_SPEC_JOB_COLUMNS, Job.jitter_seconds, Job.calendars)
+#: The job columns writing a fire needs (its overlap, grace, jitter and calendars). What
+#: starting it needs, the claim reads at its time: here, decoding a pass's thousand
+#: configurations for nothing held the write lock longer than the INSERT did.
+FIRE_JOB_COLUMNS = (
+    Job.id,
+    Job.type,
+    Job.overlap_policy,
+    Job.misfire_grace_seconds,
+    Job.jitter_seconds,
+    Job.calendars,
+)
 
 
 def jittered(fire_time: dt.datetime, jitter_seconds: int) -> dt.datetime | None:
@@ -129,15 +139,16 @@ def waiting_row(job_id: str, fire: dt.datetime, grace: int, now: dt.datetime) ->
     }
 
 
-def record_fires(connection: Connection, batch: list[Fire], settings: Settings) -> list[RunSpec]:
+def record_fires(connection: Connection, batch: list[Fire], settings: Settings) -> list[Queued]:
     """Write a pass's fires as execution rows, in the pass's transaction.
 
     ``skipped`` and ``missed`` rows are final: they are settled at once
     (:func:`~app.core.finals.settle`).
 
-    Returns what the runner needs to start the queued ones. Fires of a job whose change
-    the store has not taken yet (``sync_pending``) are dropped: the store row they came
-    from is stale, and the sync plans the job again from the time it changed. The job
+    Returns the queued rows a worker is to claim, with their start times. Fires of a job
+    whose change the store has not taken yet (``sync_pending``) are dropped: the store
+    row they came from is stale, and the sync plans the job again from the time it
+    changed. The job
     rows are locked (PostgreSQL), so a change committing meanwhile is seen whole: it
     either comes first (its fires are dropped here) or after (it withdraws them).
     """
@@ -148,7 +159,7 @@ def record_fires(connection: Connection, batch: list[Fire], settings: Settings) 
     jobs = {
         row.id: row
         for row in connection.execute(
-            select(*JOB_COLUMNS)
+            select(*FIRE_JOB_COLUMNS)
             .where(Job.id.in_(job_ids), Job.deleted_at.is_(None), ~Job.sync_pending)
             .order_by(Job.id)
             .with_for_update()
@@ -221,16 +232,7 @@ def record_fires(connection: Connection, batch: list[Fire], settings: Settings) 
         settings,
     )
     return [
-        RunSpec(
-            execution_id=row.id,
-            scheduled_at=row.scheduled_at,
-            start_after=row.start_after,
-            attempt=1,
-            retry_of=None,
-            trigger=Trigger.SCHEDULE,
-            job_id=row.job_id,
-            **{c.key: getattr(jobs[row.job_id], c.key) for c in RUN_SPEC_JOB_COLUMNS},
-        )
+        Queued(row.id, row.job_id, row.scheduled_at, row.start_after)
         for row in written
         if row.status == Status.QUEUED and jobs[row.job_id].type != HEARTBEAT
     ]

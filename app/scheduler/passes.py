@@ -37,7 +37,7 @@ from app.config import Settings
 from app.db import Database, utcnow
 from app.scheduler.intake import record_fires
 from app.scheduler.leader import StaleLeadership
-from app.scheduler.stages import Fire, RunSpec
+from app.scheduler.stages import Fire, Queued
 from app.scheduler.store import CronwellJobStore
 
 logger = logging.getLogger("cronwell.scheduler")
@@ -104,7 +104,7 @@ class Pass:
         self,
         db: Database,
         store: CronwellJobStore,
-        offer: Callable[[list[RunSpec]], None] | None,
+        offer: Callable[[list[Queued]], None] | None,
         prefire_seconds: float,
         settings: Settings,
         fence: Callable[[Connection], None],
@@ -121,16 +121,17 @@ class Pass:
     def __call__(self) -> float | None:
         now = utcnow()
         horizon = now + self.prefire
-        specs: list[RunSpec] = []
+        queued: list[Queued] = []
         try:
             with self.store.lock:
                 due = self.store.get_due_jobs(horizon)
                 if due:
                     plan = plan_fires(due, now, horizon)
+                    moved = self.store.advance_rows(plan.moved)
                     with self.db.write_connection() as connection:
                         self.fence(connection)  # refused under a stale leadership
-                        specs = record_fires(connection, plan.fires, self.settings)
-                        self.store.advance(connection, plan.moved, plan.done)
+                        queued = record_fires(connection, plan.fires, self.settings)
+                        self.store.advance(connection, moved, plan.done)
                 next_time = self.store.get_next_run_time()
         except StaleLeadership:
             logger.warning("A pass was refused: this process no longer leads")
@@ -139,8 +140,8 @@ class Pass:
         except Exception:
             logger.exception("A scheduler pass failed; its fires will be handed out again")
             return RETRY_SECONDS
-        if specs and self.offer is not None:
-            self.offer(specs)
+        if queued and self.offer is not None:
+            self.offer(queued)
         return self.wait_seconds(next_time)
 
     def wait_seconds(self, next_time: dt.datetime | None) -> float | None:

@@ -44,6 +44,7 @@ from app.scheduler.recorder import Entry, Recorder
 from app.scheduler.stages import (
     LateOutputRecord,
     OutcomeRecord,
+    Queued,
     RunSpec,
     SlowRecord,
     StartRecord,
@@ -131,8 +132,8 @@ class Runner:
         self.recorder.stop()  # every outcome written before the process goes
         self.leave()
 
-    def offer(self, specs: list[RunSpec]) -> None:
-        self._inbox.put(inbox.Offered(specs))
+    def offer(self, queued: list[Queued]) -> None:
+        self._inbox.put(inbox.Offered(queued))
 
     def wake(self, *execution_ids: int) -> None:
         self._inbox.put(inbox.Woken(execution_ids))
@@ -188,7 +189,7 @@ class Runner:
 
     def _handle(self, event: Event) -> None:
         if isinstance(event, inbox.Offered):
-            self._due.heard(spec.starts_at for spec in event.specs)
+            self._due.heard(run.starts_at for run in event.queued)
         elif isinstance(event, inbox.Woken):
             self._due.heard([utcnow()])
         elif isinstance(event, inbox.PollSoon):

@@ -1,11 +1,12 @@
 """What the fire path's stages hand each other, in the order a fire meets them.
 
 The pass (:mod:`app.scheduler.passes`) makes :class:`Fire` values; the intake writes them
-as rows and gives the runner a :class:`RunSpec` for each row to start; the runner hands
-the recorder a :class:`StartRecord` (claimed: follow its output) and an
-:class:`OutcomeRecord` for each attempt, and a :class:`LateOutputRecord` when a handler
-reports after its attempt was ended; the recorder adds an :class:`OutputRecord` now and
-then for a running attempt that prints.
+as rows and tells the runner of each row to start (:class:`Queued`); the claim reads a
+:class:`RunSpec` for each row it takes; the runner hands the recorder a
+:class:`StartRecord` (claimed: follow its output) and an :class:`OutcomeRecord` for each
+attempt, and a :class:`LateOutputRecord` when a handler reports after its attempt was
+ended; the recorder adds an :class:`OutputRecord` now and then for a running attempt that
+prints.
 """
 
 from __future__ import annotations
@@ -23,6 +24,22 @@ class Fire:
     job_id: str
     scheduled_for: dt.datetime | None
     missed: tuple[dt.datetime, ...] = ()
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A run the intake queued: a worker claims it at its start (the claim reads what
+    starting it needs, as the job is then)."""
+
+    execution_id: int
+    job_id: str
+    scheduled_at: dt.datetime
+    start_after: dt.datetime | None = None  # the fire's time plus its jitter
+
+    @property
+    def starts_at(self) -> dt.datetime:
+        """When the run is to start: its jittered time, else its scheduled time."""
+        return self.start_after or self.scheduled_at
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,12 @@ from sqlalchemy import Connection, bindparam
 from app.db import Database, upsert_insert
 from app.models import job_store_table
 
+_ADVANCE = (
+    job_store_table.update()
+    .where(job_store_table.c.id == bindparam("b_id"))
+    .values(next_run_time=bindparam("b_next"), job_state=bindparam("b_state"))
+)
+
 
 def _insert_unless_taken(dialect: str, table):
     """INSERT that adds no row when the id is taken."""
@@ -70,20 +76,20 @@ class CronwellJobStore(SQLAlchemyJobStore):
             "job_state": pickle.dumps(job.__getstate__(), self.pickle_protocol),
         }
 
-    def advance(self, connection: Connection, moved: Sequence[APSJob], done: Sequence[str]) -> None:
-        """A pass's changes, in its transaction: the next run times of ``moved`` jobs, and
-        ``done`` jobs (no fire left) taken out."""
+    def advance_rows(self, moved: Sequence[APSJob]) -> list[dict]:
+        """The store rows of ``moved`` jobs with their new next run times, for
+        :meth:`advance`: pickled before the pass takes the write lock, not under it."""
+        return [
+            {"b_id": job.id, "b_next": row["next_run_time"], "b_state": row["job_state"]}
+            for job, row in ((job, self._row(job)) for job in moved)
+        ]
+
+    def advance(self, connection: Connection, moved: list[dict], done: Sequence[str]) -> None:
+        """A pass's changes, in its transaction: the next run times of the jobs moved on
+        (their :meth:`advance_rows`), and ``done`` jobs (no fire left) taken out."""
         table = self.jobs_t
         if moved:
-            connection.execute(
-                table.update()
-                .where(table.c.id == bindparam("b_id"))
-                .values(next_run_time=bindparam("b_next"), job_state=bindparam("b_state")),
-                [
-                    {"b_id": job.id, "b_next": row["next_run_time"], "b_state": row["job_state"]}
-                    for job, row in ((job, self._row(job)) for job in moved)
-                ],
-            )
+            connection.execute(_ADVANCE, moved)
         if done:
             connection.execute(table.delete().where(table.c.id.in_(done)))
 

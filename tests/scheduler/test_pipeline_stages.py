@@ -15,7 +15,7 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 
 from app.config import Settings
 from app.db import Database, make_engine, utcnow
@@ -24,13 +24,13 @@ from app.jobtypes import JobTypeRegistry
 from app.models import Base, Execution, ExecutionCount, Job, Notification, job_store_table
 from app.scheduler.claims import claim, renew
 from app.scheduler.dispatch import fire
-from app.scheduler.intake import record_fires
+from app.scheduler.intake import RUN_SPEC_COLUMNS, record_fires
 from app.scheduler.leader import Leadership, NullLeaderLock
 from app.scheduler.passes import Pass, plan_fires, split_run_times
 from app.scheduler.reaping import reap_expired
 from app.scheduler.recorder import record
 from app.scheduler.runner import Runner
-from app.scheduler.stages import Fire, OutcomeRecord
+from app.scheduler.stages import Fire, OutcomeRecord, RunSpec
 from app.scheduler.store import CronwellJobStore
 from tests.support import wait_for
 from tests.support.helpers import add_job_row
@@ -41,6 +41,18 @@ SETTINGS = Settings(
     notify_urls=["http://127.0.0.1:9/hook"], notify_on=["failure", "recovery", "missed"]
 )
 HORIZON = NOW + dt.timedelta(seconds=1)
+
+
+def fired(connection: Connection, fires: list[Fire]) -> list[RunSpec]:
+    """Write ``fires`` as the pass does, and read the rows it queued as a claim reads them."""
+    ids = [queued.execution_id for queued in record_fires(connection, fires, SETTINGS)]
+    rows = connection.execute(
+        select(*RUN_SPEC_COLUMNS)
+        .join(Job, Job.id == Execution.job_id)
+        .where(Execution.id.in_(ids))
+        .order_by(Execution.id)
+    )
+    return [RunSpec(**row._mapping) for row in rows]
 
 
 @pytest.fixture
@@ -183,8 +195,8 @@ def test_a_row_is_claimed_by_one_worker_only(db):
     add_job_row(db, "solo", overlap_policy="skip")
     now = utcnow()
     with db.write_connection() as connection:
-        spec = record_fires(connection, [Fire("a", now)], SETTINGS)[0]
-        solo = record_fires(connection, [Fire("solo", now)], SETTINGS)[0]
+        spec = fired(connection, [Fire("a", now)])[0]
+        solo = fired(connection, [Fire("solo", now)])[0]
     with db.write_connection() as connection:
         first = claim(connection, "w1", 30, [spec, solo], SETTINGS)
     with db.write_connection() as connection:
@@ -197,7 +209,7 @@ def test_a_row_is_claimed_by_one_worker_only(db):
     assert row.lease_until > row.started_at
     # A later fire of a skip job still running anywhere is skipped; a run-now waits.
     with db.write_connection() as connection:
-        later = record_fires(connection, [Fire("solo", now + dt.timedelta(seconds=1))], SETTINGS)
+        later = fired(connection, [Fire("solo", now + dt.timedelta(seconds=1))])
         manual = dataclasses.replace(later[0], trigger="manual")
         waits = claim(connection, "w2", 30, [manual], SETTINGS)
         skipped = claim(connection, "w2", 30, later, SETTINGS)
@@ -212,7 +224,7 @@ def test_a_scheduled_fire_claimed_after_its_grace_time_is_missed(db):
     add_job_row(db, "late", misfire_grace_seconds=2)
     old = utcnow() - dt.timedelta(seconds=5)
     with db.write_connection() as connection:
-        spec = record_fires(connection, [Fire("late", old)], SETTINGS)[0]
+        spec = fired(connection, [Fire("late", old)])[0]
         claimed = claim(connection, "w1", 30, [spec], SETTINGS)
     assert claimed.started == {}
     with db.read() as session:
@@ -224,7 +236,7 @@ def test_a_run_whose_lease_ended_is_interrupted_and_retried_and_its_worker_told(
     add_job_row(db, "lost", retry_count=1, retry_delay_seconds=1)
     now = utcnow()
     with db.write_connection() as connection:
-        spec = record_fires(connection, [Fire("lost", now)], SETTINGS)[0]
+        spec = fired(connection, [Fire("lost", now)])[0]
         claim(connection, "w1", 0.2, [spec], SETTINGS)
     with db.write_connection() as connection:
         assert reap_expired(connection, SETTINGS)[0] == []  # the lease still runs
@@ -291,10 +303,8 @@ def test_record_writes_its_worker_s_outcomes_and_queues_a_retry(db):
     add_job_row(db, "flaky")
     now = utcnow()
     with db.write_connection() as connection:
-        spec = record_fires(connection, [Fire("flaky", now)], SETTINGS)[0]
-        other = record_fires(connection, [Fire("flaky", now + dt.timedelta(seconds=1))], SETTINGS)[
-            0
-        ]
+        spec = fired(connection, [Fire("flaky", now)])[0]
+        other = fired(connection, [Fire("flaky", now + dt.timedelta(seconds=1))])[0]
         claim(connection, "w1", 30, [spec], SETTINGS)
         claim(connection, "w2", 30, [other], SETTINGS)
     outcome = OutcomeRecord(
@@ -348,10 +358,8 @@ def test_one_failure_notification_after_the_last_retry_then_a_recovery(db):
     add_job_row(db, "flaky", retry_count=1)
     now = utcnow()
     with db.write_connection() as connection:
-        first = record_fires(connection, [Fire("flaky", now)], SETTINGS)[0]
-        later = record_fires(connection, [Fire("flaky", now + dt.timedelta(seconds=1))], SETTINGS)[
-            0
-        ]
+        first = fired(connection, [Fire("flaky", now)])[0]
+        later = fired(connection, [Fire("flaky", now + dt.timedelta(seconds=1))])[0]
     assert _run(db, first, _outcome(first, "failed", retry_at=now)) == 0  # a retry follows
     with db.read() as session:
         retry_id = session.scalar(select(Execution.id).where(Execution.trigger == "retry"))
@@ -385,8 +393,7 @@ def test_a_final_outcome_hands_off_to_its_chain_in_the_same_write(db):
     now = utcnow()
     with db.write_connection() as connection:
         first, second = (
-            record_fires(connection, [Fire("source", now + dt.timedelta(seconds=i))], SETTINGS)[0]
-            for i in range(2)
+            fired(connection, [Fire("source", now + dt.timedelta(seconds=i))])[0] for i in range(2)
         )
     retrying = _claim_and_record(
         db, first, _outcome(first, "failed", retry_at=now + dt.timedelta(hours=1))
@@ -395,9 +402,7 @@ def test_a_final_outcome_hands_off_to_its_chain_in_the_same_write(db):
     assert retrying.queued == ()  # an attempt with a retry to come hands off nothing
     assert failed.queued == ()  # its on_failure job is disabled: a skipped row
     with db.write_connection() as connection:
-        third = record_fires(connection, [Fire("source", now + dt.timedelta(seconds=2))], SETTINGS)[
-            0
-        ]
+        third = fired(connection, [Fire("source", now + dt.timedelta(seconds=2))])[0]
     succeeded = _claim_and_record(db, third, _outcome(third, "success"))
     assert len(succeeded.queued) == 1  # next-ok; the deleted job gets nothing
     with db.read() as session:
@@ -423,14 +428,12 @@ def test_one_claim_skips_several_fires_of_busy_jobs(db):
     for job_id in ("busy-a", "busy-b"):
         add_job_row(db, job_id, overlap_policy="skip")
         with db.write_connection() as connection:
-            running = record_fires(connection, [Fire(job_id, now)], SETTINGS)[0]
+            running = fired(connection, [Fire(job_id, now)])[0]
             claim(connection, "w1", 30, [running], SETTINGS)
-            fires += record_fires(
-                connection, [Fire(job_id, now + dt.timedelta(seconds=1))], SETTINGS
-            )
+            fires += fired(connection, [Fire(job_id, now + dt.timedelta(seconds=1))])
     add_job_row(db, "late", misfire_grace_seconds=1)
     with db.write_connection() as connection:
-        fires += record_fires(connection, [Fire("late", now - dt.timedelta(seconds=3))], SETTINGS)
+        fires += fired(connection, [Fire("late", now - dt.timedelta(seconds=3))])
         claimed = claim(connection, "w2", 30, fires, SETTINGS)
     assert claimed.started == {}
     with db.read() as session:

@@ -60,6 +60,12 @@ _SET_FAILING = (
 )
 
 
+#: What the jobs whose runs ended say about notifying and chaining (built once).
+_SOURCES = select(
+    jobs.c.id, jobs.c.notify, jobs.c.failing, jobs.c.on_success, jobs.c.on_failure
+).where(jobs.c.id.in_(bindparam("ids", expanding=True)))
+
+
 @dataclass(frozen=True)
 class Final:
     """An execution that reached a final status; ``retrying``: another attempt follows
@@ -145,14 +151,8 @@ def settle(connection: Connection, finals: Sequence[Final], settings: Settings) 
     concerned = [f for f in finals if not f.retrying and f.status in _EVENTFUL]
     sources = {}
     if concerned:
-        sources = {
-            row.id: row
-            for row in connection.execute(
-                select(
-                    jobs.c.id, jobs.c.notify, jobs.c.failing, jobs.c.on_success, jobs.c.on_failure
-                ).where(jobs.c.id.in_({final.job_id for final in concerned}))
-            )
-        }
+        job_ids = sorted({final.job_id for final in concerned})
+        sources = {row.id: row for row in connection.execute(_SOURCES, {"ids": job_ids})}
     queued, skipped = _hand_off(connection, concerned, sources)
     queued += _next_of_backfills(connection, finals)
     tally = collections.Counter((final.job_id, final.status) for final in [*finals, *skipped])

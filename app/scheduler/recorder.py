@@ -54,6 +54,36 @@ LIVE_OUTPUT_SECONDS = 0.5
 
 executions = Execution.__table__
 jobs = Job.__table__
+# A batch's statements are built once, every value a parameter (building a statement and
+# its cache key costs about what running it does, under the write lock).
+_ROW = executions.c.id == bindparam("b_id")
+#: The batch's rows, as they are (PostgreSQL: locked, so the reaper cannot end them in
+#: between).
+_STATES = (
+    select(executions.c.id, executions.c.status, executions.c.worker)
+    .where(executions.c.id.in_(bindparam("ids", expanding=True)))
+    .with_for_update()
+)
+#: A running attempt's output so far, while the row is still this worker's.
+_LIVE_OUTPUT = (
+    update(executions)
+    .where(_ROW, executions.c.status == Status.RUNNING, executions.c.worker == bindparam("b_me"))
+    .values(output=bindparam("b_output"), output_truncated=bindparam("b_output_truncated"))
+)
+#: An attempt's outcome (its row was read ``running`` and this worker's, locked).
+_OUTCOME = (
+    update(executions)
+    .where(_ROW)
+    .values(
+        status=bindparam("b_status"),
+        finished_at=bindparam("b_finished_at"),
+        duration_ms=bindparam("b_duration_ms"),
+        result=bindparam("b_result"),
+        output=bindparam("b_output"),
+        output_truncated=bindparam("b_output_truncated"),
+        error=bindparam("b_error"),
+    )
+)
 
 
 def record(connection: Connection, items: list[Record], settings: Settings, worker: str) -> Settled:
@@ -62,12 +92,8 @@ def record(connection: Connection, items: list[Record], settings: Settings, work
     items = [item for item in items if not isinstance(item, StartRecord)]  # claimed
     if not items:
         return Settled()
-    ids = {item.execution_id for item in items}
-    rows = connection.execute(
-        select(executions.c.id, executions.c.status, executions.c.worker)
-        .where(executions.c.id.in_(ids))
-        .with_for_update()  # PostgreSQL: the reaper cannot end them in between
-    ).all()
+    ids = sorted({item.execution_id for item in items})
+    rows = connection.execute(_STATES, {"ids": ids}).all()
     state = {row.id: row.status for row in rows}
     # A running row is ours to finish only while our claim stands.
     for row in rows:
@@ -94,6 +120,7 @@ def record(connection: Connection, items: list[Record], settings: Settings, work
                 outputs.append(
                     {
                         "b_id": item.execution_id,
+                        "b_me": worker,
                         "b_output": item.output,
                         "b_output_truncated": item.output_truncated,
                     }
@@ -152,29 +179,10 @@ def record(connection: Connection, items: list[Record], settings: Settings, work
             )  # fmt: skip
     # Slow first: a run that went slow and then ended in the same batch is still running.
     told = mark_slow(connection, slow, settings)
-    row = executions.c.id == bindparam("b_id")
     if outputs:
-        connection.execute(
-            update(executions)
-            .where(row, executions.c.status == Status.RUNNING, executions.c.worker == worker)
-            .values(output=bindparam("b_output"), output_truncated=bindparam("b_output_truncated")),
-            outputs,
-        )
+        connection.execute(_LIVE_OUTPUT, outputs)
     if outcomes:
-        connection.execute(
-            update(executions)
-            .where(row)
-            .values(
-                status=bindparam("b_status"),
-                finished_at=bindparam("b_finished_at"),
-                duration_ms=bindparam("b_duration_ms"),
-                result=bindparam("b_result"),
-                output=bindparam("b_output"),
-                output_truncated=bindparam("b_output_truncated"),
-                error=bindparam("b_error"),
-            ),
-            outcomes,
-        )
+        connection.execute(_OUTCOME, outcomes)
     if per_job:
         connection.execute(JOB_OUTCOME, list(per_job.values()))
     if retries:

@@ -168,6 +168,9 @@ def record_fires(connection: Connection, batch: list[Fire], settings: Settings) 
     busy = _busy_runs(connection, [j for j, r in jobs.items() if r.overlap_policy == "skip"], now)
     paused = _pause_reason(connection)
     calendars = _calendars(connection, ids_in(job.calendars for job in jobs.values()))
+    # (calendar ids, fire time) -> the calendar that excludes it: a pass's jobs often
+    # share both (jobs due on the hour under one holiday calendar), decided once.
+    excluded: dict[tuple[tuple[str, ...], dt.datetime], str | None] = {}
     rows = []
     for fire in batch:
         job = jobs.get(fire.job_id)
@@ -181,8 +184,11 @@ def record_fires(connection: Connection, batch: list[Fire], settings: Settings) 
             rows.append(_skipped_row(fire.job_id, fire.scheduled_for, now, paused))
             continue
         if job.calendars:
-            mine = [calendars[i] for i in job.calendars if i in calendars]
-            by = excluded_by(mine, fire.scheduled_for)
+            key = (tuple(job.calendars), fire.scheduled_for)
+            if key not in excluded:
+                mine = [calendars[i] for i in job.calendars if i in calendars]
+                excluded[key] = excluded_by(mine, fire.scheduled_for)
+            by = excluded[key]
             if by is not None:
                 rows.append(_skipped_row(fire.job_id, fire.scheduled_for, now, f"calendar {by}"))
                 continue

@@ -45,7 +45,6 @@ from app.config import Settings
 from app.core.finals import Final, Settled, settle
 from app.db import UTCDateTime, likely, upsert_insert, utcnow
 from app.models import WAITS_FOR_A_WORKER, Execution, Job, Worker
-from app.scheduler.intake import RUN_SPEC_COLUMNS
 from app.scheduler.stages import RunSpec
 from app.statuses import Status, Trigger
 
@@ -73,6 +72,33 @@ class Claimed:
     more: bool = False  # due rows are left that this worker could run (no slot for them)
 
 
+#: The job's columns a RunSpec carries, read by the claim with the run's row: what
+#: starting it needs, as the job is at its claim.
+RUN_SPEC_JOB_COLUMNS = (
+    Job.type,
+    Job.configuration,
+    Job.max_duration_seconds,
+    Job.retry_count,
+    Job.retry_delay_seconds,
+    Job.overlap_policy,
+    Job.updated_at,
+    Job.misfire_grace_seconds,
+    Job.run_on,
+    Job.concurrency_group,
+    Job.expected_duration_seconds,
+)
+#: The columns a RunSpec is read from (executions joined with jobs).
+RUN_SPEC_COLUMNS = (
+    Execution.id.label("execution_id"),
+    Execution.scheduled_at,
+    Execution.attempt,
+    Execution.retry_of,
+    Execution.trigger,
+    Execution.job_id,
+    *RUN_SPEC_JOB_COLUMNS,
+    Execution.start_after,
+    Execution.configuration_overrides,
+)
 #: A run's start: its jittered time, else its scheduled time.
 _STARTS_AT = func.coalesce(Execution.start_after, Execution.scheduled_at)
 #: Candidates read per free slot: room for rows another worker's labels must run, or that

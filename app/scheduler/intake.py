@@ -1,5 +1,5 @@
-"""The database as the run queue: fires written as rows, queued rows read back as RunSpecs
-(by the claim).
+"""The database as the run queue: fires written as rows (the claim,
+:mod:`app.scheduler.claims`, reads them back as RunSpecs).
 
 * :func:`record_fires` writes a pass's fires in the pass's transaction (the one that moves
   the store past them, see :mod:`app.scheduler.passes`), so a fire is recorded exactly
@@ -50,20 +50,6 @@ def _insert_new_fires(dialect: str):
     return insert(Execution)
 
 
-#: The job's columns a RunSpec carries (read by the claim, with the run's row).
-RUN_SPEC_JOB_COLUMNS = (
-    Job.type,
-    Job.configuration,
-    Job.max_duration_seconds,
-    Job.retry_count,
-    Job.retry_delay_seconds,
-    Job.overlap_policy,
-    Job.updated_at,
-    Job.misfire_grace_seconds,
-    Job.run_on,
-    Job.concurrency_group,
-    Job.expected_duration_seconds,
-)
 #: The job columns writing a fire needs (its overlap, grace, jitter and calendars). What
 #: starting it needs, the claim reads at its time: here, decoding a pass's thousand
 #: configurations for nothing held the write lock longer than the INSERT did.
@@ -148,9 +134,9 @@ def record_fires(connection: Connection, batch: list[Fire], settings: Settings) 
     Returns the queued rows a worker is to claim, with their start times. Fires of a job
     whose change the store has not taken yet (``sync_pending``) are dropped: the store
     row they came from is stale, and the sync plans the job again from the time it
-    changed. The job
-    rows are locked (PostgreSQL), so a change committing meanwhile is seen whole: it
-    either comes first (its fires are dropped here) or after (it withdraws them).
+    changed. The job rows are locked (PostgreSQL), so a change committing meanwhile is
+    seen whole: it either comes first (its fires are dropped here) or after (it
+    withdraws them).
     """
     if not batch:
         return []
@@ -291,17 +277,3 @@ def _missed_row(fire: Fire, grace: int, now: dt.datetime) -> dict:
         "error": f"{count} fire(s) missed: more than misfire_grace_seconds ({grace}) late{ran}.",
         "created_at": now,
     }
-
-
-#: The columns a RunSpec is read from (executions joined with jobs).
-RUN_SPEC_COLUMNS = (
-    Execution.id.label("execution_id"),
-    Execution.scheduled_at,
-    Execution.attempt,
-    Execution.retry_of,
-    Execution.trigger,
-    Execution.job_id,
-    *RUN_SPEC_JOB_COLUMNS,
-    Execution.start_after,
-    Execution.configuration_overrides,
-)

@@ -171,6 +171,7 @@ def get_job_with_recent(rt: Runtime, job_id: str) -> tuple[Job, list[Execution]]
 def list_jobs(rt: Runtime, filters: JobFilters, page: int, page_size: int) -> tuple[list[Any], int]:
     """A page of jobs (oldest first) and the total matching the filters."""
     count, listing, from_end = _page_statements(_Shape.of(filters))
+    wanted_tags = sorted(set(filters.tag or ()))
     values: dict[str, Any] = {
         "now": utcnow(),
         "offset": (page - 1) * page_size,
@@ -178,8 +179,8 @@ def list_jobs(rt: Runtime, filters: JobFilters, page: int, page_size: int) -> tu
         "type": filters.type,
         "is_enabled": filters.is_enabled,
         "last_status": filters.last_status,
-        "tags": sorted(set(filters.tag or ())),
-        "tag_count": len(set(filters.tag or ())),
+        "tags": wanted_tags,
+        "tag_count": len(wanted_tags),
     }
     if filters.q:
         escaped = filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

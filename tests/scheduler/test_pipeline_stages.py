@@ -21,10 +21,18 @@ from app.config import Settings
 from app.db import Database, make_engine, utcnow
 from app.instruments import Instruments
 from app.jobtypes import JobTypeRegistry
-from app.models import Base, Execution, ExecutionCount, Job, Notification, job_store_table
-from app.scheduler.claims import claim, renew
+from app.models import (
+    Base,
+    CalendarRow,
+    Execution,
+    ExecutionCount,
+    Job,
+    Notification,
+    job_store_table,
+)
+from app.scheduler.claims import RUN_SPEC_COLUMNS, claim, renew
 from app.scheduler.dispatch import fire
-from app.scheduler.intake import RUN_SPEC_COLUMNS, record_fires
+from app.scheduler.intake import record_fires
 from app.scheduler.leader import Leadership, NullLeaderLock
 from app.scheduler.passes import Pass, plan_fires, split_run_times
 from app.scheduler.reaping import reap_expired
@@ -105,6 +113,42 @@ def test_a_one_shot_leaves_the_store_once_handed_out(aps):
 
 
 # -- writing fires -----------------------------------------------------------------------
+
+
+def test_each_job_of_a_batch_meets_its_own_calendars_at_a_shared_time(db):
+    """A pass decides each (calendars, fire time) once for all the jobs that share them;
+    jobs with other calendars, or none, at the same time are decided apart."""
+    now = utcnow()
+    window = {"start": (now - dt.timedelta(hours=1)).isoformat(),
+              "end": (now + dt.timedelta(hours=1)).isoformat()}  # fmt: skip
+    with db.write_connection() as connection:
+        connection.execute(insert(CalendarRow), [
+            {"id": "freeze", "name": "freeze", "timezone": "UTC", "windows": [window]},
+            {"id": "weekend", "name": "weekend", "timezone": "UTC", "windows": [
+                {"days": [d for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+                          if d != now.strftime("%a").lower()], "start": "00:00", "end": "24:00"}
+            ]},
+        ])  # fmt: skip
+    add_job_row(db, "held", calendars=["freeze"])
+    add_job_row(db, "open", calendars=["weekend"])  # excludes every day but today
+    add_job_row(db, "plain")
+    add_job_row(db, "held-too", calendars=["weekend", "freeze"])
+    add_job_row(db, "also-held", calendars=["freeze"])
+    names = ["held", "open", "plain", "held-too", "also-held"]
+    with db.write_connection() as connection:
+        queued = record_fires(connection, [Fire(name, now) for name in names], SETTINGS)
+    assert sorted(q.job_id for q in queued) == ["open", "plain"]
+    with db.read() as session:
+        skipped = dict(
+            session.execute(
+                select(Execution.job_id, Execution.error).where(Execution.status == "skipped")
+            ).all()
+        )
+    assert skipped == {
+        "held": "calendar freeze",
+        "held-too": "calendar freeze",
+        "also-held": "calendar freeze",
+    }
 
 
 def test_fires_become_queued_missed_and_skipped_rows(db):

@@ -38,7 +38,9 @@ def configure(app: Flask, overrides: Mapping[str, Any] | None = None) -> Setting
         API_SPEC_OPTIONS={
             "info": {
                 "description": "A job scheduler service: cron, interval and one-shot jobs, "
-                "every run recorded. See README.md.",
+                "every run recorded. See README.md. Every error is JSON: code, status, "
+                "message and, for a refused field, errors. While the database is "
+                "unavailable, every call answers 503 with Retry-After.",
             }
         },
     )

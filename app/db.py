@@ -17,6 +17,9 @@ SQLite hazards handled here, in one place:
   checkout from the pool and back cost as much as a small write's own SQL.
 * SQLite hands datetimes back naive: :class:`UTCDateTime` stores UTC and returns aware
   values.
+
+:func:`database_unavailable` tells an error of the database being away or busy (the API
+and the UI answer 503, to be tried again) from one of a statement (a bug: 500).
 """
 
 from __future__ import annotations
@@ -26,17 +29,50 @@ import datetime as dt
 import fcntl
 import functools
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, Engine, create_engine, event, func
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 UTC = dt.UTC
 _READ_OPTION = "cronwell_read_only"
+#: SQLite's primary result codes that say the file is busy or out of reach for now, not
+#: that a statement is wrong (that is SQLITE_ERROR, a bug to see as one).
+_SQLITE_AWAY = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_READONLY,
+    }
+)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says the database is away or busy for now (a restart, a cut
+    network, no pooled connection in time, a file locked past the busy timeout), so that
+    the same request may succeed if tried again."""
+    if isinstance(error, PoolTimeout):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _SQLITE_AWAY
+    # PostgreSQL: psycopg's OperationalError is the server or the link to it (refused,
+    # closed, shutting down, out of connections), never a wrong statement.
+    return isinstance(error, OperationalError)
 
 
 def utcnow() -> dt.datetime:

@@ -128,6 +128,18 @@ class SchedulerUnavailable(CronwellError):
     status = 503
 
 
+class DatabaseUnavailable(CronwellError):
+    """The database is away or busy for now (:func:`app.db.database_unavailable`): 503,
+    to be tried again after ``Retry-After`` seconds."""
+
+    status = 503
+    RETRY_AFTER_SECONDS = 5
+
+    def __init__(self) -> None:
+        super().__init__("The database is unavailable at the moment; try again shortly.")
+        self.headers = {"Retry-After": str(self.RETRY_AFTER_SECONDS)}
+
+
 class DeliveryFailed(CronwellError):
     """A receiver did not take a message (a notification test): 502."""
 

@@ -13,7 +13,8 @@ from flask import Flask, current_app, jsonify, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from app.errors import CronwellError
+from app.db import database_unavailable
+from app.errors import CronwellError, DatabaseUnavailable
 from app.runtime import current
 from app.schemas import field_errors, texts
 from app.schemas.fields import CronJobIdConverter
@@ -105,6 +106,9 @@ def _handle_domain_error(error: CronwellError):
 def _handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return current_app.extensions["cronwell_api"].handle_http_exception(error)
+    if database_unavailable(error):
+        logger.warning("%s %s: %s", request.method, request.path, error)
+        return _handle_domain_error(DatabaseUnavailable())
     logger.exception("Unhandled error on %s %s", request.method, request.path)
     return error_response(500, "Internal server error; the details are in the service log.")
 

@@ -16,7 +16,8 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from app.errors import CronwellError, JobNotFound
+from app.db import database_unavailable
+from app.errors import CronwellError, DatabaseUnavailable, JobNotFound
 from app.gate import requires
 from app.headers import public_base_url
 from app.runtime import current as runtime
@@ -368,7 +369,11 @@ def http_error(error: HTTPException) -> tuple[str, int]:
 
 
 @bp.errorhandler(Exception)
-def unexpected_error(error: Exception) -> tuple[str, int]:
+def unexpected_error(error: Exception) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
+    if database_unavailable(error):  # a restart, a cut network: try again shortly
+        logger.warning("%s %s: %s", request.method, request.path, error)
+        away = DatabaseUnavailable()
+        return render_template("error.html", message=away.message), away.status, away.headers
     logger.exception("Unhandled error on %s %s", request.method, request.path)
     message = "Something went wrong; the details are in the service log."
     return render_template("error.html", message=message), 500

@@ -163,3 +163,39 @@ def test_huge_strings_are_refused_by_field(service):
         422,
     )
     assert "configuration.url" in error["errors"]
+
+
+def test_the_database_away_or_busy_is_told_from_a_wrong_statement(tmp_path):
+    """503 (try again) for a database that is away or busy, 500 for a bug: the errors here
+    are the drivers' own, from a real file and a real refused connection."""
+    import socket
+    import sqlite3
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import DBAPIError
+
+    from app.db import database_unavailable
+
+    def error_of(engine, sql: str) -> DBAPIError:
+        with pytest.raises(DBAPIError) as raised, engine.begin() as connection:
+            connection.execute(text(sql))
+        return raised.value
+
+    path = tmp_path / "busy.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x INTEGER UNIQUE)")
+    holder.execute("BEGIN EXCLUSIVE")
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 0})
+    assert database_unavailable(error_of(engine, "INSERT INTO t VALUES (1)"))  # locked
+    holder.execute("ROLLBACK")
+    assert not database_unavailable(error_of(engine, "SELECT * FROM no_such_table"))
+    assert not database_unavailable(error_of(engine, "INSERT INTO t VALUES (1), (1)"))
+    assert not database_unavailable(ValueError("not the database's"))
+    holder.close()
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    away = create_engine(f"postgresql+psycopg://cronwell@127.0.0.1:{port}/cronwell")
+    with pytest.raises(DBAPIError) as refused:
+        away.connect()
+    assert database_unavailable(refused.value)

@@ -56,7 +56,9 @@ def test_a_database_restart_with_runs_in_flight_runs_nothing_twice_and_loses_not
         logging_job(service, job_id, ids, schedule="2s", then="sleep 1.5")
     wait_for_more_runs(ids, 20, timeout=15)
     own_postgres.stop_server()
-    time.sleep(6)
+    started = time.monotonic()
+    _answers_503_while_the_database_is_away(service)
+    time.sleep(max(0.0, 6 - (time.monotonic() - started)))
     own_postgres.start()
     wait_for_more_runs(ids, 20, timeout=30)
     rows = settled_rows(service, jobs)
@@ -65,6 +67,25 @@ def test_a_database_restart_with_runs_in_flight_runs_nothing_twice_and_loses_not
     # Both workers went on running after the restart.
     workers = {row["worker"] for row in rows if row["status"] == "success"}
     assert len(workers) == 2, workers
+
+
+def _answers_503_while_the_database_is_away(service) -> None:
+    """Reads, a run-now and a web UI page each answer 503 with Retry-After (JSON in the
+    API, the error page in the UI): to be tried again, not an internal error."""
+    for method, path in (
+        ("GET", "/api/jobs"),
+        ("POST", "/api/jobs/pg-restart-0/run"),
+        ("GET", "/api/jobs/pg-restart-0/executions"),
+    ):
+        answer = service.connection().request(method, path, timeout=10)  # either worker
+        assert answer.status_code == 503, (method, path, answer.status_code, answer.text)
+        assert answer.headers["Retry-After"] == "5"
+        body = answer.json()
+        assert (body["code"], body["status"]) == (503, "Service Unavailable"), body
+        assert "database is unavailable" in body["message"], body
+    page = service.connection().get("/ui/jobs", timeout=10)
+    assert page.status_code == 503, page.text
+    assert "database is unavailable" in page.text and page.headers["Retry-After"] == "5"
 
 
 def _process_of(services, pid: int):

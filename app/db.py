@@ -159,6 +159,8 @@ def sqlite_path(url: str) -> Path | None:
 
 def make_engine(url: str, lease_seconds: float | None = None) -> Engine:
     """Create the engine; SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE for writes.
+    A database error names its statement but never the values bound to it (a job's
+    configuration holds secrets, and errors are logged).
 
     On PostgreSQL, with ``lease_seconds``, a transaction left idle for a third of a lease
     is ended by the server: a process frozen (or cut off) in the middle of one must not
@@ -170,6 +172,7 @@ def make_engine(url: str, lease_seconds: float | None = None) -> Engine:
             connect_args={"timeout": 30, "check_same_thread": False},
             pool_size=20,
             max_overflow=20,
+            hide_parameters=True,
         )
 
         @event.listens_for(engine, "connect")
@@ -213,7 +216,12 @@ def make_engine(url: str, lease_seconds: float | None = None) -> Engine:
             "tcp_user_timeout": int(third * 1000),
         }
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        connect_args=connect_args,
+        hide_parameters=True,
     )
 
 

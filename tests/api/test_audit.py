@@ -236,3 +236,38 @@ def test_entries_past_their_retention_are_pruned_by_the_leader(start_service):
     again.http.headers.update(AUTH)
     wait_for(lambda: entries(again, target="job:aged") == [])
     assert [e["action"] for e in entries(again, target="job:fresh")] == ["job.create"]
+
+
+def test_a_write_the_database_fails_logs_no_secret(service):
+    """The error is logged (with its statement), never the values it carried: a real
+    SQLite trigger makes the create's INSERT fail as a wrong statement would."""
+    _setup(service)
+    secret = "hdr-SECRET-in-a-failed-write"
+    with sqlite3.connect(service.db_path) as db:
+        db.execute(
+            "CREATE TRIGGER fail_for_the_test BEFORE INSERT ON jobs WHEN NEW.id = 'db-refused' "
+            "BEGIN SELECT * FROM missing_for_the_test; END"
+        )
+    try:
+        made = service.post(
+            "/api/jobs",
+            json={
+                "id": "db-refused",
+                "name": "refused by the database",
+                "type": "http",
+                "schedule": "1h",
+                "configuration": {"url": "http://127.0.0.1:9/", "headers": {"X-Token": secret}},
+            },
+        )
+    finally:
+        with sqlite3.connect(service.db_path) as db:
+            db.execute("DROP TRIGGER fail_for_the_test")
+    assert made.status_code == 500 and secret not in made.text, made.text
+    log = wait_for(
+        lambda: (
+            (text := service.log_path.read_text(errors="replace"))
+            and "missing_for_the_test" in text
+            and text
+        )
+    )
+    assert "INSERT INTO jobs" in log and secret not in log

@@ -192,6 +192,7 @@ def test_the_database_away_or_busy_is_told_from_a_wrong_statement(tmp_path):
     assert not database_unavailable(error_of(engine, "INSERT INTO t VALUES (1), (1)"))
     assert not database_unavailable(ValueError("not the database's"))
     holder.close()
+    engine.dispose()
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -199,3 +200,4 @@ def test_the_database_away_or_busy_is_told_from_a_wrong_statement(tmp_path):
     with pytest.raises(DBAPIError) as refused:
         away.connect()
     assert database_unavailable(refused.value)
+    away.dispose()
